@@ -1,0 +1,76 @@
+# Boltwork developer tasks. `make run` starts the whole app on a bare machine; `make test` runs everything CI runs.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Python 3.11 (Django 5.2, lnurl 2 needs < 3.13); prefer an explicit python3.11 when there is one.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv run test lint format clean chromium
+
+help:
+	@echo "make run     set up .venv, migrate, load demo data, start web + Celery worker + beat (DEBUG=1, SQLite)"
+	@echo "make test    ruff + pytest against PostgreSQL and Redis (starts them if needed, installs Chromium)"
+	@echo "make lint    ruff check and ruff format --check"
+	@echo "make format  ruff format and ruff check --fix"
+	@echo "make clean   remove var/ and staticfiles/"
+
+# Re-install only when a requirements file is newer than the stamp.
+$(STAMP): requirements.txt requirements-dev.txt
+	@if [ ! -x $(BIN)/python ]; then echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# make run: development defaults, each overridable from the environment (DEBUG=0 make run).
+run: export DEBUG ?= 1
+run: venv
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py load_demo_data
+	exec scripts/dev-run.sh
+
+# make test: the real services, as in CI. Each can be overridden from the environment.
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/boltwork
+test: export REDIS_URL ?= redis://127.0.0.1:6379/15
+test: export SECRET_KEY ?= test-secret-key
+test: export DEBUG ?= 0
+test: venv chromium
+	bash scripts/ensure-services.sh
+	@# With DEBUG off, {% static %} needs the manifest that collectstatic writes.
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@# Run every check even when an earlier one fails, so one CI run reports all of them.
+	@status=0; \
+	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "+ pytest"; $(BIN)/pytest || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
+	exit $$status
+
+# Browser tests drive Debian's Chromium through Playwright (`playwright install` cannot download here).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		echo "Installing Chromium for the browser tests"; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-dejavu-core; \
+	fi
+
+lint: venv
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	exit $$status
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var staticfiles

@@ -1,0 +1,234 @@
+"""A job's answer form: the field definitions of the form builder, the placeholders of prompts and HTML templates,
+and turning both into what a worker sees.
+
+Form builder fields are stored on the job as a list of plain dicts:
+`{"name", "kind", "label", "help_text", "required", "choices", "min", "max"}`.
+"""
+
+import html
+import re
+from decimal import Decimal
+from html.parser import HTMLParser
+
+from django import forms
+
+from marketplace.errors import InvalidInput
+from marketplace.text import render_markdown
+
+FIELD_KINDS = {
+    "short_text": "Short text",
+    "long_text": "Long text",
+    "single_choice": "Single choice",
+    "multiple_choice": "Multiple choice",
+    "number": "Number",
+    "checkbox": "Checkbox",
+}
+CHOICE_KINDS = {"single_choice", "multiple_choice"}
+MAX_FIELDS = 50
+MAX_CHOICES = 100
+MAX_SHORT_TEXT = 500
+MAX_LONG_TEXT = 10_000
+FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+PROMPT_PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+HTML_PLACEHOLDER_RE = re.compile(r"\$\{([^{}]+)\}")
+
+MAX_HTML_ANSWER_KEYS = 200
+MAX_HTML_ANSWER_BYTES = 64 * 1024
+
+
+def clean_form_fields(raw_fields: list[dict]) -> list[dict]:
+    """Check and normalise form builder fields; raise InvalidInput naming the field at fault."""
+    if not raw_fields:
+        raise InvalidInput("Add at least one answer field.")
+    if len(raw_fields) > MAX_FIELDS:
+        raise InvalidInput(f"A form can have at most {MAX_FIELDS} fields.")
+    cleaned = []
+    seen_names: set[str] = set()
+    for number, raw in enumerate(raw_fields, start=1):
+        field = _clean_field(raw, number)
+        if field["name"] in seen_names:
+            raise InvalidInput(f"Field {number}: the name “{field['name']}” is used twice.")
+        seen_names.add(field["name"])
+        cleaned.append(field)
+    return cleaned
+
+
+def _clean_field(raw: dict, number: int) -> dict:
+    name = str(raw.get("name", "")).strip()
+    kind = str(raw.get("kind", "")).strip()
+    label = str(raw.get("label", "")).strip()
+    if not FIELD_NAME_RE.match(name):
+        raise InvalidInput(
+            f"Field {number}: the name must start with a lowercase letter and use only a–z, 0–9 and _ "
+            "(at most 40 characters)."
+        )
+    if kind not in FIELD_KINDS:
+        raise InvalidInput(f"Field {number}: choose a kind of field.")
+    if not label or len(label) > 300:
+        raise InvalidInput(f"Field {number}: a label of 1 to 300 characters is required.")
+    field = {
+        "name": name,
+        "kind": kind,
+        "label": label,
+        "help_text": str(raw.get("help_text") or "").strip()[:500],
+        "required": bool(raw.get("required")),
+        "choices": [],
+        "min": None,
+        "max": None,
+    }
+    if kind in CHOICE_KINDS:
+        field["choices"] = _clean_choices(raw.get("choices"), number)
+    if kind == "number":
+        field["min"] = _clean_bound(raw.get("min"), number, "minimum")
+        field["max"] = _clean_bound(raw.get("max"), number, "maximum")
+        if field["min"] is not None and field["max"] is not None and Decimal(field["min"]) > Decimal(field["max"]):
+            raise InvalidInput(f"Field {number}: the minimum is larger than the maximum.")
+    return field
+
+
+def _clean_choices(raw_choices: object, number: int) -> list[str]:
+    if isinstance(raw_choices, str):
+        raw_choices = raw_choices.splitlines()
+    if not isinstance(raw_choices, list):
+        raise InvalidInput(f"Field {number}: give the choices as a list.")
+    choices = []
+    for choice in raw_choices:
+        text = str(choice).strip()
+        if text and text not in choices:
+            choices.append(text[:200])
+    if len(choices) < 2:
+        raise InvalidInput(f"Field {number}: a choice field needs at least two different choices.")
+    if len(choices) > MAX_CHOICES:
+        raise InvalidInput(f"Field {number}: at most {MAX_CHOICES} choices.")
+    return choices
+
+
+def _clean_bound(value: object, number: int, which: str) -> str | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        bound = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise InvalidInput(f"Field {number}: the {which} must be a number.") from None
+    if not bound.is_finite():
+        raise InvalidInput(f"Field {number}: the {which} must be a number.")
+    return str(bound)
+
+
+def prompt_placeholders(prompt: str) -> list[str]:
+    return _unique(PROMPT_PLACEHOLDER_RE.findall(prompt))
+
+
+def html_placeholders(template: str) -> list[str]:
+    return _unique(name.strip() for name in HTML_PLACEHOLDER_RE.findall(template))
+
+
+def _unique(names) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+class _InputNameCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"input", "select", "textarea"}:
+            name = dict(attrs).get("name")
+            if name and name not in self.names:
+                self.names.append(name)
+
+
+def html_answer_field_names(template: str) -> list[str]:
+    """The names of the form controls in an HTML template: the Answer.* columns of its results."""
+    collector = _InputNameCollector()
+    collector.feed(template)
+    return collector.names
+
+
+def render_prompt(prompt: str, task_input: dict) -> str:
+    """The task's prompt as safe HTML: escaped input values substituted into the Markdown, then sanitized."""
+
+    def substitute(match: re.Match) -> str:
+        return html.escape(str(task_input.get(match.group(1), "")))
+
+    return render_markdown(PROMPT_PLACEHOLDER_RE.sub(substitute, prompt))
+
+
+def render_html_template(template: str, task_input: dict) -> str:
+    """The HTML template with `${column}` replaced by the HTML-escaped input values (it runs sandboxed)."""
+
+    def substitute(match: re.Match) -> str:
+        return html.escape(str(task_input.get(match.group(1).strip(), "")), quote=True)
+
+    return HTML_PLACEHOLDER_RE.sub(substitute, template)
+
+
+class AnswerForm(forms.Form):
+    """The worker's answer form, built from the job's form builder fields."""
+
+    def __init__(self, form_fields: list[dict], *args, **kwargs) -> None:
+        kwargs.setdefault("prefix", "answer")
+        super().__init__(*args, **kwargs)
+        for field in form_fields:
+            self.fields[field["name"]] = _django_field(field)
+
+
+def _django_field(field: dict) -> forms.Field:
+    common = {"label": field["label"], "help_text": field.get("help_text", ""), "required": field["required"]}
+    kind = field["kind"]
+    if kind == "short_text":
+        return forms.CharField(max_length=MAX_SHORT_TEXT, **common)
+    if kind == "long_text":
+        return forms.CharField(max_length=MAX_LONG_TEXT, widget=forms.Textarea(attrs={"rows": 4}), **common)
+    if kind == "single_choice":
+        return forms.ChoiceField(choices=[(c, c) for c in field["choices"]], widget=forms.RadioSelect, **common)
+    if kind == "multiple_choice":
+        return forms.MultipleChoiceField(
+            choices=[(c, c) for c in field["choices"]], widget=forms.CheckboxSelectMultiple, **common
+        )
+    if kind == "number":
+        return forms.DecimalField(
+            min_value=Decimal(field["min"]) if field.get("min") is not None else None,
+            max_value=Decimal(field["max"]) if field.get("max") is not None else None,
+            max_digits=30,
+            decimal_places=10,
+            **common,
+        )
+    return forms.BooleanField(**common)
+
+
+def answer_from_cleaned_data(cleaned_data: dict) -> dict:
+    """JSON-safe answer values: numbers as their exact decimal text, never floats."""
+    answer = {}
+    for name, value in cleaned_data.items():
+        if isinstance(value, Decimal):
+            answer[name] = format(value.normalize(), "f") if value == value.to_integral() else str(value)
+        else:
+            answer[name] = value
+    return answer
+
+
+def clean_html_answer(raw_answer: object) -> dict:
+    """An HTML template's answer: a flat object of strings (or lists of strings), within size limits."""
+    if not isinstance(raw_answer, dict) or not raw_answer:
+        raise InvalidInput("The answer is empty: fill in the task's form before submitting.")
+    if len(raw_answer) > MAX_HTML_ANSWER_KEYS:
+        raise InvalidInput(f"The answer has more than {MAX_HTML_ANSWER_KEYS} fields.")
+    answer: dict[str, str | list[str]] = {}
+    size = 0
+    for key, value in raw_answer.items():
+        if not isinstance(key, str) or not key or len(key) > 100:
+            raise InvalidInput("Every answer field needs a name of 1 to 100 characters.")
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            answer[key] = value
+            size += sum(len(item) for item in value)
+        elif isinstance(value, str):
+            answer[key] = value
+            size += len(value)
+        else:
+            raise InvalidInput(f"The answer field “{key}” must be text.")
+    if size > MAX_HTML_ANSWER_BYTES:
+        raise InvalidInput("The answer is too large (at most 64 KB of text).")
+    return answer

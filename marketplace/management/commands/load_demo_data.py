@@ -1,0 +1,168 @@
+"""Demo data for `make run`: a requester, two workers and three published jobs of different kinds.
+
+Idempotent: users that exist are kept (their passwords reset to the demo ones), jobs are created once.
+"""
+
+from allauth.account.models import EmailAddress
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from marketplace import services
+from marketplace.models import Job, User
+from tasks.services import tasks_add
+
+DEMO_PASSWORD = "boltwork-demo"  # noqa: S105 - printed on the console for local demo logins
+DEMO_USERS = [
+    ("requester", "Ada's Data Lab"),
+    ("alice", "Alice"),
+    ("bob", "Bob"),
+]
+
+SENTIMENT_CSV_ROWS = [
+    {"review": "The battery lasts two full days. Love it."},
+    {"review": "Stopped working after a week and support never answered."},
+    {"review": "It does what it says, nothing more."},
+    {"review": "Best purchase this year, my kids use it daily."},
+    {"review": "Arrived broken. The replacement was fine though."},
+    {"review": "Too expensive for what you get."},
+]
+
+TRANSCRIPTION_ROWS = [
+    {"receipt_id": "R-1001", "image_url": "https://example.org/receipts/1001.png", "store": "Corner Bakery"},
+    {"receipt_id": "R-1002", "image_url": "https://example.org/receipts/1002.png", "store": "Fresh Market"},
+    {"receipt_id": "R-1003", "image_url": "https://example.org/receipts/1003.png", "store": "Hardware Hub"},
+]
+
+TRANSCRIPTION_TEMPLATE = """<style>
+  body { font-family: system-ui, sans-serif; margin: 1rem; line-height: 1.5; }
+  label { display: block; margin-top: .75rem; font-weight: 600; }
+  input { font-size: 1rem; padding: .4rem; width: 100%; max-width: 20rem; }
+</style>
+<h2>Receipt ${receipt_id} from ${store}</h2>
+<p>Type the total amount and the date printed on the receipt.</p>
+<form>
+  <label for="total">Total amount</label>
+  <input id="total" name="total" required inputmode="decimal" placeholder="12.50">
+  <label for="date">Date on the receipt</label>
+  <input id="date" name="date" type="date" required>
+  <input type="hidden" name="receipt_id" value="${receipt_id}">
+</form>
+"""
+
+
+class Command(BaseCommand):
+    help = "Create demo users and three published jobs, and print the logins."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            users = {username: self._user(username, name) for username, name in DEMO_USERS}
+            requester = users["requester"]
+            if not Job.objects.filter(requester=requester).exists():
+                self._sentiment_job(requester)
+                self._transcription_job(requester)
+                self._survey_job(requester)
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Log in with any of these (password for all):"))
+        for username, name in DEMO_USERS:
+            self.stdout.write(f"  {username:<10} {DEMO_PASSWORD}   ({name})")
+
+    def _user(self, username: str, display_name: str) -> User:
+        user, _ = User.objects.get_or_create(
+            username=username,
+            defaults={"email": f"{username}@demo.boltwork.invalid", "display_name": display_name},
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
+        return user
+
+    def _sentiment_job(self, requester: User) -> None:
+        job = services.job_create(
+            requester=requester,
+            title="Is this product review positive or negative?",
+            description="Read a short product review and tell us how the customer feels. Takes about 20 seconds.",
+            instructions="- **Positive**: the customer is happy overall.\n- **Negative**: unhappy overall.\n"
+            "- **Mixed**: clearly both.\n\nJudge the whole review, not single words.",
+            reward_msat=25_000,
+            assignments_per_task=2,
+            time_limit_seconds=5 * 60,
+            auto_approve_seconds=24 * 3600,
+            tags=["sentiment", "english", "quick"],
+        )
+        services.job_set_builder_form(
+            job=job,
+            actor=requester,
+            prompt="> {{review}}",
+            fields=[
+                {
+                    "name": "sentiment",
+                    "kind": "single_choice",
+                    "label": "How does the customer feel?",
+                    "required": True,
+                    "choices": ["Positive", "Negative", "Mixed"],
+                },
+                {
+                    "name": "notes",
+                    "kind": "short_text",
+                    "label": "Anything unclear? (optional)",
+                    "required": False,
+                },
+            ],
+        )
+        tasks_add(job=job, actor=requester, columns=["review"], rows=SENTIMENT_CSV_ROWS)
+        services.job_publish(job=job, actor=requester)
+
+    def _transcription_job(self, requester: User) -> None:
+        job = services.job_create(
+            requester=requester,
+            title="Transcribe the total and date from a receipt",
+            description="A Mechanical Turk style task: copy two values from a store receipt.",
+            reward_msat=50_000,
+            time_limit_seconds=10 * 60,
+            auto_approve_seconds=2 * 24 * 3600,
+            tags=["transcription", "receipts"],
+        )
+        services.job_set_html_template(job=job, actor=requester, html_template=TRANSCRIPTION_TEMPLATE)
+        tasks_add(job=job, actor=requester, columns=["receipt_id", "image_url", "store"], rows=TRANSCRIPTION_ROWS)
+        services.job_publish(job=job, actor=requester)
+
+    def _survey_job(self, requester: User) -> None:
+        job = services.job_create(
+            requester=requester,
+            title="Two-minute survey: how do you get paid online?",
+            description="A short survey about payment methods for online work. One answer per person.",
+            reward_msat=100_000,
+            assignments_per_task=25,
+            time_limit_seconds=15 * 60,
+            auto_approve_seconds=3600,
+            tags=["survey"],
+        )
+        services.job_set_builder_form(
+            job=job,
+            actor=requester,
+            prompt="Thank you for taking part. There are no right or wrong answers.",
+            fields=[
+                {
+                    "name": "methods",
+                    "kind": "multiple_choice",
+                    "label": "Which of these have you been paid with?",
+                    "required": True,
+                    "choices": ["Bank transfer", "PayPal", "Gift cards", "Bitcoin on-chain", "Lightning"],
+                },
+                {
+                    "name": "hours",
+                    "kind": "number",
+                    "label": "Hours of online work per week",
+                    "required": True,
+                    "min": 0,
+                    "max": 100,
+                },
+                {
+                    "name": "would_recommend",
+                    "kind": "checkbox",
+                    "label": "I would recommend Lightning payouts",
+                },
+                {"name": "comments", "kind": "long_text", "label": "Anything else?", "required": False},
+            ],
+        )
+        tasks_add(job=job, actor=requester, columns=[], rows=[{}])
+        services.job_publish(job=job, actor=requester)

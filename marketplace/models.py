@@ -1,0 +1,135 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+MSAT_PER_SAT = 1000
+MIN_REWARD_MSAT = 1 * MSAT_PER_SAT
+MAX_REWARD_MSAT = 1_000_000 * MSAT_PER_SAT
+MAX_ASSIGNMENTS_PER_TASK = 100
+MIN_TIME_LIMIT_SECONDS = 60
+MAX_TIME_LIMIT_SECONDS = 7 * 24 * 3600
+MAX_AUTO_APPROVE_SECONDS = 30 * 24 * 3600
+
+
+class User(AbstractUser):
+    """A person on Boltwork: any user can be a requester, a worker, or both. The profile lives here too."""
+
+    display_name = models.CharField(max_length=80, blank=True)
+
+    @property
+    def public_name(self) -> str:
+        return self.display_name or self.username
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    PAUSED = "paused", "Paused"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A job is cancelled only before anyone could work on it; once published it is closed instead, which lets
+# live assignments finish and be reviewed.
+JOB_TRANSITIONS: dict[str, set[str]] = {
+    JobStatus.DRAFT: {JobStatus.PUBLISHED, JobStatus.CANCELLED},
+    JobStatus.PUBLISHED: {JobStatus.PAUSED, JobStatus.CLOSED},
+    JobStatus.PAUSED: {JobStatus.PUBLISHED, JobStatus.CLOSED},
+    JobStatus.CLOSED: set(),
+    JobStatus.CANCELLED: set(),
+}
+
+
+class FormKind(models.TextChoices):
+    BUILDER = "builder", "Form builder"
+    HTML = "html", "HTML template (Mechanical Turk style)"
+
+
+class Job(models.Model):
+    requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="jobs")
+    title = models.CharField(max_length=200)
+    description = models.TextField(max_length=5_000, help_text="Markdown: what the job is, shown on the board.")
+    instructions = models.TextField(max_length=50_000, blank=True, help_text="Markdown: how to do a task.")
+    reward_msat = models.PositiveBigIntegerField()
+    assignments_per_task = models.PositiveSmallIntegerField(default=1)
+    time_limit_seconds = models.PositiveIntegerField(default=600)
+    auto_approve_seconds = models.PositiveIntegerField(default=3 * 24 * 3600)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="jobs")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.DRAFT)
+
+    form_kind = models.CharField(max_length=16, choices=FormKind.choices, default=FormKind.BUILDER)
+    prompt = models.TextField(max_length=20_000, blank=True)
+    form_fields = models.JSONField(default=list, blank=True)
+    html_template = models.TextField(max_length=200_000, blank=True)
+    # The answer field names, derived from the form when it is saved: the Answer.* columns of the results.
+    answer_fields = models.JSONField(default=list, blank=True)
+    # The CSV header of the job's tasks, fixed by the first tasks added: the Input.* columns of the results.
+    input_columns = models.JSONField(default=list, blank=True)
+
+    # Kept by the task services in the same transaction as the rows they count, so the board never counts tasks.
+    task_count = models.PositiveIntegerField(default=0)
+    open_slot_count = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "-published_at"], name="job_board_idx"),
+            models.Index(fields=["requester", "-created_at"], name="job_requester_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reward_msat__gte=MIN_REWARD_MSAT, reward_msat__lte=MAX_REWARD_MSAT),
+                name="job_reward_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(assignments_per_task__gte=1, assignments_per_task__lte=MAX_ASSIGNMENTS_PER_TASK),
+                name="job_assignments_per_task_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    time_limit_seconds__gte=MIN_TIME_LIMIT_SECONDS,
+                    time_limit_seconds__lte=MAX_TIME_LIMIT_SECONDS,
+                ),
+                name="job_time_limit_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_approve_seconds__lte=MAX_AUTO_APPROVE_SECONDS),
+                name="job_auto_approve_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=JobStatus.values),
+                name="job_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def reward_sats(self) -> int:
+        return self.reward_msat // MSAT_PER_SAT
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == JobStatus.DRAFT
+
+    @property
+    def has_form(self) -> bool:
+        if self.form_kind == FormKind.HTML:
+            return bool(self.html_template.strip())
+        return bool(self.form_fields)

@@ -1,0 +1,85 @@
+"""Read queries for job pages. Each returns a queryset or values with everything the page shows, in a constant
+number of queries."""
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from marketplace.errors import NotFound
+from marketplace.models import Job, JobStatus, User
+from tasks.models import AssignmentStatus
+
+BOARD_SORTS = {
+    "newest": ("-published_at", "-id"),
+    "reward": ("-reward_msat", "-published_at", "-id"),
+}
+
+
+def board_jobs(
+    *, search: str = "", tag: str = "", min_reward_msat: int | None = None, sort: str = "newest"
+) -> QuerySet[Job]:
+    """Published, unexpired jobs with work left, for the public job board."""
+    jobs = (
+        Job.objects.filter(status=JobStatus.PUBLISHED, open_slot_count__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("requester")
+        .prefetch_related("tags")
+        .defer("instructions", "prompt", "form_fields", "html_template", "answer_fields", "input_columns")
+    )
+    if search:
+        jobs = jobs.filter(Q(title__icontains=search) | Q(description__icontains=search))
+    if tag:
+        jobs = jobs.filter(tags__name=tag)
+    if min_reward_msat:
+        jobs = jobs.filter(reward_msat__gte=min_reward_msat)
+    return jobs.order_by(*BOARD_SORTS.get(sort, BOARD_SORTS["newest"]))
+
+
+def job_public_get(*, job_id: int) -> Job:
+    """A job as anyone may see it: everything but drafts and cancelled jobs."""
+    job = (
+        Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED])
+        .select_related("requester")
+        .prefetch_related("tags")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def job_of_requester_get(*, requester: User, job_id: int) -> Job:
+    job = Job.objects.prefetch_related("tags").filter(pk=job_id, requester=requester).first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def jobs_of_requester_with_progress(*, requester: User) -> QuerySet[Job]:
+    """The requester's jobs, newest first, with assignment counts by status (one query)."""
+    return (
+        Job.objects.filter(requester=requester)
+        .exclude(status=JobStatus.CANCELLED)
+        .annotate(
+            in_progress_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.ACCEPTED)),
+            submitted_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.SUBMITTED)),
+            approved_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.APPROVED)),
+            rejected_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.REJECTED)),
+        )
+        .defer("instructions", "prompt", "form_fields", "html_template", "answer_fields", "input_columns")
+        .order_by("-created_at")
+    )
+
+
+def job_progress(*, job: Job) -> dict[str, int]:
+    """Counts of one job's assignments by status, plus what the job still wants."""
+    counts = dict(job.assignments.values_list("status").annotate(n=Count("id")).order_by().values_list("status", "n"))
+    wanted = job.task_count * job.assignments_per_task
+    return {
+        "wanted": wanted,
+        "in_progress": counts.get(AssignmentStatus.ACCEPTED, 0),
+        "submitted": counts.get(AssignmentStatus.SUBMITTED, 0),
+        "approved": counts.get(AssignmentStatus.APPROVED, 0),
+        "rejected": counts.get(AssignmentStatus.REJECTED, 0),
+        "remaining": job.open_slot_count,
+    }

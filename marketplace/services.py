@@ -1,0 +1,344 @@
+"""Every state change of a job. Views, admin, API and background jobs call these; nothing else writes a Job."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from marketplace import answer_forms
+from marketplace.errors import InvalidInput, InvalidTransition, NotFound
+from marketplace.models import (
+    JOB_TRANSITIONS,
+    MAX_ASSIGNMENTS_PER_TASK,
+    MAX_AUTO_APPROVE_SECONDS,
+    MAX_REWARD_MSAT,
+    MAX_TIME_LIMIT_SECONDS,
+    MIN_REWARD_MSAT,
+    MIN_TIME_LIMIT_SECONDS,
+    FormKind,
+    Job,
+    JobStatus,
+    Tag,
+    User,
+)
+
+MAX_TAGS = 10
+
+
+def job_create(
+    *,
+    requester: User,
+    title: str,
+    description: str,
+    instructions: str = "",
+    reward_msat: int,
+    assignments_per_task: int = 1,
+    time_limit_seconds: int = 600,
+    auto_approve_seconds: int = 3 * 24 * 3600,
+    expires_at: datetime | None = None,
+    tags: list[str] | None = None,
+) -> Job:
+    """Create a draft job. Nothing is on the board and no money moves until it is published."""
+    _check_job_terms(
+        title=title,
+        description=description,
+        reward_msat=reward_msat,
+        assignments_per_task=assignments_per_task,
+        time_limit_seconds=time_limit_seconds,
+        auto_approve_seconds=auto_approve_seconds,
+        expires_at=expires_at,
+    )
+    with transaction.atomic():
+        job = Job.objects.create(
+            requester=requester,
+            title=title.strip(),
+            description=description.strip(),
+            instructions=instructions.strip(),
+            reward_msat=reward_msat,
+            assignments_per_task=assignments_per_task,
+            time_limit_seconds=time_limit_seconds,
+            auto_approve_seconds=auto_approve_seconds,
+            expires_at=expires_at,
+        )
+        job.tags.set(_tags_from_names(tags or []))
+    return job
+
+
+def job_update_draft(
+    *,
+    job: Job,
+    actor: User,
+    title: str,
+    description: str,
+    instructions: str,
+    reward_msat: int,
+    assignments_per_task: int,
+    time_limit_seconds: int,
+    auto_approve_seconds: int,
+    expires_at: datetime | None,
+    tags: list[str],
+) -> Job:
+    """Change the terms of a draft. After publishing the terms are fixed: workers took tasks on them."""
+    _check_job_terms(
+        title=title,
+        description=description,
+        reward_msat=reward_msat,
+        assignments_per_task=assignments_per_task,
+        time_limit_seconds=time_limit_seconds,
+        auto_approve_seconds=auto_approve_seconds,
+        expires_at=expires_at,
+    )
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        _require_draft(job, "edit its terms")
+        slot_change = (assignments_per_task - job.assignments_per_task) * job.task_count
+        job.title = title.strip()
+        job.description = description.strip()
+        job.instructions = instructions.strip()
+        job.reward_msat = reward_msat
+        job.assignments_per_task = assignments_per_task
+        job.time_limit_seconds = time_limit_seconds
+        job.auto_approve_seconds = auto_approve_seconds
+        job.expires_at = expires_at
+        job.open_slot_count += slot_change
+        job.save()
+        if slot_change:
+            job.tasks.update(slots_open=assignments_per_task)
+        job.tags.set(_tags_from_names(tags))
+    return job
+
+
+def job_set_builder_form(*, job: Job, actor: User, prompt: str, fields: list[dict]) -> Job:
+    """Give a draft a form-builder answer form. Its `{{placeholders}}` must be columns of the job's tasks."""
+    cleaned_fields = answer_forms.clean_form_fields(fields)
+    if len(prompt) > 20_000:
+        raise InvalidInput("The prompt is longer than 20,000 characters.")
+    placeholders = answer_forms.prompt_placeholders(prompt)
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        _require_draft(job, "change its answer form")
+        _check_placeholders_match_tasks(job, placeholders)
+        job.form_kind = FormKind.BUILDER
+        job.prompt = prompt.strip()
+        job.form_fields = cleaned_fields
+        job.html_template = ""
+        job.answer_fields = [field["name"] for field in cleaned_fields]
+        job.save(
+            update_fields=[
+                "form_kind",
+                "prompt",
+                "form_fields",
+                "html_template",
+                "answer_fields",
+                "updated_at",
+            ]
+        )
+    return job
+
+
+def job_set_html_template(*, job: Job, actor: User, html_template: str) -> Job:
+    """Give a draft a Mechanical Turk style HTML template with `${column}` placeholders."""
+    if not html_template.strip():
+        raise InvalidInput("Paste an HTML template.")
+    if len(html_template) > 200_000:
+        raise InvalidInput("The HTML template is longer than 200,000 characters.")
+    answer_fields = answer_forms.html_answer_field_names(html_template)
+    if not answer_fields:
+        raise InvalidInput(
+            "The template has no form fields: add at least one <input>, <select> or <textarea> with a name."
+        )
+    placeholders = answer_forms.html_placeholders(html_template)
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        _require_draft(job, "change its answer form")
+        _check_placeholders_match_tasks(job, placeholders)
+        job.form_kind = FormKind.HTML
+        job.html_template = html_template
+        job.prompt = ""
+        job.form_fields = []
+        job.answer_fields = answer_fields
+        job.save(
+            update_fields=[
+                "form_kind",
+                "prompt",
+                "form_fields",
+                "html_template",
+                "answer_fields",
+                "updated_at",
+            ]
+        )
+    return job
+
+
+def job_placeholders(job: Job) -> list[str]:
+    if job.form_kind == FormKind.HTML:
+        return answer_forms.html_placeholders(job.html_template)
+    return answer_forms.prompt_placeholders(job.prompt)
+
+
+def job_publish(*, job: Job, actor: User) -> Job:
+    """Put a draft on the board, or put a paused job back. Idempotent when it is already published."""
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        if job.status == JobStatus.PUBLISHED:
+            return job
+        if job.status == JobStatus.DRAFT:
+            _check_ready_to_publish(job)
+        _check_transition(job, JobStatus.PUBLISHED)
+        if job.expires_at and job.expires_at <= timezone.now():
+            raise InvalidInput("The job's expiry is in the past: extend it before publishing.")
+        job.status = JobStatus.PUBLISHED
+        if job.published_at is None:
+            job.published_at = timezone.now()
+        job.save(update_fields=["status", "published_at", "updated_at"])
+    return job
+
+
+def job_pause(*, job: Job, actor: User) -> Job:
+    """Take a published job off the board. Live assignments can still be submitted and reviewed."""
+    return _job_move(job=job, actor=actor, to_status=JobStatus.PAUSED)
+
+
+def job_resume(*, job: Job, actor: User) -> Job:
+    return job_publish(job=job, actor=actor)
+
+
+def job_close(*, job: Job, actor: User | None) -> Job:
+    """End a job for good: no new claims; work already taken can still be submitted and reviewed.
+
+    `actor=None` is the system closing an expired job.
+    """
+    return _job_move(job=job, actor=actor, to_status=JobStatus.CLOSED)
+
+
+def job_cancel(*, job: Job, actor: User) -> Job:
+    """Discard a draft that was never published."""
+    return _job_move(job=job, actor=actor, to_status=JobStatus.CANCELLED)
+
+
+def job_extend_expiry(*, job: Job, actor: User, expires_at: datetime | None) -> Job:
+    """Move a job's expiry later (or remove it). Allowed in every open state; an expiry never moves earlier
+    once the job is published, since workers planned on it."""
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        if job.status in {JobStatus.CLOSED, JobStatus.CANCELLED}:
+            raise InvalidTransition(f"The job is {job.get_status_display().lower()}: its expiry cannot change.")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise InvalidInput("The new expiry must be in the future.")
+        moves_earlier = job.expires_at is not None and expires_at is not None and expires_at < job.expires_at
+        if job.status != JobStatus.DRAFT and moves_earlier:
+            raise InvalidInput("A published job's expiry can only move later.")
+        job.expires_at = expires_at
+        job.save(update_fields=["expires_at", "updated_at"])
+    return job
+
+
+def jobs_close_expired(*, now: datetime | None = None) -> int:
+    """Close published and paused jobs whose expiry has passed. Returns how many were closed."""
+    now = now or timezone.now()
+    expired_ids = list(
+        Job.objects.filter(
+            status__in=[JobStatus.PUBLISHED, JobStatus.PAUSED], expires_at__isnull=False, expires_at__lte=now
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for job_id in expired_ids:
+        job_close(job=Job(pk=job_id), actor=None)
+    return len(expired_ids)
+
+
+def _job_move(*, job: Job, actor: User | None, to_status: str) -> Job:
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        if job.status == to_status:
+            return job
+        _check_transition(job, to_status)
+        job.status = to_status
+        fields = ["status", "updated_at"]
+        if to_status in {JobStatus.CLOSED, JobStatus.CANCELLED}:
+            job.closed_at = timezone.now()
+            fields.append("closed_at")
+        job.save(update_fields=fields)
+    return job
+
+
+def _lock_own_job(*, job_id: int, actor: User | None) -> Job:
+    """Re-read the job under a row lock; someone else's job is reported as not found."""
+    queryset = Job.objects.select_for_update().filter(pk=job_id)
+    if actor is not None:
+        queryset = queryset.filter(requester=actor)
+    job = queryset.first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def _check_transition(job: Job, to_status: str) -> None:
+    if to_status not in JOB_TRANSITIONS[job.status]:
+        raise InvalidTransition(
+            f"A {job.get_status_display().lower()} job cannot be {JobStatus(to_status).label.lower()}."
+        )
+
+
+def _require_draft(job: Job, action: str) -> None:
+    if job.status != JobStatus.DRAFT:
+        raise InvalidTransition(f"The job is {job.get_status_display().lower()}: only a draft can {action}.")
+
+
+def _check_ready_to_publish(job: Job) -> None:
+    if not job.has_form:
+        raise InvalidInput("Add an answer form before publishing.")
+    if job.task_count == 0:
+        raise InvalidInput("Add at least one task before publishing.")
+
+
+def _check_placeholders_match_tasks(job: Job, placeholders: list[str]) -> None:
+    if not job.input_columns:
+        return
+    missing = [name for name in placeholders if name not in job.input_columns]
+    if missing:
+        raise InvalidInput(
+            "The form uses "
+            + ", ".join(f"“{name}”" for name in missing)
+            + ", which the job's tasks do not have. Their columns are: "
+            + ", ".join(job.input_columns)
+            + "."
+        )
+
+
+def _check_job_terms(
+    *,
+    title: str,
+    description: str,
+    reward_msat: int,
+    assignments_per_task: int,
+    time_limit_seconds: int,
+    auto_approve_seconds: int,
+    expires_at: datetime | None,
+) -> None:
+    if not title.strip() or len(title) > 200:
+        raise InvalidInput("A title of 1 to 200 characters is required.")
+    if not description.strip() or len(description) > 5_000:
+        raise InvalidInput("A description of 1 to 5,000 characters is required.")
+    if not MIN_REWARD_MSAT <= reward_msat <= MAX_REWARD_MSAT:
+        raise InvalidInput(
+            f"The reward must be between {MIN_REWARD_MSAT // 1000:,} and {MAX_REWARD_MSAT // 1000:,} sats."
+        )
+    if not 1 <= assignments_per_task <= MAX_ASSIGNMENTS_PER_TASK:
+        raise InvalidInput(f"Assignments per task must be between 1 and {MAX_ASSIGNMENTS_PER_TASK}.")
+    if not MIN_TIME_LIMIT_SECONDS <= time_limit_seconds <= MAX_TIME_LIMIT_SECONDS:
+        raise InvalidInput("The time limit must be between 1 minute and 7 days.")
+    if not 0 <= auto_approve_seconds <= MAX_AUTO_APPROVE_SECONDS:
+        raise InvalidInput("The auto-approve delay must be between 0 and 30 days.")
+    if expires_at is not None and expires_at <= timezone.now() + timedelta(minutes=1):
+        raise InvalidInput("The expiry must be in the future.")
+
+
+def _tags_from_names(names: list[str]) -> list[Tag]:
+    slugs = list(dict.fromkeys(slugify(name)[:40] for name in names if slugify(name)))
+    if len(slugs) > MAX_TAGS:
+        raise InvalidInput(f"At most {MAX_TAGS} tags.")
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=slugs)}
+    missing = [Tag(name=slug) for slug in slugs if slug not in existing]
+    Tag.objects.bulk_create(missing, ignore_conflicts=True)
+    return list(Tag.objects.filter(name__in=slugs))

@@ -1,0 +1,61 @@
+from django import template
+from django.utils.safestring import mark_safe
+
+from marketplace.models import MSAT_PER_SAT
+from marketplace.text import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text: str) -> str:
+    return mark_safe(render_markdown(text or ""))  # noqa: S308 - sanitized by nh3 in render_markdown
+
+
+@register.filter
+def sats(msat: int | None) -> str:
+    """Millisatoshis as sats for people: whole sats with thin grouping, fractions only when there are any."""
+    if msat is None:
+        return ""
+    whole, rest = divmod(int(msat), MSAT_PER_SAT)
+    text = f"{whole:,}".replace(",", "\u202f")
+    if rest:
+        text += f".{rest:03d}".rstrip("0")
+    return text
+
+
+@register.filter
+def percent_of(part: int, whole: int) -> float:
+    """An SVG width: `part` as a percentage of `whole`, 0 when there is nothing."""
+    if not whole:
+        return 0
+    return round(100 * part / whole, 2)
+
+
+@register.filter
+def duration(seconds: int) -> str:
+    seconds = int(seconds)
+    if seconds % 86400 == 0 and seconds:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0 and seconds:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = seconds // 60
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@register.filter
+def values_for(mapping: dict, keys: list[str]) -> list:
+    """The values of `mapping` in the order of `keys` (JSON objects in PostgreSQL do not keep key order)."""
+    mapping = mapping or {}
+    return [mapping.get(key, "") for key in keys]
+
+
+@register.filter
+def lookup(mapping: dict | None, key: str):
+    """`mapping[key]` for templates; lists (multiple-choice answers) are joined for display."""
+    value = (mapping or {}).get(key, "")
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return value

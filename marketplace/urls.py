@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from marketplace import views
+from tasks import views as task_views
+
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
+    path("jobs/<int:job_id>/start/", task_views.job_start, name="job_start"),
+    # Requester
+    path("requester/", views.requester_dashboard, name="requester_dashboard"),
+    path("requester/jobs/new/", views.job_create, name="job_create"),
+    path("requester/jobs/<int:job_id>/", views.job_manage, name="job_manage"),
+    path("requester/jobs/<int:job_id>/edit/", views.job_edit, name="job_edit"),
+    path("requester/jobs/<int:job_id>/form/", views.job_form, name="job_form"),
+    path("requester/jobs/<int:job_id>/tasks/", views.job_tasks, name="job_tasks"),
+    path("requester/jobs/<int:job_id>/preview/", views.job_preview, name="job_preview"),
+    path("requester/jobs/<int:job_id>/preview/frame/", views.job_preview_frame, name="job_preview_frame"),
+    path("requester/jobs/<int:job_id>/expiry/", views.job_expiry, name="job_expiry"),
+    path("requester/jobs/<int:job_id>/review/", task_views.review_queue, name="review_queue"),
+    path("requester/jobs/<int:job_id>/results.csv", task_views.results_csv, name="results_csv"),
+    path(
+        "requester/jobs/<int:job_id>/<slug:action>/",
+        views.job_action,
+        name="job_action",
+    ),
+    path(
+        "requester/assignments/<int:assignment_id>/review/",
+        task_views.assignment_review,
+        name="assignment_review",
+    ),
+    # Worker
+    path("work/", task_views.worker_dashboard, name="worker_dashboard"),
+    path("work/assignments/<int:assignment_id>/", task_views.assignment_detail, name="assignment_detail"),
+    path("work/assignments/<int:assignment_id>/frame/", task_views.assignment_frame, name="assignment_frame"),
+    path("work/assignments/<int:assignment_id>/submit/", task_views.assignment_submit, name="assignment_submit"),
+    path("work/assignments/<int:assignment_id>/return/", task_views.assignment_return, name="assignment_return"),
+    # Accounts and moderators
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

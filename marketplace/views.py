@@ -1,0 +1,316 @@
+"""Job board and requester pages: parse, check permission, call one service or selector, render or redirect."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from marketplace import answer_forms, selectors, services
+from marketplace.errors import DomainError, NotFound
+from marketplace.forms import (
+    BoardFilterForm,
+    BuilderFieldFormSet,
+    BuilderPromptForm,
+    ExpiryForm,
+    HtmlTemplateForm,
+    JobTermsForm,
+    SingleTaskForm,
+    TaskCsvForm,
+    builder_field_initial,
+)
+from marketplace.models import MSAT_PER_SAT, FormKind, Job, JobStatus
+from tasks import services as task_services
+from tasks.csv_import import decode_task_csv
+from tasks.framing import sandboxed_frame_response
+from tasks.models import Task
+
+BOARD_PAGE_SIZE = 20
+TASKS_PAGE_SIZE = 50
+
+
+def own_job_or_404(request: HttpRequest, job_id: int) -> Job:
+    try:
+        return selectors.job_of_requester_get(requester=request.user, job_id=job_id)
+    except NotFound:
+        raise Http404("No such job.") from None
+
+
+# The job board --------------------------------------------------------------------------------------------------
+
+
+def board(request: HttpRequest) -> HttpResponse:
+    form = BoardFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    min_reward = filters.get("min_reward")
+    jobs = selectors.board_jobs(
+        search=filters.get("q", ""),
+        tag=filters.get("tag", ""),
+        min_reward_msat=min_reward * MSAT_PER_SAT if min_reward else None,
+        sort=filters.get("sort") or "newest",
+    )
+    page = Paginator(jobs, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "marketplace/board.html",
+        {"form": form, "page": page, "query_string": query.urlencode()},
+    )
+
+
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    try:
+        job = selectors.job_public_get(job_id=job_id)
+    except NotFound:
+        raise Http404("No such job.") from None
+    return render(request, "marketplace/job_detail.html", {"job": job})
+
+
+# Requester pages ------------------------------------------------------------------------------------------------
+
+
+@login_required
+def requester_dashboard(request: HttpRequest) -> HttpResponse:
+    jobs = selectors.jobs_of_requester_with_progress(requester=request.user)
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    return render(request, "marketplace/requester_dashboard.html", {"page": page})
+
+
+@login_required
+def job_create(request: HttpRequest) -> HttpResponse:
+    form = JobTermsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.job_create(requester=request.user, **form.service_arguments())
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Draft saved. Next, build the answer form.")
+            return redirect("job_form", job_id=job.pk)
+    return render(request, "marketplace/job_terms.html", {"form": form, "job": None})
+
+
+@login_required
+def job_edit(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job_or_404(request, job_id)
+    if not job.is_draft:
+        messages.error(request, "Only a draft's terms can be edited. You can still extend its expiry.")
+        return redirect("job_manage", job_id=job.pk)
+    form = JobTermsForm(request.POST or None, initial=JobTermsForm.initial_from_job(job))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.job_update_draft(job=job, actor=request.user, **form.service_arguments())
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Job details saved.")
+            return redirect("job_manage", job_id=job.pk)
+    return render(request, "marketplace/job_terms.html", {"form": form, "job": job})
+
+
+@login_required
+def job_manage(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job_or_404(request, job_id)
+    context = {
+        "job": job,
+        "progress": selectors.job_progress(job=job),
+        "expiry_form": ExpiryForm(initial={"expires_at": job.expires_at}),
+        "placeholders": services.job_placeholders(job),
+    }
+    return render(request, "marketplace/job_manage.html", context)
+
+
+@login_required
+def job_form(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The answer form: a form builder, or a Mechanical Turk style HTML template."""
+    job = own_job_or_404(request, job_id)
+    form_kind = request.POST.get("form_kind") or request.GET.get("kind") or job.form_kind
+    if form_kind not in FormKind.values:
+        form_kind = FormKind.BUILDER
+    if form_kind == FormKind.HTML:
+        return _job_html_template(request, job)
+    return _job_form_builder(request, job)
+
+
+def _job_form_builder(request: HttpRequest, job: Job) -> HttpResponse:
+    initial_fields = [builder_field_initial(field) for field in job.form_fields] or [
+        {"name": "answer", "label": "Your answer", "kind": "short_text", "required": True}
+    ]
+    if request.method == "POST":
+        prompt_form = BuilderPromptForm(request.POST)
+        formset = BuilderFieldFormSet(request.POST, prefix="fields")
+        if "add_field" in request.POST:
+            formset = _formset_with_extra_field(request.POST)
+        elif prompt_form.is_valid() and formset.is_valid():
+            fields = [
+                form.as_field_definition()
+                for form in formset.forms
+                if form.cleaned_data and not form.cleaned_data.get("DELETE")
+            ]
+            try:
+                services.job_set_builder_form(
+                    job=job, actor=request.user, prompt=prompt_form.cleaned_data["prompt"], fields=fields
+                )
+            except DomainError as error:
+                prompt_form.add_error(None, error.message)
+            else:
+                messages.success(request, "Answer form saved.")
+                return redirect("job_tasks" if job.task_count == 0 else "job_manage", job_id=job.pk)
+    else:
+        prompt_form = BuilderPromptForm(initial={"prompt": job.prompt})
+        formset = BuilderFieldFormSet(initial=initial_fields, prefix="fields")
+    context = {"job": job, "prompt_form": prompt_form, "formset": formset, "form_kind": FormKind.BUILDER}
+    return render(request, "marketplace/job_form_builder.html", context)
+
+
+def _formset_with_extra_field(post_data) -> BuilderFieldFormSet:
+    """The posted fields plus one empty field: the builder's 'Add a field' works without JavaScript."""
+    data = post_data.copy()
+    total = int(data.get("fields-TOTAL_FORMS", 0) or 0)
+    data["fields-TOTAL_FORMS"] = str(min(total + 1, 50))
+    data[f"fields-{total}-kind"] = "short_text"
+    data[f"fields-{total}-required"] = "on"
+    formset = BuilderFieldFormSet(data, prefix="fields")
+    formset.errors  # noqa: B018 - validate now so the existing rows show their errors, if any
+    return formset
+
+
+def _job_html_template(request: HttpRequest, job: Job) -> HttpResponse:
+    form = HtmlTemplateForm(request.POST or None, initial={"html_template": job.html_template})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.job_set_html_template(
+                job=job, actor=request.user, html_template=form.cleaned_data["html_template"]
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "HTML template saved.")
+            return redirect("job_tasks" if job.task_count == 0 else "job_manage", job_id=job.pk)
+    context = {"job": job, "form": form, "form_kind": FormKind.HTML}
+    return render(request, "marketplace/job_form_html.html", context)
+
+
+@login_required
+def job_tasks(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job_or_404(request, job_id)
+    columns = job.input_columns or services.job_placeholders(job)
+    csv_form = TaskCsvForm()
+    single_form = SingleTaskForm(columns)
+    if request.method == "POST" and "add_csv" in request.POST:
+        csv_form = TaskCsvForm(request.POST, request.FILES)
+        if csv_form.is_valid():
+            try:
+                created = _add_tasks_from_csv_form(request, job, csv_form)
+            except DomainError as error:
+                csv_form.add_error(None, error.message)
+            else:
+                messages.success(request, f"{created:,} task{'s' if created != 1 else ''} added.")
+                return redirect("job_tasks", job_id=job.pk)
+    elif request.method == "POST" and "add_one" in request.POST:
+        single_form = SingleTaskForm(columns, request.POST)
+        if single_form.is_valid():
+            try:
+                task_services.tasks_add(job=job, actor=request.user, columns=columns, rows=[single_form.row()])
+            except DomainError as error:
+                single_form.add_error(None, error.message)
+            else:
+                messages.success(request, "Task added.")
+                return redirect("job_tasks", job_id=job.pk)
+    tasks = Task.objects.filter(job=job).only("id", "position", "input", "slots_open").order_by("position")
+    page = Paginator(tasks, TASKS_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "job": job,
+        "columns": columns,
+        "csv_form": csv_form,
+        "single_form": single_form,
+        "page": page,
+        "can_add": job.status in {JobStatus.DRAFT, JobStatus.PUBLISHED, JobStatus.PAUSED},
+    }
+    return render(request, "marketplace/job_tasks.html", context)
+
+
+def _add_tasks_from_csv_form(request: HttpRequest, job: Job, form: TaskCsvForm) -> int:
+    upload = form.cleaned_data.get("csv_file")
+    text = decode_task_csv(upload.read()) if upload else form.cleaned_data["csv_text"]
+    return task_services.tasks_add_from_csv(job=job, actor=request.user, csv_text=text)
+
+
+@login_required
+def job_preview(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The first task (or ?task=N) exactly as a worker will see it, with the form disabled."""
+    job = own_job_or_404(request, job_id)
+    task = _preview_task(job, request.GET.get("task"))
+    context = {
+        "job": job,
+        "task": task,
+        "prompt_html": answer_forms.render_prompt(job.prompt, task.input) if task else "",
+        "answer_form": answer_forms.AnswerForm(job.form_fields) if job.form_kind == FormKind.BUILDER else None,
+        "frame_url": reverse("job_preview_frame", args=[job.pk]) + (f"?task={task.position}" if task else ""),
+    }
+    return render(request, "marketplace/job_preview.html", context)
+
+
+@login_required
+def job_preview_frame(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job_or_404(request, job_id)
+    task = _preview_task(job, request.GET.get("task"))
+    task_input = task.input if task else {}
+    return sandboxed_frame_response(answer_forms.render_html_template(job.html_template, task_input))
+
+
+def _preview_task(job: Job, position: str | None) -> Task | None:
+    tasks = Task.objects.filter(job=job)
+    if position and position.isdigit():
+        return tasks.filter(position=int(position)).first()
+    return tasks.order_by("position").first()
+
+
+JOB_ACTIONS = {
+    "publish": (services.job_publish, "Published: your job is on the board."),
+    "pause": (
+        services.job_pause,
+        "Paused: the job is off the board. Work already taken can still be submitted.",
+    ),
+    "resume": (services.job_resume, "Resumed: the job is back on the board."),
+    "close": (services.job_close, "Closed: no new work will be taken."),
+    "cancel": (services.job_cancel, "Draft cancelled."),
+}
+
+
+@login_required
+@require_POST
+def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+    job = own_job_or_404(request, job_id)
+    if action not in JOB_ACTIONS:
+        raise Http404("No such action.")
+    service, success_message = JOB_ACTIONS[action]
+    try:
+        service(job=job, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success_message)
+    if action == "cancel":
+        return redirect("requester_dashboard")
+    return redirect("job_manage", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def job_expiry(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job_or_404(request, job_id)
+    form = ExpiryForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a valid date and time, or leave it empty for no expiry.")
+        return redirect("job_manage", job_id=job.pk)
+    try:
+        services.job_extend_expiry(job=job, actor=request.user, expires_at=form.cleaned_data["expires_at"])
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Expiry updated.")
+    return redirect("job_manage", job_id=job.pk)

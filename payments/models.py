@@ -1,0 +1,1 @@
+# The ledger, deposits, escrow and payouts arrive with the money issue.

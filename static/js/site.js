@@ -1,0 +1,66 @@
+// Boltwork's own small scripts. No inline scripts anywhere: the Content-Security-Policy forbids them.
+(function () {
+  "use strict";
+
+  // Deadline countdown on the assignment page.
+  function startCountdowns() {
+    document.querySelectorAll(".countdown[data-deadline]").forEach(function (element) {
+      var deadline = new Date(element.getAttribute("data-deadline")).getTime();
+      if (isNaN(deadline)) { return; }
+      function tick() {
+        var left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
+        var hours = Math.floor(left / 3600);
+        var minutes = Math.floor((left % 3600) / 60);
+        var seconds = left % 60;
+        var text = (hours ? hours + ":" + String(minutes).padStart(2, "0") : String(minutes)) +
+          ":" + String(seconds).padStart(2, "0");
+        element.textContent = left > 0 ? "Time left " + text : "Time is up";
+        element.classList.toggle("countdown-urgent", left < 60);
+        if (left > 0) { window.setTimeout(tick, 1000); }
+      }
+      tick();
+    });
+  }
+
+  // HTML template tasks run in a sandboxed iframe with an opaque origin. Its bridge script posts the answer here;
+  // this page puts it in the form and submits it with the CSRF token.
+  function connectTaskFrame() {
+    var frame = document.getElementById("task-frame");
+    var form = document.getElementById("answer-form");
+    var answerInput = document.getElementById("answer-json");
+    if (!frame || !form || !answerInput) { return; }
+    var nextInput = document.createElement("input");
+    nextInput.type = "hidden";
+    form.appendChild(nextInput);
+
+    window.addEventListener("message", function (event) {
+      if (event.source !== frame.contentWindow || !event.data || event.data.boltwork !== "answer") { return; }
+      answerInput.value = JSON.stringify(event.data.answer || {});
+      if (event.data.next) {
+        nextInput.name = "next";
+        nextInput.value = "1";
+      } else {
+        nextInput.removeAttribute("name");
+      }
+      form.submit();
+    });
+
+    form.querySelectorAll("[data-frame-submit]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
+        frame.contentWindow.postMessage({boltwork: "collect", next: button.name === "next"}, "*");
+      });
+    });
+  }
+
+  function focusErrors() {
+    var summary = document.querySelector(".error-summary[tabindex]");
+    if (summary) { summary.focus(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    startCountdowns();
+    connectTaskFrame();
+    focusErrors();
+  });
+})();

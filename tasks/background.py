@@ -1,0 +1,15 @@
+"""Celery jobs for tasks and assignments: thin wrappers around services, run by Celery beat."""
+
+from celery import shared_task
+
+from tasks import services
+
+
+@shared_task
+def expire_overdue_assignments() -> int:
+    return services.assignments_expire_overdue()
+
+
+@shared_task
+def auto_approve_due_submissions() -> int:
+    return services.assignments_auto_approve_due()

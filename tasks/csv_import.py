@@ -1,0 +1,134 @@
+"""Reading a requester's task CSV: UTF-8, a header row, quoted fields, one task per row.
+
+Everything is checked before anything is created, and each problem names its row and column.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from tasks.errors import TaskCsvInvalid
+
+MAX_COLUMNS = 100
+MAX_CELL_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class TaskCsv:
+    columns: list[str]
+    rows: list[dict[str, str]]
+
+
+def decode_task_csv(data: bytes) -> str:
+    if len(data) > settings.TASK_CSV_MAX_BYTES:
+        raise TaskCsvInvalid(_too_large_message())
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise TaskCsvInvalid(
+            f"The file is not UTF-8 text (line {line}, byte {error.start + 1}). "
+            "Save it as “CSV UTF-8” and upload it again.",
+            details={"row": line},
+        ) from None
+
+
+def parse_task_csv(text: str, *, required_columns: list[str], expected_columns: list[str] | None) -> TaskCsv:
+    """Parse CSV text into rows keyed by the header.
+
+    `required_columns` are the placeholders the job's form uses; `expected_columns` is the header of the tasks the
+    job already has (later uploads must match it), or None for the first upload.
+    """
+    if len(text.encode("utf-8")) > settings.TASK_CSV_MAX_BYTES:
+        raise TaskCsvInvalid(_too_large_message())
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise TaskCsvInvalid("The CSV is empty: it needs a header row and at least one row of data.")
+    if "\x00" in text:
+        raise TaskCsvInvalid("The CSV contains a NUL byte: it looks like a binary file, not CSV text.")
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        columns = _check_header(header, required_columns, expected_columns)
+        rows = _read_rows(reader, columns)
+    except csv.Error as error:
+        raise TaskCsvInvalid(
+            f"Row {reader.line_num}: the CSV is malformed ({error}). Check the quotes on that line.",
+            details={"row": reader.line_num},
+        ) from None
+    if not rows:
+        raise TaskCsvInvalid("The CSV has a header row but no data rows.")
+    return TaskCsv(columns=columns, rows=rows)
+
+
+def _check_header(header: list[str], required: list[str], expected: list[str] | None) -> list[str]:
+    columns = [name.strip() for name in header]
+    if len(columns) > MAX_COLUMNS:
+        raise TaskCsvInvalid(f"Row 1: the header has {len(columns)} columns; at most {MAX_COLUMNS} are allowed.")
+    for index, name in enumerate(columns, start=1):
+        problem = _column_name_problem(name, columns[: index - 1])
+        if problem:
+            raise TaskCsvInvalid(f"Row 1, column {index}: {problem}", details={"row": 1, "column": index})
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise TaskCsvInvalid(
+            "Row 1: the header has no column for the placeholder"
+            + ("s " if len(missing) > 1 else " ")
+            + ", ".join(f"“{name}”" for name in missing)
+            + " used in the answer form. The header is: "
+            + ", ".join(columns)
+            + ".",
+            details={"row": 1, "missing_columns": missing},
+        )
+    if expected and columns != expected:
+        raise TaskCsvInvalid(
+            "Row 1: the header must match the job's existing tasks: " + ", ".join(expected) + ".",
+            details={"row": 1, "expected_columns": expected},
+        )
+    return columns
+
+
+def _column_name_problem(name: str, earlier_names: list[str]) -> str:
+    if not name:
+        return "the header has an empty column name."
+    if len(name) > 100:
+        return "the column name is longer than 100 characters."
+    if name in earlier_names:
+        return f"the column “{name}” appears twice in the header."
+    return ""
+
+
+def _read_rows(reader, columns: list[str]) -> list[dict[str, str]]:
+    max_rows = settings.TASK_CSV_MAX_ROWS
+    rows = []
+    for values in reader:
+        row_number = reader.line_num
+        if not values or all(not value.strip() for value in values):
+            continue  # blank lines between rows are not tasks
+        if len(values) != len(columns):
+            raise TaskCsvInvalid(
+                f"Row {row_number}: expected {len(columns)} columns like the header, found {len(values)}.",
+                details={"row": row_number},
+            )
+        for index, value in enumerate(values, start=1):
+            if len(value) > MAX_CELL_CHARS:
+                raise TaskCsvInvalid(
+                    f"Row {row_number}, column {index} (“{columns[index - 1]}”): the value is longer than "
+                    f"{MAX_CELL_CHARS:,} characters.",
+                    details={"row": row_number, "column": index},
+                )
+        rows.append(dict(zip(columns, values, strict=True)))
+        if len(rows) > max_rows:
+            raise TaskCsvInvalid(
+                f"Row {row_number}: the CSV has more than {max_rows:,} rows. Split it into several uploads.",
+                details={"row": row_number},
+            )
+    return rows
+
+
+def _too_large_message() -> str:
+    megabytes = settings.TASK_CSV_MAX_BYTES // (1024 * 1024)
+    return f"The CSV is larger than {megabytes} MB. Split it into several uploads."

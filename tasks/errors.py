@@ -1,0 +1,25 @@
+from marketplace.errors import DomainError, InvalidInput
+
+
+class NoTaskAvailable(DomainError):
+    code = "no_task_available"
+
+
+class AlreadySubmitted(DomainError):
+    code = "already_submitted"
+
+
+class AssignmentClosed(DomainError):
+    code = "assignment_closed"
+
+
+class DeadlinePassed(DomainError):
+    code = "deadline_passed"
+
+
+class AnswerInvalid(InvalidInput):
+    """`details` maps each field name to its list of messages."""
+
+
+class TaskCsvInvalid(InvalidInput):
+    """`details` holds `row` and `column` where the problem is."""

@@ -1,0 +1,58 @@
+"""The results CSV in Mechanical Turk's shape: assignment, worker, status, times, Input.* and Answer.* columns."""
+
+from collections.abc import Iterable, Iterator
+
+from marketplace.models import Job
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet will show as text: values starting like a formula get a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, list):
+        text = "|".join(str(item) for item in value)
+    else:
+        text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _timestamp(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
+    input_columns = list(job.input_columns)
+    answer_fields = list(job.answer_fields)
+    yield [
+        "AssignmentId",
+        "WorkerId",
+        "AssignmentStatus",
+        "AcceptTime",
+        "SubmitTime",
+        "ReviewTime",
+        "RequesterFeedback",
+        "TaskNumber",
+        *(f"Input.{name}" for name in input_columns),
+        *(f"Answer.{name}" for name in answer_fields),
+    ]
+    for row in rows:
+        task_input = row["task__input"] or {}
+        answer = row["answer"] or {}
+        yield [
+            str(row["id"]),
+            str(row["worker_id"]),
+            row["status"],
+            _timestamp(row["accepted_at"]),
+            _timestamp(row["submitted_at"]),
+            _timestamp(row["reviewed_at"]),
+            safe_cell(row["feedback"]),
+            str(row["task__position"]),
+            *(safe_cell(task_input.get(name)) for name in input_columns),
+            *(safe_cell(answer.get(name)) for name in answer_fields),
+        ]

@@ -1,0 +1,112 @@
+"""Read queries for assignment and review pages, with a constant number of queries whatever the row count."""
+
+from collections.abc import Iterator
+
+from django.db.models import Count, Q, QuerySet
+
+from marketplace.errors import NotFound
+from marketplace.models import Job, User
+from tasks.models import Assignment, AssignmentStatus, Task
+
+RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
+
+
+def assignment_of_worker_get(*, worker: User, assignment_id: int) -> Assignment:
+    assignment = (
+        Assignment.objects.select_related("task", "job", "job__requester")
+        .filter(pk=assignment_id, worker=worker)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def assignments_of_worker(*, worker: User, status: str = "") -> QuerySet[Assignment]:
+    assignments = (
+        Assignment.objects.filter(worker=worker)
+        .select_related("job", "task")
+        .only(
+            "id",
+            "status",
+            "accepted_at",
+            "deadline_at",
+            "submitted_at",
+            "reviewed_at",
+            "feedback",
+            "review_source",
+            "job__id",
+            "job__title",
+            "job__reward_msat",
+            "task__id",
+            "task__position",
+        )
+        .order_by("-accepted_at", "-id")
+    )
+    if status:
+        assignments = assignments.filter(status=status)
+    return assignments
+
+
+def worker_stats(*, worker: User) -> dict[str, int | float | None]:
+    counts = Assignment.objects.filter(worker=worker).aggregate(
+        in_progress=Count("id", filter=Q(status=AssignmentStatus.ACCEPTED)),
+        submitted=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED)),
+        approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
+        rejected=Count("id", filter=Q(status=AssignmentStatus.REJECTED)),
+    )
+    reviewed = counts["approved"] + counts["rejected"]
+    counts["approval_rate"] = round(100 * counts["approved"] / reviewed) if reviewed else None
+    return counts
+
+
+def task_of_requester_get(*, requester: User, job: Job, position: int) -> Task:
+    task = Task.objects.filter(job=job, job__requester=requester, position=position).first()
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
+def review_queue(*, job: Job, status: str = AssignmentStatus.SUBMITTED) -> QuerySet[Assignment]:
+    return (
+        Assignment.objects.filter(job=job, status=status)
+        .select_related("task", "worker")
+        .only(
+            "id",
+            "status",
+            "answer",
+            "accepted_at",
+            "submitted_at",
+            "reviewed_at",
+            "feedback",
+            "auto_approve_at",
+            "task__id",
+            "task__position",
+            "task__input",
+            "worker__id",
+            "worker__username",
+            "worker__display_name",
+        )
+        .order_by("submitted_at", "id")
+    )
+
+
+def result_rows(*, job: Job) -> Iterator[dict]:
+    """Every reviewed or submitted assignment of a job with its task input, streamed from one query."""
+    return (
+        Assignment.objects.filter(job=job, status__in=RESULT_STATUSES)
+        .order_by("task__position", "id")
+        .values(
+            "id",
+            "worker_id",
+            "status",
+            "accepted_at",
+            "submitted_at",
+            "reviewed_at",
+            "feedback",
+            "answer",
+            "task__position",
+            "task__input",
+        )
+        .iterator(chunk_size=2_000)
+    )

@@ -1,0 +1,250 @@
+"""Worker and review pages: claim, do, submit, return; review and download results."""
+
+import csv
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from marketplace import answer_forms
+from marketplace.errors import DomainError, NotFound
+from marketplace.models import FormKind, Job
+from marketplace.selectors import job_public_get
+from marketplace.views import own_job_or_404
+from tasks import selectors, services
+from tasks.errors import AnswerInvalid, NoTaskAvailable
+from tasks.framing import sandboxed_frame_response
+from tasks.models import Assignment, AssignmentStatus
+from tasks.results import results_csv_lines
+
+REVIEW_PAGE_SIZE = 50
+
+
+def own_assignment_or_404(request: HttpRequest, assignment_id: int) -> Assignment:
+    try:
+        return selectors.assignment_of_worker_get(worker=request.user, assignment_id=assignment_id)
+    except NotFound:
+        raise Http404("No such assignment.") from None
+
+
+# Doing the work -------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def job_start(request: HttpRequest, job_id: int) -> HttpResponse:
+    """'Start working': claim the next task of the job and open it."""
+    try:
+        job = job_public_get(job_id=job_id)
+    except NotFound:
+        raise Http404("No such job.") from None
+    return _claim_and_open(request, job)
+
+
+def _claim_and_open(request: HttpRequest, job: Job) -> HttpResponse:
+    try:
+        assignment = services.assignment_claim(job=job, worker=request.user)
+    except NoTaskAvailable as error:
+        messages.info(request, error.message)
+        return redirect("worker_dashboard")
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("job_detail", job_id=job.pk)
+    return redirect("assignment_detail", assignment_id=assignment.pk)
+
+
+@login_required
+def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = own_assignment_or_404(request, assignment_id)
+    return _render_assignment(request, assignment)
+
+
+def _render_assignment(
+    request: HttpRequest, assignment: Assignment, *, answer_form=None, error: str = "", status: int = 200
+) -> HttpResponse:
+    job = assignment.job
+    if job.form_kind == FormKind.BUILDER and answer_form is None:
+        answer_form = answer_forms.AnswerForm(job.form_fields, initial=assignment.answer or None)
+    context = {
+        "assignment": assignment,
+        "job": job,
+        "task": assignment.task,
+        "prompt_html": answer_forms.render_prompt(job.prompt, assignment.task.input),
+        "answer_form": answer_form,
+        "error": error,
+        "frame_url": reverse("assignment_frame", args=[assignment.pk]),
+        "is_open": assignment.is_open and assignment.deadline_at > timezone.now(),
+    }
+    return render(request, "tasks/assignment_detail.html", context, status=status)
+
+
+@login_required
+def assignment_frame(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = own_assignment_or_404(request, assignment_id)
+    job = assignment.job
+    if job.form_kind != FormKind.HTML:
+        raise Http404("This task has no HTML template.")
+    return sandboxed_frame_response(answer_forms.render_html_template(job.html_template, assignment.task.input))
+
+
+@login_required
+@require_POST
+def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = own_assignment_or_404(request, assignment_id)
+    job = assignment.job
+    take_next = "next" in request.POST
+    if job.form_kind == FormKind.HTML:
+        data = _html_answer_from_post(request)
+    else:
+        data = request.POST
+    try:
+        services.assignment_submit(assignment=assignment, worker=request.user, data=data)
+    except AnswerInvalid as error:
+        answer_form = None
+        if job.form_kind == FormKind.BUILDER:
+            answer_form = answer_forms.AnswerForm(job.form_fields, data=request.POST)
+            answer_form.is_valid()
+        return _render_assignment(request, assignment, answer_form=answer_form, error=error.message, status=400)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("assignment_detail", assignment_id=assignment.pk)
+    messages.success(request, "Submitted. Thank you!")
+    if take_next:
+        return _claim_and_open(request, job)
+    return redirect("worker_dashboard")
+
+
+def _html_answer_from_post(request: HttpRequest) -> object:
+    try:
+        return json.loads(request.POST.get("answer_json", ""))
+    except ValueError:
+        return None
+
+
+@login_required
+@require_POST
+def assignment_return(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = own_assignment_or_404(request, assignment_id)
+    try:
+        services.assignment_return(assignment=assignment, worker=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("assignment_detail", assignment_id=assignment.pk)
+    messages.info(request, "Assignment returned. The task went back to the pool.")
+    return redirect("worker_dashboard")
+
+
+@login_required
+def worker_dashboard(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status not in AssignmentStatus.values:
+        status = ""
+    assignments = selectors.assignments_of_worker(worker=request.user, status=status)
+    page = Paginator(assignments, 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "stats": selectors.worker_stats(worker=request.user),
+        "status": status,
+        "statuses": AssignmentStatus.choices,
+        "query_string": f"status={status}" if status else "",
+    }
+    return render(request, "tasks/worker_dashboard.html", context)
+
+
+# Review ---------------------------------------------------------------------------------------------------------
+
+
+@login_required
+def review_queue(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job_or_404(request, job_id)
+    status = request.GET.get("status", AssignmentStatus.SUBMITTED)
+    if status not in {AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED}:
+        status = AssignmentStatus.SUBMITTED
+    if request.method == "POST":
+        return _review_bulk(request, job)
+    assignments = selectors.review_queue(job=job, status=status)
+    page = Paginator(assignments, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"job": job, "page": page, "status": status, "answer_fields": job.answer_fields}
+    return render(request, "tasks/review_queue.html", context)
+
+
+def _review_bulk(request: HttpRequest, job: Job) -> HttpResponse:
+    selected = [int(value) for value in request.POST.getlist("selected") if value.isdigit()]
+    decision = request.POST.get("decision")
+    reason = request.POST.get("reason", "").strip()
+    if decision not in {"approve", "reject"}:
+        messages.error(request, "Choose approve or reject.")
+    elif not selected:
+        messages.error(request, "Select at least one submission.")
+    elif decision == "reject" and not reason:
+        messages.error(request, "Give a reason for the rejection: the workers will see it.")
+    else:
+        try:
+            reviewed = services.assignments_review_bulk(
+                job=job,
+                reviewer=request.user,
+                approve_ids=selected if decision == "approve" else [],
+                reject=dict.fromkeys(selected, reason) if decision == "reject" else {},
+                feedback=reason if decision == "approve" else "",
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            verb = "approved" if decision == "approve" else "rejected"
+            messages.success(request, f"{len(reviewed)} submission{'s' if len(reviewed) != 1 else ''} {verb}.")
+    return redirect("review_queue", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def assignment_review(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    """Approve or reject one submission; answers htmx with the updated row, others with a redirect."""
+    assignment = Assignment.objects.select_related("job").filter(pk=assignment_id).first()
+    if assignment is None or assignment.job.requester_id != request.user.pk:
+        raise Http404("No such assignment.")
+    decision = request.POST.get("decision")
+    error = ""
+    try:
+        if decision not in {"approve", "reject"}:
+            error = "Choose approve or reject."
+        else:
+            assignment = services.assignment_review(
+                assignment=assignment,
+                reviewer=request.user,
+                approve=decision == "approve",
+                feedback=request.POST.get("feedback", ""),
+            )
+    except DomainError as exc:
+        error = exc.message
+    if request.headers.get("HX-Request"):
+        assignment = selectors.review_queue(job=assignment.job, status=assignment.status).get(pk=assignment.pk)
+        context = {"item": assignment, "job": assignment.job, "answer_fields": assignment.job.answer_fields}
+        return render(request, "tasks/_review_item.html", {**context, "error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Submission {assignment.get_status_display().lower()}.")
+    return redirect("review_queue", job_id=assignment.job_id)
+
+
+@login_required
+def results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+    job = own_job_or_404(request, job_id)
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow(row) for row in results_csv_lines(job=job, rows=selectors.result_rows(job=job)))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.pk}-results.csv"'
+    return response
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value

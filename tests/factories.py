@@ -1,0 +1,150 @@
+"""Plain factory functions for tests: they go through the services, so test data obeys the same rules."""
+
+import itertools
+
+from marketplace import services
+from marketplace.models import Job, JobStatus, User
+from tasks.models import Assignment
+from tasks.services import assignment_claim, assignment_submit, tasks_add
+
+_counter = itertools.count(1)
+
+SENTIMENT_FIELDS = [
+    {
+        "name": "sentiment",
+        "kind": "single_choice",
+        "label": "How does the customer feel?",
+        "required": True,
+        "choices": ["Positive", "Negative", "Mixed"],
+    },
+    {"name": "notes", "kind": "short_text", "label": "Notes", "required": False},
+]
+
+
+def make_user(username: str | None = None, **extra) -> User:
+    number = next(_counter)
+    username = username or f"user{number}"
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.com", password="correct horse battery", **extra
+    )
+
+
+def make_job(
+    *,
+    requester: User | None = None,
+    tasks: int = 3,
+    assignments_per_task: int = 1,
+    publish: bool = True,
+    reward_msat: int = 10_000,
+    **terms,
+) -> Job:
+    """A job with a form-builder form over a `review` column and `tasks` tasks; published unless told so."""
+    requester = requester or make_user()
+    job = services.job_create(
+        requester=requester,
+        title=terms.pop("title", "Rate a review"),
+        description=terms.pop("description", "Say whether a review is positive."),
+        reward_msat=reward_msat,
+        assignments_per_task=assignments_per_task,
+        **terms,
+    )
+    services.job_set_builder_form(
+        job=job, actor=requester, prompt="Review: {{review}}", fields=SENTIMENT_FIELDS
+    )
+    if tasks:
+        rows = [{"review": f"Review number {n}"} for n in range(1, tasks + 1)]
+        tasks_add(job=job, actor=requester, columns=["review"], rows=rows)
+    if publish:
+        services.job_publish(job=job, actor=requester)
+    job.refresh_from_db()
+    assert publish is False or job.status == JobStatus.PUBLISHED
+    return job
+
+
+def make_submitted_assignment(
+    *, job: Job, worker: User | None = None, sentiment: str = "Positive"
+) -> Assignment:
+    worker = worker or make_user()
+    assignment = assignment_claim(job=job, worker=worker)
+    return assignment_submit(
+        assignment=assignment, worker=worker, data={"answer-sentiment": sentiment, "answer-notes": ""}
+    )
+
+
+# Added for the marketplace and tasks suites ----------------------------------------------------------------
+
+HTML_TEMPLATE = """<p>Review: ${review}</p>
+<form>
+  <label>Sentiment
+    <select name="sentiment"><option>Positive</option><option>Negative</option></select>
+  </label>
+  <textarea name="notes"></textarea>
+  <button type="submit">Submit</button>
+</form>"""
+
+
+def answer_data(sentiment: str = "Positive", notes: str = "") -> dict[str, str]:
+    """POST data for the SENTIMENT_FIELDS answer form, as a worker's browser sends it."""
+    return {"answer-sentiment": sentiment, "answer-notes": notes}
+
+
+def make_draft_job(*, requester: User | None = None, tasks: int = 3, **terms) -> Job:
+    """A draft with a form and tasks, ready to publish."""
+    return make_job(requester=requester, tasks=tasks, publish=False, **terms)
+
+
+def make_bare_draft(*, requester: User | None = None, **terms) -> Job:
+    """A draft straight from job_create: no form, no tasks."""
+    requester = requester or make_user()
+    return services.job_create(
+        requester=requester,
+        title=terms.pop("title", "Bare draft"),
+        description=terms.pop("description", "A draft without form or tasks."),
+        reward_msat=terms.pop("reward_msat", 10_000),
+        **terms,
+    )
+
+
+def make_html_job(
+    *,
+    requester: User | None = None,
+    rows: list[dict[str, str]] | None = None,
+    template: str = HTML_TEMPLATE,
+    publish: bool = True,
+    **terms,
+) -> Job:
+    """A job with a Mechanical Turk style HTML template over a `review` column."""
+    requester = requester or make_user()
+    job = services.job_create(
+        requester=requester,
+        title=terms.pop("title", "Rate a review (HTML)"),
+        description=terms.pop("description", "Say whether a review is positive."),
+        reward_msat=terms.pop("reward_msat", 10_000),
+        **terms,
+    )
+    services.job_set_html_template(job=job, actor=requester, html_template=template)
+    rows = rows if rows is not None else [{"review": "Great"}, {"review": "Awful"}]
+    if rows:
+        tasks_add(job=job, actor=requester, columns=list(rows[0]), rows=rows)
+    if publish:
+        services.job_publish(job=job, actor=requester)
+    job.refresh_from_db()
+    return job
+
+
+def make_claimed_assignment(*, job: Job, worker: User | None = None) -> Assignment:
+    return assignment_claim(job=job, worker=worker or make_user())
+
+
+def make_board_jobs(count: int, *, requester: User | None = None, tags: list[str] | None = None) -> list[Job]:
+    """`count` published jobs, each with two tasks and a few tags, for board and dashboard pages."""
+    requester = requester or make_user()
+    return [
+        make_job(
+            requester=requester,
+            tasks=2,
+            title=f"Board job {n}",
+            tags=tags if tags is not None else ["images", f"batch-{n % 4}"],
+        )
+        for n in range(count)
+    ]
