@@ -1,7 +1,7 @@
 """Read queries for job pages. Each returns a queryset or values with everything the page shows, in a constant
 number of queries."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from marketplace.errors import NotFound
@@ -65,6 +65,7 @@ def jobs_of_requester_with_progress(*, requester: User) -> QuerySet[Job]:
             submitted_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.SUBMITTED)),
             approved_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.APPROVED)),
             rejected_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.REJECTED)),
+            assignments_wanted=F("task_count") * F("assignments_per_task"),
         )
         .defer("instructions", "prompt", "form_fields", "html_template", "answer_fields", "input_columns")
         .order_by("-created_at")

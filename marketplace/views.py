@@ -28,6 +28,7 @@ from tasks.framing import sandboxed_frame_response
 from tasks.models import Task
 
 BOARD_PAGE_SIZE = 20
+BUILDER_TEXT_FIELDS = ["name", "label", "kind", "help_text", "choices", "min", "max"]
 TASKS_PAGE_SIZE = 50
 
 
@@ -167,15 +168,20 @@ def _job_form_builder(request: HttpRequest, job: Job) -> HttpResponse:
 
 
 def _formset_with_extra_field(post_data) -> BuilderFieldFormSet:
-    """The posted fields plus one empty field: the builder's 'Add a field' works without JavaScript."""
-    data = post_data.copy()
-    total = int(data.get("fields-TOTAL_FORMS", 0) or 0)
-    data["fields-TOTAL_FORMS"] = str(min(total + 1, 50))
-    data[f"fields-{total}-kind"] = "short_text"
-    data[f"fields-{total}-required"] = "on"
-    formset = BuilderFieldFormSet(data, prefix="fields")
-    formset.errors  # noqa: B018 - validate now so the existing rows show their errors, if any
-    return formset
+    """The posted fields as typed, plus one empty field: the builder's 'Add a field' works without JavaScript.
+
+    The formset is unbound, so the new, still empty field is not shown with "required" errors.
+    """
+    total = min(int(post_data.get("fields-TOTAL_FORMS", 0) or 0), 49)
+    rows = []
+    for index in range(total):
+        prefix = f"fields-{index}-"
+        if post_data.get(prefix + "DELETE"):
+            continue
+        rows.append({name: post_data.get(prefix + name, "") for name in BUILDER_TEXT_FIELDS})
+        rows[-1]["required"] = bool(post_data.get(prefix + "required"))
+    rows.append({"kind": "short_text", "required": True})
+    return BuilderFieldFormSet(initial=rows, prefix="fields")
 
 
 def _job_html_template(request: HttpRequest, job: Job) -> HttpResponse:

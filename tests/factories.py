@@ -1,10 +1,14 @@
 """Plain factory functions for tests: they go through the services, so test data obeys the same rules."""
 
 import itertools
+from datetime import timedelta
+
+from django.db.models import F
+from django.utils import timezone
 
 from marketplace import services
 from marketplace.models import Job, JobStatus, User
-from tasks.models import Assignment
+from tasks.models import Assignment, AssignmentStatus, Task
 from tasks.services import assignment_claim, assignment_submit, tasks_add
 
 _counter = itertools.count(1)
@@ -48,9 +52,7 @@ def make_job(
         assignments_per_task=assignments_per_task,
         **terms,
     )
-    services.job_set_builder_form(
-        job=job, actor=requester, prompt="Review: {{review}}", fields=SENTIMENT_FIELDS
-    )
+    services.job_set_builder_form(job=job, actor=requester, prompt="Review: {{review}}", fields=SENTIMENT_FIELDS)
     if tasks:
         rows = [{"review": f"Review number {n}"} for n in range(1, tasks + 1)]
         tasks_add(job=job, actor=requester, columns=["review"], rows=rows)
@@ -61,9 +63,7 @@ def make_job(
     return job
 
 
-def make_submitted_assignment(
-    *, job: Job, worker: User | None = None, sentiment: str = "Positive"
-) -> Assignment:
+def make_submitted_assignment(*, job: Job, worker: User | None = None, sentiment: str = "Positive") -> Assignment:
     worker = worker or make_user()
     assignment = assignment_claim(job=job, worker=worker)
     return assignment_submit(
@@ -148,3 +148,35 @@ def make_board_jobs(count: int, *, requester: User | None = None, tags: list[str
         )
         for n in range(count)
     ]
+
+
+def make_many_submitted_assignments(*, job: Job, count: int, answer: dict | None = None) -> list[Assignment]:
+    """`count` submitted assignments, one per task from the first, by new workers, inserted in bulk.
+
+    For pages and exports measured at scale: rows as the services would leave them (slots taken, answers valid),
+    without paying for `count` claims and submits. Needs `count` tasks with an open slot each.
+    """
+    now = timezone.now()
+    tasks = list(Task.objects.filter(job=job, slots_open__gt=0).order_by("position")[:count])
+    assert len(tasks) == count, "not enough open tasks"
+    number = next(_counter)
+    workers = User.objects.bulk_create(
+        User(username=f"bulk{number}_{n}", email=f"bulk{number}_{n}@example.com") for n in range(count)
+    )
+    assignments = Assignment.objects.bulk_create(
+        Assignment(
+            task=task,
+            job=job,
+            worker=worker,
+            status=AssignmentStatus.SUBMITTED,
+            accepted_at=now,
+            deadline_at=now,
+            submitted_at=now,
+            auto_approve_at=now + timedelta(seconds=job.auto_approve_seconds),
+            answer=answer or {"sentiment": "Positive", "notes": ""},
+        )
+        for task, worker in zip(tasks, workers, strict=True)
+    )
+    Task.objects.filter(pk__in=[task.pk for task in tasks]).update(slots_open=F("slots_open") - 1)
+    Job.objects.filter(pk=job.pk).update(open_slot_count=F("open_slot_count") - count)
+    return assignments

@@ -42,7 +42,7 @@
       } else {
         nextInput.removeAttribute("name");
       }
-      form.submit();
+      HTMLFormElement.prototype.submit.call(form);
     });
 
     form.querySelectorAll("[data-frame-submit]").forEach(function (button) {
