@@ -33,7 +33,7 @@ def celery_worker_process(transactional_db):
         sys.executable, "-m", "celery", "-A", "marketplace", "worker", "--pool", "solo", "--loglevel", "INFO",
         "--without-heartbeat", "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
     ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line
+    process = subprocess.Popen(
         command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
