@@ -11,7 +11,7 @@ BIN=.venv/bin
 STOP_TIMEOUT=15
 
 # The filesystem Celery broker (used when REDIS_URL is unset) needs its folders to exist.
-mkdir -p var/celery/queue var/celery/processed
+mkdir -p var/celery/queue var/celery/processed var/celery/control
 
 names=()
 pids=()
