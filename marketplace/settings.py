@@ -150,6 +150,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "SAMEORIGIN"
 
+# allauth's rate limits and sessions-independent counters live here; use Redis (`rediscache://…`) when several
+# web processes serve the site, so they share one count.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # Celery. The database is the queue of record; a lost message only delays work until a sweeper runs.
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_FILESYSTEM_DIR = VAR_DIR / "celery"
