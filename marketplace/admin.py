@@ -37,7 +37,7 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Close the selected jobs (no new work; live work can finish)")
+    @admin.action(description="Close the selected jobs (no new work; live work can finish)", permissions=["change"])
     def close_jobs(self, request, queryset) -> None:
         closed = 0
         for job in queryset:

@@ -150,7 +150,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "SAMEORIGIN"
 
-# allauth's rate limits and sessions-independent counters live here; use Redis (`rediscache://…`) when several
+# allauth's rate-limit counters live here; use Redis (`rediscache://…`) when several
 # web processes serve the site, so they share one count.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
