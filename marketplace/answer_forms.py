@@ -33,7 +33,6 @@ FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 PROMPT_PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 HTML_PLACEHOLDER_RE = re.compile(r"\$\{([^{}]+)\}")
 
-MAX_HTML_ANSWER_KEYS = 200
 MAX_HTML_ANSWER_BYTES = 64 * 1024
 
 
@@ -210,25 +209,29 @@ def answer_from_cleaned_data(cleaned_data: dict) -> dict:
     return answer
 
 
-def clean_html_answer(raw_answer: object) -> dict:
-    """An HTML template's answer: a flat object of strings (or lists of strings), within size limits."""
-    if not isinstance(raw_answer, dict) or not raw_answer:
+def clean_html_answer(raw_answer: object, *, field_names: list[str]) -> dict:
+    """An HTML template's answer: text (or lists of text) for the template's own named fields only.
+
+    Keys the template does not have are dropped, so a script cannot stuff the answer; an answer with none of the
+    template's fields is refused.
+    """
+    if not isinstance(raw_answer, dict):
         raise InvalidInput("The answer is empty: fill in the task's form before submitting.")
-    if len(raw_answer) > MAX_HTML_ANSWER_KEYS:
-        raise InvalidInput(f"The answer has more than {MAX_HTML_ANSWER_KEYS} fields.")
     answer: dict[str, str | list[str]] = {}
     size = 0
-    for key, value in raw_answer.items():
-        if not isinstance(key, str) or not key or len(key) > 100:
-            raise InvalidInput("Every answer field needs a name of 1 to 100 characters.")
+    for name in field_names:
+        if name not in raw_answer:
+            continue
+        value = raw_answer[name]
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            answer[key] = value
             size += sum(len(item) for item in value)
         elif isinstance(value, str):
-            answer[key] = value
             size += len(value)
         else:
-            raise InvalidInput(f"The answer field “{key}” must be text.")
+            raise InvalidInput(f"The answer field “{name}” must be text.")
+        answer[name] = value
+    if not answer:
+        raise InvalidInput("The answer is empty: fill in the task's form before submitting.")
     if size > MAX_HTML_ANSWER_BYTES:
         raise InvalidInput("The answer is too large (at most 64 KB of text).")
     return answer

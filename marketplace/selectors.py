@@ -28,7 +28,7 @@ def board_jobs(
     if search:
         jobs = jobs.filter(Q(title__icontains=search) | Q(description__icontains=search))
     if tag:
-        jobs = jobs.filter(tags__name=tag)
+        jobs = jobs.filter(tags__name=tag.lower())
     if min_reward_msat:
         jobs = jobs.filter(reward_msat__gte=min_reward_msat)
     return jobs.order_by(*BOARD_SORTS.get(sort, BOARD_SORTS["newest"]))

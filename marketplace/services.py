@@ -43,6 +43,7 @@ def job_create(
     _check_job_terms(
         title=title,
         description=description,
+        instructions=instructions,
         reward_msat=reward_msat,
         assignments_per_task=assignments_per_task,
         time_limit_seconds=time_limit_seconds,
@@ -83,6 +84,7 @@ def job_update_draft(
     _check_job_terms(
         title=title,
         description=description,
+        instructions=instructions,
         reward_msat=reward_msat,
         assignments_per_task=assignments_per_task,
         time_limit_seconds=time_limit_seconds,
@@ -310,6 +312,7 @@ def _check_job_terms(
     *,
     title: str,
     description: str,
+    instructions: str,
     reward_msat: int,
     assignments_per_task: int,
     time_limit_seconds: int,
@@ -320,6 +323,8 @@ def _check_job_terms(
         raise InvalidInput("A title of 1 to 200 characters is required.")
     if not description.strip() or len(description) > 5_000:
         raise InvalidInput("A description of 1 to 5,000 characters is required.")
+    if len(instructions) > 50_000:
+        raise InvalidInput("The instructions are longer than 50,000 characters.")
     if not MIN_REWARD_MSAT <= reward_msat <= MAX_REWARD_MSAT:
         raise InvalidInput(
             f"The reward must be between {MIN_REWARD_MSAT // 1000:,} and {MAX_REWARD_MSAT // 1000:,} sats."

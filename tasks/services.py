@@ -106,15 +106,11 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         )
         if open_assignment is not None:
             return open_assignment
-        already_had = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
-        task = (
-            Task.objects.select_for_update(skip_locked=True)
-            .filter(job_id=job.pk, slots_open__gt=0)
-            .filter(~Exists(already_had))
-            .order_by("position")
-            .only("id", "job_id", "slots_open")
-            .first()
-        )
+        task = _lock_next_open_task(job=job, worker=worker, skip_locked=True)
+        if task is None:
+            # The fast path skips tasks other claimants hold right now, though they may keep open slots after those
+            # claims commit (a task takes several workers). Only a wait on them can tell "full" from "busy".
+            task = _lock_next_open_task(job=job, worker=worker, skip_locked=False)
         if task is None:
             raise NoTaskAvailable("There is no task left in this job for you. Try another job.")
         Task.objects.filter(pk=task.pk).update(slots_open=F("slots_open") - 1)
@@ -132,6 +128,23 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
             accepted_at=now,
             deadline_at=now + timedelta(seconds=job.time_limit_seconds),
         )
+
+
+def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool) -> Task | None:
+    """The first task (in row order) with an open slot that the worker never had, locked FOR UPDATE.
+
+    Without skip_locked, PostgreSQL waits for a locked row, re-checks it once it is released, and moves on to the
+    next row if its slots are gone meanwhile.
+    """
+    already_had = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
+    return (
+        Task.objects.select_for_update(skip_locked=skip_locked)
+        .filter(job_id=job.pk, slots_open__gt=0)
+        .filter(~Exists(already_had))
+        .order_by("position")
+        .only("id", "job_id", "slots_open")
+        .first()
+    )
 
 
 def _check_job_takes_claims(job: Job, now: datetime) -> None:
@@ -174,7 +187,7 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
 def answer_validate(*, job: Job, data) -> dict:
     """The answer as it will be stored, or AnswerInvalid with the messages per field."""
     if job.form_kind == FormKind.HTML:
-        return answer_forms.clean_html_answer(data)
+        return answer_forms.clean_html_answer(data, field_names=job.answer_fields)
     form = answer_forms.AnswerForm(job.form_fields, data=data)
     if not form.is_valid():
         raise AnswerInvalid(
