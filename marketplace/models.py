@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 MSAT_PER_SAT = 1000
 MIN_REWARD_MSAT = 1 * MSAT_PER_SAT
@@ -127,6 +128,12 @@ class Job(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == JobStatus.DRAFT
+
+    @property
+    def takes_new_work(self) -> bool:
+        """Whether "Start working" can succeed now (the claim service checks it again under a lock)."""
+        not_expired = self.expires_at is None or self.expires_at > timezone.now()
+        return self.status == JobStatus.PUBLISHED and self.open_slot_count > 0 and not_expired
 
     @property
     def has_form(self) -> bool:

@@ -5,6 +5,7 @@ Everything is checked before anything is created, and each problem names its row
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -49,16 +50,10 @@ def parse_task_csv(text: str, *, required_columns: list[str], expected_columns: 
     if "\x00" in text:
         raise TaskCsvInvalid("The CSV contains a NUL byte: it looks like a binary file, not CSV text.")
 
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-        columns = _check_header(header, required_columns, expected_columns)
-        rows = _read_rows(reader, columns)
-    except csv.Error as error:
-        raise TaskCsvInvalid(
-            f"Row {reader.line_num}: the CSV is malformed ({error}). Check the quotes on that line.",
-            details={"row": reader.line_num},
-        ) from None
+    numbered_rows = _numbered_rows(csv.reader(io.StringIO(text, newline=""), strict=True))
+    _, header = next(numbered_rows)
+    columns = _check_header(header, required_columns, expected_columns)
+    rows = _read_rows(numbered_rows, columns)
     if not rows:
         raise TaskCsvInvalid("The CSV has a header row but no data rows.")
     return TaskCsv(columns=columns, rows=rows)
@@ -66,6 +61,8 @@ def parse_task_csv(text: str, *, required_columns: list[str], expected_columns: 
 
 def _check_header(header: list[str], required: list[str], expected: list[str] | None) -> list[str]:
     columns = [name.strip() for name in header]
+    if not columns:
+        raise TaskCsvInvalid("Row 1: the header row is empty; the first row must name the columns.", details={"row": 1})
     if len(columns) > MAX_COLUMNS:
         raise TaskCsvInvalid(f"Row 1: the header has {len(columns)} columns; at most {MAX_COLUMNS} are allowed.")
     for index, name in enumerate(columns, start=1):
@@ -101,11 +98,28 @@ def _column_name_problem(name: str, earlier_names: list[str]) -> str:
     return ""
 
 
-def _read_rows(reader, columns: list[str]) -> list[dict[str, str]]:
+def _numbered_rows(reader) -> Iterator[tuple[int, list[str]]]:
+    """(row number, values) as a spreadsheet numbers rows (the header is row 1), not by text lines: a quoted cell
+    may hold line breaks. Malformed CSV becomes a TaskCsvInvalid naming the row."""
+    row_number = 0
+    while True:
+        row_number += 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise TaskCsvInvalid(
+                f"Row {row_number}: the CSV is malformed ({error}). Check the quotes in that row.",
+                details={"row": row_number},
+            ) from None
+        yield row_number, values
+
+
+def _read_rows(numbered_rows: Iterator[tuple[int, list[str]]], columns: list[str]) -> list[dict[str, str]]:
     max_rows = settings.TASK_CSV_MAX_ROWS
     rows = []
-    for values in reader:
-        row_number = reader.line_num
+    for row_number, values in numbered_rows:
         if not values or all(not value.strip() for value in values):
             continue  # blank lines between rows are not tasks
         if len(values) != len(columns):
