@@ -36,13 +36,8 @@ def chromium():
 
 
 @pytest.fixture
-def new_page(chromium, live_server, settings):
+def new_page(chromium, live_server):
     """Open pages in fresh browser contexts (one per person), closed at the end of the test."""
-    # The live server serves static files from the source folders, by their plain names.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     contexts = []
 
     def open_page(width: int = 1280, height: int = 900):
