@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test lint format clean chromium
+.PHONY: help venv run test lint format clean chromium lnbits
 
 help:
 	@echo "make run     set up .venv, migrate, load demo data, start web + Celery worker + beat (DEBUG=1, SQLite)"
@@ -28,7 +28,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 # make run: development defaults, each overridable from the environment (DEBUG=0 make run).
+PORT ?= 8000
 run: export DEBUG ?= 1
+run: export PORT := $(PORT)
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+# The development test wallet's Lightning Addresses live on this same site, over plain http on loopback.
+run: export LNURL_ALLOWED_INSECURE_HOSTS ?= 127.0.0.1:$(PORT)
 run: venv
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
@@ -41,7 +46,7 @@ test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/boltwork
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 test: export SECRET_KEY ?= test-secret-key
 test: export DEBUG ?= 0
-test: venv chromium
+test: venv chromium lnbits
 	bash scripts/ensure-services.sh
 	@# With DEBUG off, {% static %} needs the manifest that collectstatic writes.
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -52,6 +57,10 @@ test: venv chromium
 	echo "+ pytest"; $(BIN)/pytest || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
 	exit $$status
+
+# The real Lightning wallet server the money tests run against, in its own venv (it pins pydantic 1).
+lnbits:
+	bash scripts/install-lnbits.sh
 
 # Browser tests drive Debian's Chromium through Playwright (`playwright install` cannot download here).
 chromium:

@@ -78,6 +78,9 @@ class Job(models.Model):
     # The CSV header of the job's tasks, fixed by the first tasks added: the Input.* columns of the results.
     input_columns = models.JSONField(default=list, blank=True)
 
+    # The platform fee on each approved assignment, fixed when the job is published (escrow holds reward + fee).
+    fee_per_assignment_msat = models.PositiveBigIntegerField(default=0)
+
     # Kept by the task services in the same transaction as the rows they count, so the board never counts tasks.
     task_count = models.PositiveIntegerField(default=0)
     open_slot_count = models.PositiveIntegerField(default=0)

@@ -22,6 +22,7 @@ from marketplace.models import (
     Tag,
     User,
 )
+from payments import escrow
 
 MAX_TAGS = 10
 
@@ -180,20 +181,23 @@ def job_placeholders(job: Job) -> list[str]:
 
 
 def job_publish(*, job: Job, actor: User) -> Job:
-    """Put a draft on the board, or put a paused job back. Idempotent when it is already published."""
+    """Put a draft on the board, funding its escrow first, or put a paused job back.
+
+    Idempotent when it is already published. Without enough balance it raises InsufficientFunds and nothing changes.
+    """
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         if job.status == JobStatus.PUBLISHED:
             return job
-        if job.status == JobStatus.DRAFT:
-            _check_ready_to_publish(job)
         _check_transition(job, JobStatus.PUBLISHED)
         if job.expires_at and job.expires_at <= timezone.now():
             raise InvalidInput("The job's expiry is in the past: extend it before publishing.")
-        job.status = JobStatus.PUBLISHED
-        if job.published_at is None:
+        if job.status == JobStatus.DRAFT:
+            _check_ready_to_publish(job)
+            escrow.escrow_fund_for_publish(job=job)  # raises InsufficientFunds, and nothing is published
             job.published_at = timezone.now()
-        job.save(update_fields=["status", "published_at", "updated_at"])
+        job.status = JobStatus.PUBLISHED
+        job.save(update_fields=["status", "published_at", "fee_per_assignment_msat", "updated_at"])
     return job
 
 
@@ -207,7 +211,8 @@ def job_resume(*, job: Job, actor: User) -> Job:
 
 
 def job_close(*, job: Job, actor: User | None) -> Job:
-    """End a job for good: no new claims; work already taken can still be submitted and reviewed.
+    """End a job for good: no new claims; work already taken can still be submitted and reviewed. The escrow of
+    slots nobody holds goes back to the requester at once, the rest as those assignments end unapproved.
 
     `actor=None` is the system closing an expired job.
     """
@@ -261,6 +266,8 @@ def _job_move(*, job: Job, actor: User | None, to_status: str) -> Job:
             job.closed_at = timezone.now()
             fields.append("closed_at")
         job.save(update_fields=fields)
+        if to_status in {JobStatus.CLOSED, JobStatus.CANCELLED}:
+            escrow.escrow_refund_unclaimable(job=job, event_key="close")
     return job
 
 

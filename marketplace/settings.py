@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "payments.context_processors.lightning",
             ],
         },
     },
@@ -78,6 +79,9 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and Celery write at once in `make run`: wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -183,11 +187,56 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.background.auto_approve_due_submissions",
         "schedule": env.float("SWEEP_AUTO_APPROVE_SECONDS", default=60.0),
     },
+    "advance-due-payouts": {
+        "task": "payments.background.advance_due_payouts",
+        "schedule": env.float("SWEEP_PAYOUTS_SECONDS", default=30.0),
+    },
+    "sync-pending-deposits": {
+        "task": "payments.background.sync_pending_deposits",
+        "schedule": env.float("SWEEP_DEPOSITS_SECONDS", default=30.0),
+    },
     "close-expired-jobs": {
         "task": "marketplace.background.close_expired_jobs",
         "schedule": env.float("SWEEP_CLOSE_JOBS_SECONDS", default=300.0),
     },
 }
+
+# Money. Amounts are integers of millisatoshis; percentages are read as basis points (1% = 100) so no float or
+# Decimal ever touches an amount.
+def percent_to_basis_points(name: str, default: str) -> int:
+    text = env.str(name, default=default).strip()
+    whole, _, fraction = text.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
+        raise ImproperlyConfigured(f"{name} must be a percentage with at most two decimals, e.g. 2.5")
+    return int(whole) * 100 + int((fraction + "00")[:2])
+
+
+LIGHTNING_BACKEND = env.str("LIGHTNING_BACKEND", default="dev")
+if LIGHTNING_BACKEND not in {"dev", "lnbits", "lnd", "cln"}:
+    raise ImproperlyConfigured("LIGHTNING_BACKEND must be one of dev, lnbits, lnd, cln.")
+LNBITS_URL = env.str("LNBITS_URL", default="").rstrip("/")
+LNBITS_ADMIN_KEY = env.str("LNBITS_ADMIN_KEY", default="")
+LND_REST_URL = env.str("LND_REST_URL", default="").rstrip("/")
+LND_MACAROON_HEX = env.str("LND_MACAROON_HEX", default="")
+LND_TLS_CERT_PATH = env.str("LND_TLS_CERT_PATH", default="")
+CLN_REST_URL = env.str("CLN_REST_URL", default="").rstrip("/")
+CLN_RUNE = env.str("CLN_RUNE", default="")
+BITCOIN_NETWORK = env.str("BITCOIN_NETWORK", default="mainnet")
+if BITCOIN_NETWORK not in {"mainnet", "testnet", "signet", "regtest"}:
+    raise ImproperlyConfigured("BITCOIN_NETWORK must be one of mainnet, testnet, signet, regtest.")
+PLATFORM_FEE_BASIS_POINTS = percent_to_basis_points("PLATFORM_FEE_PERCENT", "10")
+PAYOUT_FEE_LIMIT_FLOOR_MSAT = env.int("PAYOUT_FEE_LIMIT_FLOOR_MSAT", default=10_000)
+PAYOUT_FEE_LIMIT_BASIS_POINTS = percent_to_basis_points("PAYOUT_FEE_LIMIT_PERCENT", "1")
+PAYOUT_MAX_ATTEMPTS = env.int("PAYOUT_MAX_ATTEMPTS", default=6)
+DEPOSIT_MIN_MSAT = env.int("DEPOSIT_MIN_MSAT", default=1_000)
+DEPOSIT_MAX_MSAT = env.int("DEPOSIT_MAX_MSAT", default=10_000_000_000)
+DEPOSIT_EXPIRY_SECONDS = env.int("DEPOSIT_EXPIRY_SECONDS", default=3600)
+WITHDRAW_LINK_EXPIRY_SECONDS = env.int("WITHDRAW_LINK_EXPIRY_SECONDS", default=600)
+# `host:port` pairs that outbound LNURL requests may reach over plain http and on loopback or private addresses:
+# development and tests only. Empty in production.
+LNURL_ALLOWED_INSECURE_HOSTS = env.list("LNURL_ALLOWED_INSECURE_HOSTS", default=[])
+LNURL_TIMEOUT_SECONDS = env.float("LNURL_TIMEOUT_SECONDS", default=10.0)
+LNURL_MAX_RESPONSE_BYTES = env.int("LNURL_MAX_RESPONSE_BYTES", default=256 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -36,6 +36,8 @@ urlpatterns = [
     path("work/assignments/<int:assignment_id>/frame/", task_views.assignment_frame, name="assignment_frame"),
     path("work/assignments/<int:assignment_id>/submit/", task_views.assignment_submit, name="assignment_submit"),
     path("work/assignments/<int:assignment_id>/return/", task_views.assignment_return, name="assignment_return"),
+    # Money
+    path("", include("payments.urls")),
     # Accounts and moderators
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

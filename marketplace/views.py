@@ -22,6 +22,9 @@ from marketplace.forms import (
     builder_field_initial,
 )
 from marketplace.models import MSAT_PER_SAT, FormKind, Job, JobStatus
+from payments.errors import InsufficientFunds
+from payments.escrow import publish_cost_msat
+from payments.selectors import wallet_summary
 from tasks import services as task_services
 from tasks.csv_import import decode_task_csv
 from tasks.framing import sandboxed_frame_response
@@ -121,6 +124,10 @@ def job_manage(request: HttpRequest, job_id: int) -> HttpResponse:
         "expiry_form": ExpiryForm(initial={"expires_at": job.expires_at}),
         "placeholders": services.job_placeholders(job),
     }
+    if job.is_draft:
+        cost = publish_cost_msat(job)
+        available = wallet_summary(user=request.user)["available_msat"]
+        context.update(publish_cost_msat=cost, available_msat=available, missing_msat=max(0, cost - available))
     return render(request, "marketplace/job_manage.html", context)
 
 
@@ -296,6 +303,9 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     service, success_message = JOB_ACTIONS[action]
     try:
         service(job=job, actor=request.user)
+    except InsufficientFunds as error:
+        missing_sats = -(-error.details["missing_msat"] // MSAT_PER_SAT)
+        messages.error(request, f"Your balance is {missing_sats:,} sats short of this job's escrow. Add funds first.")
     except DomainError as error:
         messages.error(request, error.message)
     else:

@@ -1,1 +1,301 @@
-# The ledger, deposits, escrow and payouts arrive with the money issue.
+"""Money: a double-entry ledger in millisatoshis, deposits, payouts, LNURL-withdraw links.
+
+Sign convention: an entry's amount adds to its account's balance. Every transaction's entries sum to zero, so the
+sum over all accounts is always zero. Money from outside enters through `lightning_in` (which goes negative) and
+leaves through `lightning_out` (which grows); user accounts can never go below zero (a database constraint).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from marketplace.models import Job
+
+
+class AccountKind(models.TextChoices):
+    REQUESTER_AVAILABLE = "requester_available", "Requester balance"
+    JOB_ESCROW = "job_escrow", "Job escrow"
+    WORKER_EARNED = "worker_earned", "Worker earnings"
+    PAYOUTS_IN_FLIGHT = "payouts_in_flight", "Payouts in flight"
+    PLATFORM_FEES = "platform_fees", "Platform fees"
+    ROUTING_FEES = "routing_fees", "Lightning routing fees"
+    LIGHTNING_IN = "lightning_in", "Lightning deposits (outside world)"
+    LIGHTNING_OUT = "lightning_out", "Lightning payouts (outside world)"
+
+
+USER_ACCOUNT_KINDS = frozenset({AccountKind.REQUESTER_AVAILABLE, AccountKind.WORKER_EARNED})
+# Accounts that hold money somebody is owed: never below zero.
+NON_NEGATIVE_KINDS = frozenset(
+    {AccountKind.REQUESTER_AVAILABLE, AccountKind.WORKER_EARNED, AccountKind.JOB_ESCROW, AccountKind.PAYOUTS_IN_FLIGHT}
+)
+
+
+class Account(models.Model):
+    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.PROTECT)
+    # A cache of the sum of this account's entries, updated in the same transaction as each entry under a row lock.
+    # The entries are the truth; `ledger_check` compares the two.
+    balance_msat = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "user"], condition=Q(user__isnull=False), name="account_one_per_user_and_kind"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "job"], condition=Q(job__isnull=False), name="account_one_per_job_and_kind"
+            ),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(user__isnull=True, job__isnull=True), name="account_one_platform_kind"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=sorted(NON_NEGATIVE_KINDS)) | Q(balance_msat__gte=0),
+                name="account_owed_money_never_negative",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=sorted(USER_ACCOUNT_KINDS), user__isnull=False, job__isnull=True)
+                    | Q(kind=AccountKind.JOB_ESCROW, user__isnull=True, job__isnull=False)
+                    | (
+                        ~Q(kind__in=[*sorted(USER_ACCOUNT_KINDS), AccountKind.JOB_ESCROW])
+                        & Q(user__isnull=True, job__isnull=True)
+                    )
+                ),
+                name="account_owner_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.user or self.job or "platform"
+        return f"{self.get_kind_display()} ({owner})"
+
+
+class TransactionKind(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    ESCROW_FUND = "escrow_fund", "Escrow funded"
+    REWARD = "reward", "Reward for approved work"
+    ESCROW_REFUND = "escrow_refund", "Escrow refunded"
+    BONUS = "bonus", "Bonus"
+    PAYOUT_START = "payout_start", "Payout started"
+    PAYOUT_SUCCESS = "payout_success", "Payout sent"
+    PAYOUT_RETURN = "payout_return", "Payout failed, returned"
+
+
+class LedgerTransaction(models.Model):
+    """A group of entries that sum to zero. `key` makes each money movement happen at most once."""
+
+    kind = models.CharField(max_length=32, choices=TransactionKind.choices)
+    key = models.CharField(max_length=200, unique=True)
+    memo = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="ledger_tx_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class LedgerEntry(models.Model):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount_msat = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(amount_msat=0), name="entry_amount_not_zero")]
+        indexes = [models.Index(fields=["account", "-id"], name="entry_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.amount_msat:+} msat on {self.account_id}"
+
+
+class DepositStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for payment"
+    PAID = "paid", "Paid"
+    EXPIRED = "expired", "Expired"
+
+
+class Deposit(models.Model):
+    """A requester's Lightning invoice: paid, it credits their balance exactly once (keyed by payment hash)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposits")
+    amount_msat = models.PositiveBigIntegerField()
+    bolt11 = models.TextField()
+    payment_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=DepositStatus.choices, default=DepositStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount_msat__gt=0), name="deposit_amount_positive")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="deposit_user_idx"),
+            models.Index(fields=["expires_at"], condition=Q(status="pending"), name="deposit_pending_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deposit {self.pk} ({self.status})"
+
+
+class PayoutDestination(models.Model):
+    """Where a worker is paid: a Lightning Address (LUD-16) or an LNURL-pay string (bech32 or lnurlp://)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payout_destination")
+    address = models.CharField(max_length=2000, blank=True)
+    wallet_name = models.CharField(max_length=300, blank=True, help_text="What the wallet said about itself.")
+    auto_payout = models.BooleanField(default=True)
+    minimum_payout_msat = models.PositiveBigIntegerField(default=1_000)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.address or "(withdraw only)"
+
+
+class PayoutKind(models.TextChoices):
+    LNURL_PAY = "lnurl_pay", "Paid to Lightning Address"
+    WITHDRAW = "withdraw", "Withdrawn with LNURL-withdraw"
+
+
+class PayoutState(models.TextChoices):
+    CREATED = "created", "Created"
+    INVOICE_REQUESTED = "invoice_requested", "Asking the wallet for an invoice"
+    INVOICE_VERIFIED = "invoice_verified", "Invoice checked"
+    SENDING = "sending", "Sending"
+    SUCCEEDED = "succeeded", "Paid"
+    FAILED = "failed", "Failed (money returned to your balance)"
+    NEEDS_MODERATOR = "needs_moderator", "Waiting for a moderator"
+
+
+PAYOUT_TRANSITIONS: dict[str, set[str]] = {
+    PayoutState.CREATED: {PayoutState.INVOICE_REQUESTED, PayoutState.FAILED, PayoutState.NEEDS_MODERATOR},
+    PayoutState.INVOICE_REQUESTED: {
+        PayoutState.INVOICE_VERIFIED,
+        PayoutState.CREATED,  # the wallet's answer was refused or lost: ask again later
+        PayoutState.FAILED,
+        PayoutState.NEEDS_MODERATOR,
+    },
+    # An invoice that expired before it was sent can never be paid: drop it and ask again.
+    PayoutState.INVOICE_VERIFIED: {PayoutState.SENDING, PayoutState.CREATED, PayoutState.FAILED},
+    # From SENDING only the backend's answer about the stored payment hash moves it on; a payment that might still
+    # succeed is never failed and never given a new invoice. A definite failure may ask for a new one (CREATED).
+    PayoutState.SENDING: {
+        PayoutState.SUCCEEDED,
+        PayoutState.CREATED,
+        PayoutState.FAILED,
+        PayoutState.NEEDS_MODERATOR,
+    },
+    PayoutState.NEEDS_MODERATOR: {PayoutState.CREATED, PayoutState.FAILED, PayoutState.SENDING},
+    PayoutState.SUCCEEDED: set(),
+    PayoutState.FAILED: set(),
+}
+OPEN_PAYOUT_STATES = frozenset(
+    {
+        PayoutState.CREATED,
+        PayoutState.INVOICE_REQUESTED,
+        PayoutState.INVOICE_VERIFIED,
+        PayoutState.SENDING,
+        PayoutState.NEEDS_MODERATOR,
+    }
+)
+
+
+class Payout(models.Model):
+    """Money going out to a worker. Every state is written before the outside call it guards."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    kind = models.CharField(max_length=16, choices=PayoutKind.choices)
+    amount_msat = models.PositiveBigIntegerField()
+    destination = models.CharField(max_length=2000, blank=True)
+    state = models.CharField(max_length=24, choices=PayoutState.choices, default=PayoutState.CREATED)
+    bolt11 = models.TextField(blank=True)
+    payment_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    preimage = models.CharField(max_length=64, blank=True)
+    fee_limit_msat = models.PositiveBigIntegerField(default=0)
+    fee_msat = models.PositiveBigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    success_action = models.JSONField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_msat__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(state__in=["invoice_verified", "sending", "succeeded"]) | Q(payment_hash__isnull=False),
+                name="payout_sent_only_with_invoice",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["worker", "-created_at"], name="payout_worker_idx"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state__in=["created", "invoice_requested", "invoice_verified", "sending"]),
+                name="payout_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout {self.pk} ({self.state})"
+
+
+class WithdrawLink(models.Model):
+    """An LNURL-withdraw (LUD-03) offer of a worker's balance: k1 is random, single use and expires."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdraw_links")
+    k1 = models.CharField(max_length=64, unique=True)
+    min_withdrawable_msat = models.PositiveBigIntegerField()
+    max_withdrawable_msat = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    payout = models.OneToOneField(Payout, null=True, blank=True, on_delete=models.PROTECT, related_name="withdraw_link")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_withdrawable_msat__lte=models.F("max_withdrawable_msat")),
+                name="withdraw_bounds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Withdraw link {self.pk}"
+
+
+class Bonus(models.Model):
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bonuses_given")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bonuses_received")
+    assignment = models.ForeignKey("tasks.Assignment", null=True, blank=True, on_delete=models.PROTECT)
+    amount_msat = models.PositiveBigIntegerField()
+    fee_msat = models.PositiveBigIntegerField(default=0)
+    reason = models.TextField(max_length=1_000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount_msat__gt=0), name="bonus_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"Bonus {self.pk}"
+
+
+class DevInvoice(models.Model):
+    """Invoices of the built-in development Lightning backend: real signed BOLT11, no real money."""
+
+    payment_hash = models.CharField(max_length=64, unique=True)
+    preimage = models.CharField(max_length=64)
+    bolt11 = models.TextField()
+    amount_msat = models.PositiveBigIntegerField()
+    memo = models.CharField(max_length=640, blank=True)
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Dev invoice {self.payment_hash[:12]}…"

@@ -14,6 +14,7 @@ from marketplace import answer_forms
 from marketplace.errors import InvalidInput, InvalidTransition, JobNotOpen, NotFound
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
+from payments import escrow
 from tasks.csv_import import parse_task_csv
 from tasks.errors import AlreadySubmitted, AnswerInvalid, AssignmentClosed, DeadlinePassed, NoTaskAvailable
 from tasks.models import ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, ReviewSource, Task
@@ -52,8 +53,13 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
         missing = [name for name in job_placeholders(job) if name not in columns]
         if missing:
             raise InvalidInput("Every task needs a value for " + ", ".join(f"“{name}”" for name in missing) + ".")
-        _insert_tasks(job=job, first_position=job.task_count + 1, rows=rows)
-        # Money joins here in the payments issue: tasks added to a published job are paid into escrow first.
+        first_position = job.task_count + 1
+        if job.status != JobStatus.DRAFT:
+            # A published job's new slots are paid into escrow first (a draft is funded when published).
+            escrow.escrow_fund_for_new_tasks(
+                job=job, new_slots=len(rows) * job.assignments_per_task, batch_key=str(first_position)
+            )
+        _insert_tasks(job=job, first_position=first_position, rows=rows)
         job.input_columns = columns
         job.task_count += len(rows)
         job.open_slot_count += len(rows) * job.assignments_per_task
@@ -260,8 +266,11 @@ def _assignment_release(*, assignment_id: int, worker: User | None, to_status: s
 
 
 def _reopen_slot(assignment: Assignment) -> None:
+    """Give an ended, unapproved assignment's slot back; on a closed job its escrow goes back to the requester."""
     Task.objects.filter(pk=assignment.task_id).update(slots_open=F("slots_open") + 1)
     Job.objects.filter(pk=assignment.job_id).update(open_slot_count=F("open_slot_count") + 1)
+    escrow.escrow_refund_unclaimable(job=assignment.job, event_key=f"assignment:{assignment.pk}")
+
 
 
 def _lock_workers_assignment(*, assignment_id: int, worker: User) -> Assignment:
@@ -291,7 +300,8 @@ def assignment_review(
 
     `reviewer=None` is the auto-approve rule. A rejection needs a reason, which the worker sees; it gives the slot
     back so another worker can do the task. Reviewing an assignment again with the same decision is a no-op;
-    changing a decision is refused.
+    changing a decision is refused. Approval pays the reward out of escrow in the same transaction and, once that
+    commits, enqueues the worker's payout.
     """
     now = now or timezone.now()
     feedback = (feedback or "").strip()
@@ -301,7 +311,7 @@ def assignment_review(
         raise InvalidInput("A rejection needs a reason: the worker will see it.")
     target = AssignmentStatus.APPROVED if approve else AssignmentStatus.REJECTED
     with transaction.atomic():
-        queryset = Assignment.objects.select_for_update(of=("self",)).select_related("job")
+        queryset = Assignment.objects.select_for_update(of=("self",)).select_related("job", "worker")
         if reviewer is not None:
             queryset = queryset.filter(job__requester=reviewer)
         assignment = queryset.filter(pk=assignment.pk).first()
@@ -318,10 +328,11 @@ def assignment_review(
         assignment.review_source = ReviewSource.REQUESTER if reviewer is not None else ReviewSource.AUTO
         assignment.feedback = feedback
         assignment.save(update_fields=["status", "reviewed_at", "review_source", "feedback"])
-        if not approve:
+        if approve:
+            escrow.reward_pay_for_approval(job=assignment.job, assignment_id=assignment.pk, worker=assignment.worker)
+            escrow.enqueue_payout_on_commit(worker_id=assignment.worker_id)
+        else:
             _reopen_slot(assignment)
-        # Money joins here in the payments issue: approval moves the reward from escrow to the worker, in this
-        # same transaction, and enqueues the payout on commit.
     return assignment
 
 

@@ -2,6 +2,21 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import make_job, make_user
+from tests.integration.lnbits_fixture import lnbits  # noqa: F401 - the session's real LNbits wallet server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After every test that used the database, while its data is still there: all accounts sum to zero, every
+    cached balance equals its entries, and no owed-money account is negative."""
+    result = yield
+    uses_database = item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(item.fixturenames)
+    if uses_database:
+        from payments.ledger import ledger_check
+
+        problems = ledger_check()
+        assert problems == [], "The ledger is not sound after this test:\n" + "\n".join(problems)
+    return result
 
 
 @pytest.fixture(autouse=True)

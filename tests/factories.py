@@ -1,6 +1,7 @@
 """Plain factory functions for tests: they go through the services, so test data obeys the same rules."""
 
 import itertools
+import uuid
 from datetime import timedelta
 
 from django.db.models import F
@@ -8,6 +9,8 @@ from django.utils import timezone
 
 from marketplace import services
 from marketplace.models import Job, JobStatus, User
+from payments.ledger import Line, account_of_user, ledger_post, platform_account
+from payments.models import AccountKind, TransactionKind
 from tasks.models import Assignment, AssignmentStatus, Task
 from tasks.services import assignment_claim, assignment_submit, tasks_add
 
@@ -25,11 +28,27 @@ SENTIMENT_FIELDS = [
 ]
 
 
-def make_user(username: str | None = None, **extra) -> User:
+def make_user(username: str | None = None, *, funds_sats: int = 1_000_000, **extra) -> User:
+    """A user with a password and, unless told otherwise, a requester balance as if they had made a deposit."""
     number = next(_counter)
     username = username or f"user{number}"
-    return User.objects.create_user(
+    user = User.objects.create_user(
         username=username, email=f"{username}@example.com", password="correct horse battery", **extra
+    )
+    if funds_sats:
+        fund(user, funds_sats * 1000)
+    return user
+
+
+def fund(user: User, amount_msat: int) -> None:
+    """Credit a requester's balance the way a settled deposit does (lightning_in → requester available)."""
+    ledger_post(
+        kind=TransactionKind.DEPOSIT,
+        key=f"test-deposit:{uuid.uuid4()}",
+        lines=[
+            Line(platform_account(kind=AccountKind.LIGHTNING_IN), -amount_msat),
+            Line(account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE), amount_msat),
+        ],
     )
 
 

@@ -59,3 +59,20 @@ def lookup(mapping: dict | None, key: str):
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return value
+
+
+@register.filter
+def sats_abs(msat: int | None) -> str:
+    return sats(abs(msat)) if msat is not None else ""
+
+
+@register.filter
+def sats_plain(msat: int | None) -> str:
+    """Whole sats as plain digits, for form values and URLs."""
+    return str(int(msat or 0) // MSAT_PER_SAT)
+
+
+@register.filter
+def sats_ceil(msat: int | None) -> int:
+    """Millisatoshis rounded up to whole sats: what must be added to cover an amount."""
+    return -(-int(msat or 0) // MSAT_PER_SAT)

@@ -53,6 +53,20 @@
     });
   }
 
+  // "Copy" buttons: data-copy holds the selector of the field whose text to copy. Delegated, so buttons in
+  // parts of the page that htmx swaps in keep working.
+  function connectCopyButtons() {
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-copy]");
+      if (!button || !navigator.clipboard) { return; }
+      var field = document.querySelector(button.getAttribute("data-copy"));
+      if (!field) { return; }
+      navigator.clipboard.writeText(field.value || field.textContent).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+  }
+
   function focusErrors() {
     var summary = document.querySelector(".error-summary[tabindex]");
     if (summary) { summary.focus(); }
@@ -61,6 +75,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     startCountdowns();
     connectTaskFrame();
+    connectCopyButtons();
     focusErrors();
   });
 })();

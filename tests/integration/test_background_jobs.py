@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketplace.background import close_expired_jobs
+from payments.background import advance_due_payouts, sync_pending_deposits
 from marketplace.models import Job, JobStatus
 from tasks.background import auto_approve_due_submissions, expire_overdue_assignments
 from tasks.models import Assignment, AssignmentStatus, ReviewSource
@@ -20,6 +21,8 @@ def test_beat_schedules_every_sweeper():
         expire_overdue_assignments.name,
         auto_approve_due_submissions.name,
         close_expired_jobs.name,
+        advance_due_payouts.name,
+        sync_pending_deposits.name,
     }
 
 

@@ -27,8 +27,13 @@ pytestmark = pytest.mark.django_db
 CLAIM = 9  # job, savepoint, worker lock, open assignment?, task (skip locked), task, job, insert, release
 START_VIEW = 2 + 2 + CLAIM  # session, user, job, its tags, the claim
 SUBMIT = 4  # savepoint, assignment + job locked, update, release
-APPROVE = 4  # savepoint, assignment + job locked, update, release
-REJECT = APPROVE + 2  # + the task's and the job's open slots
+# Approve: savepoint, assignment + job locked, update, the three ledger accounts (the worker's is created: select,
+# savepoint, insert, release), then the ledger posting (savepoint, key check, account locks, transaction, entries,
+# one balance update, release), release.
+APPROVE = 17
+# Reject: savepoint, assignment + job locked, update, the task's and the job's open slots, the job locked to see
+# whether a closed job's escrow is refunded, release.
+REJECT = 7
 BULK_FIXED = 3  # the ownership check, savepoint, release
 BULK_PER_ITEM = APPROVE
 AUTO_APPROVE_FIXED = 1  # the due ids; then one review each

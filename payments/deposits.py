@@ -1,0 +1,96 @@
+"""Deposits: a requester pays a Lightning invoice and their balance grows, exactly once per payment hash."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from marketplace.models import MSAT_PER_SAT, User
+from payments.errors import DepositInvalid, LightningUnavailable
+from payments.ledger import Line, account_of_user, ledger_post, platform_account
+from payments.lightning import InvoiceState, LightningError, get_backend
+from payments.models import AccountKind, Deposit, DepositStatus, TransactionKind
+
+# An expired invoice can still turn out paid (some backends settle late, or pay internal invoices after expiry):
+# the sweeper keeps looking at expired deposits this long.
+LATE_PAYMENT_WINDOW = timedelta(days=1)
+
+
+def deposit_create(*, user: User, amount_msat: int) -> Deposit:
+    """Ask the Lightning backend for an invoice of `amount_msat` (whole sats) and remember it."""
+    if amount_msat % MSAT_PER_SAT:
+        raise DepositInvalid("Deposits are in whole sats.")
+    if not settings.DEPOSIT_MIN_MSAT <= amount_msat <= settings.DEPOSIT_MAX_MSAT:
+        raise DepositInvalid(
+            f"A deposit must be between {settings.DEPOSIT_MIN_MSAT // MSAT_PER_SAT:,} and "
+            f"{settings.DEPOSIT_MAX_MSAT // MSAT_PER_SAT:,} sats."
+        )
+    try:
+        invoice = get_backend().create_invoice(
+            amount_msat=amount_msat,
+            memo=f"Boltwork deposit for {user.username}",
+            expiry_seconds=settings.DEPOSIT_EXPIRY_SECONDS,
+        )
+    except LightningError as error:
+        raise LightningUnavailable(
+            "The Lightning node did not answer; no invoice was made. Try again in a minute."
+        ) from error
+    return Deposit.objects.create(
+        user=user,
+        amount_msat=amount_msat,
+        bolt11=invoice.bolt11,
+        payment_hash=invoice.payment_hash,
+        expires_at=invoice.expires_at,
+    )
+
+
+def deposit_refresh(*, deposit: Deposit, now: datetime | None = None) -> Deposit:
+    """Ask the backend about a deposit's invoice and settle or expire it. Safe to call from anywhere, any number
+    of times: the page's polling and the sweeper may both notice the same payment; it is credited once."""
+    now = now or timezone.now()
+    if deposit.status == DepositStatus.PAID:
+        return deposit
+    try:
+        status = get_backend().invoice_status(payment_hash=deposit.payment_hash)
+    except LightningError:
+        return deposit  # ask again on the next poll
+    if status.state == InvoiceState.PAID:
+        return _settle(deposit_id=deposit.pk, now=now)
+    if deposit.status == DepositStatus.PENDING and (status.state == InvoiceState.EXPIRED or deposit.expires_at <= now):
+        Deposit.objects.filter(pk=deposit.pk, status=DepositStatus.PENDING).update(status=DepositStatus.EXPIRED)
+    return Deposit.objects.get(pk=deposit.pk)
+
+
+def _settle(*, deposit_id: int, now: datetime) -> Deposit:
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().select_related("user").get(pk=deposit_id)
+        if deposit.status == DepositStatus.PAID:
+            return deposit
+        deposit.status = DepositStatus.PAID
+        deposit.paid_at = now
+        deposit.save(update_fields=["status", "paid_at"])
+        ledger_post(
+            kind=TransactionKind.DEPOSIT,
+            key=f"deposit:{deposit.payment_hash}",
+            memo=f"Deposit {deposit.pk}",
+            lines=[
+                Line(platform_account(kind=AccountKind.LIGHTNING_IN), -deposit.amount_msat),
+                Line(account_of_user(user=deposit.user, kind=AccountKind.REQUESTER_AVAILABLE), deposit.amount_msat),
+            ],
+        )
+    return deposit
+
+
+def deposits_sync(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Refresh pending deposits and recently expired ones. Returns how many were credited."""
+    now = now or timezone.now()
+    candidates = Deposit.objects.filter(
+        Q(status=DepositStatus.PENDING) | Q(status=DepositStatus.EXPIRED, expires_at__gte=now - LATE_PAYMENT_WINDOW)
+    ).order_by("created_at")[:limit]
+    credited = 0
+    for deposit in candidates:
+        if deposit_refresh(deposit=deposit, now=now).status == DepositStatus.PAID:
+            credited += 1
+    return credited

@@ -1,0 +1,124 @@
+"""Escrow: every open slot on the board is paid for.
+
+A job's escrow holds (reward + platform fee) for every slot that can still be approved: open slots plus
+assignments in progress or submitted. Publishing and adding tasks fund it from the requester's balance; an approval
+pays the reward to the worker and the fee to the platform; closing or cancelling refunds what no one can claim any
+more. A rejected slot stays funded: it re-opens for another worker (see docs/architecture.md).
+
+These functions run inside the caller's transaction (the job or assignment row is already locked).
+"""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from marketplace.models import Job, JobStatus, User
+from payments.ledger import Line, account_of_job, account_of_user, balance_msat, ledger_post, platform_account
+from payments.models import AccountKind, TransactionKind
+
+BASIS_POINTS = 10_000
+
+
+def platform_fee_msat(amount_msat: int) -> int:
+    """The platform fee on an amount, rounded up to the millisatoshi."""
+    return -(-amount_msat * settings.PLATFORM_FEE_BASIS_POINTS // BASIS_POINTS)
+
+
+def escrow_per_slot_msat(job: Job) -> int:
+    return job.reward_msat + job.fee_per_assignment_msat
+
+
+def publish_cost_msat(job: Job) -> int:
+    """What publishing a draft moves into escrow, at today's fee."""
+    per_slot = job.reward_msat + platform_fee_msat(job.reward_msat)
+    return per_slot * job.task_count * job.assignments_per_task
+
+
+def escrow_fund_for_publish(*, job: Job) -> None:
+    """Move reward + fee for every slot of a draft from the requester's balance into the job's escrow.
+
+    Fixes the job's fee per assignment. Raises InsufficientFunds (with the amount missing) and moves nothing when
+    the balance is short.
+    """
+    job.fee_per_assignment_msat = platform_fee_msat(job.reward_msat)
+    amount = escrow_per_slot_msat(job) * job.task_count * job.assignments_per_task
+    _move_into_escrow(job=job, amount_msat=amount, key=f"publish:{job.pk}", memo=f"Escrow for “{job.title}”")
+
+
+def escrow_fund_for_new_tasks(*, job: Job, new_slots: int, batch_key: str) -> None:
+    """Top escrow up for slots added to a published or paused job."""
+    amount = escrow_per_slot_msat(job) * new_slots
+    _move_into_escrow(
+        job=job, amount_msat=amount, key=f"top-up:{job.pk}:{batch_key}", memo=f"Escrow for new tasks of “{job.title}”"
+    )
+
+
+def _move_into_escrow(*, job: Job, amount_msat: int, key: str, memo: str) -> None:
+    if amount_msat == 0:
+        return
+    ledger_post(
+        kind=TransactionKind.ESCROW_FUND,
+        key=key,
+        memo=memo,
+        lines=[
+            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), -amount_msat),
+            Line(account_of_job(job=job), amount_msat),
+        ],
+    )
+
+
+def reward_pay_for_approval(*, job: Job, assignment_id: int, worker: User) -> None:
+    """Approval: the reward goes from escrow to the worker's earnings, the fee to the platform. Once per assignment."""
+    lines = [
+        Line(account_of_job(job=job), -escrow_per_slot_msat(job)),
+        Line(account_of_user(user=worker, kind=AccountKind.WORKER_EARNED), job.reward_msat),
+    ]
+    if job.fee_per_assignment_msat:
+        lines.append(Line(platform_account(kind=AccountKind.PLATFORM_FEES), job.fee_per_assignment_msat))
+    ledger_post(
+        kind=TransactionKind.REWARD,
+        key=f"reward:{assignment_id}",
+        memo=f"Reward for task work on “{job.title}”",
+        lines=lines,
+    )
+
+
+def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
+    """Refund to the requester the escrow no assignment can claim any more. Returns the amount refunded.
+
+    Only for closed or cancelled jobs; called when the job closes and again whenever one of its assignments ends
+    unapproved. `event_key` names that event, so each happens at most once. Locks the job row.
+    """
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status not in {JobStatus.CLOSED, JobStatus.CANCELLED}:
+        return 0
+    escrow = account_of_job(job=job)
+    still_claimable = escrow_per_slot_msat(job) * _live_assignment_count(job)
+    surplus = balance_msat(account=escrow) - still_claimable
+    if surplus <= 0:
+        return 0
+    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
+    ledger_post(
+        kind=TransactionKind.ESCROW_REFUND,
+        key=f"refund:{job.pk}:{event_key}",
+        memo=f"Unused escrow of “{job.title}” refunded",
+        lines=[Line(escrow, -surplus), Line(requester_balance, surplus)],
+    )
+    return surplus
+
+
+def _live_assignment_count(job: Job) -> int:
+    from tasks.models import Assignment, AssignmentStatus  # tasks depends on payments, not the other way round
+
+    return (
+        Assignment.objects.filter(job=job)
+        .filter(Q(status=AssignmentStatus.ACCEPTED) | Q(status=AssignmentStatus.SUBMITTED))
+        .count()
+    )
+
+
+def enqueue_payout_on_commit(*, worker_id: int) -> None:
+    """After the transaction that credited a worker commits, try to pay them out."""
+    from payments.background import pay_out_worker
+
+    transaction.on_commit(lambda: pay_out_worker.delay(worker_id))

@@ -1,0 +1,138 @@
+"""Checks and conversions every Lightning backend shares: request validation, BOLT11 decoding, answer checks."""
+
+import hashlib
+from datetime import UTC, datetime
+
+import bolt11
+from bolt11 import Bolt11, Bolt11Exception
+
+from payments.lightning.base import CreatedInvoice, LightningError, PaymentOutcome, PaymentResult
+
+# BOLT11 tagged fields hold at most 1023 five-bit words, so a description is at most 639 bytes.
+MAX_MEMO_BYTES = 639
+NETWORK_CURRENCIES = {"mainnet": "bc", "testnet": "tb", "signet": "tbs", "regtest": "bcrt"}
+
+
+class InvalidInvoice(ValueError):
+    pass
+
+
+def validate_invoice_request(
+    *, amount_msat: int, memo: str, description_hash: bytes | None, expiry_seconds: int
+) -> None:
+    """Refuse what no backend can turn into a sound invoice (ValueError: the caller's mistake, not the node's)."""
+    if isinstance(amount_msat, bool) or not isinstance(amount_msat, int) or amount_msat <= 0:
+        raise ValueError("An invoice needs a positive whole number of millisatoshis.")
+    if len(memo.encode()) > MAX_MEMO_BYTES:
+        raise ValueError(f"The invoice description is longer than {MAX_MEMO_BYTES} bytes.")
+    if description_hash is not None and len(description_hash) != 32:
+        raise ValueError("A description hash is 32 bytes (SHA-256).")
+    if not isinstance(expiry_seconds, int) or expiry_seconds <= 0:
+        raise ValueError("An invoice's expiry must be a positive number of seconds.")
+
+
+def validate_fee_limit(fee_limit_msat: int) -> None:
+    if isinstance(fee_limit_msat, bool) or not isinstance(fee_limit_msat, int) or fee_limit_msat < 0:
+        raise ValueError("The fee limit must be a whole number of millisatoshis, zero or more.")
+
+
+def decode_invoice(text: str) -> Bolt11:
+    """Decode and signature-check a BOLT11 invoice; InvalidInvoice when it is not one."""
+    try:
+        return bolt11.decode(text.strip())
+    except (Bolt11Exception, ValueError, IndexError, KeyError, TypeError) as error:
+        raise InvalidInvoice(f"Not a valid BOLT11 invoice ({error}).") from error
+
+
+def invoice_expires_at(invoice: Bolt11) -> datetime:
+    return datetime.fromtimestamp(invoice.date + invoice.expiry, tz=UTC)
+
+
+def invoice_has_expired(invoice: Bolt11, now: datetime | None = None) -> bool:
+    return (now or datetime.now(tz=UTC)) >= invoice_expires_at(invoice)
+
+
+def why_unpayable(invoice: Bolt11, *, network: str | None = None) -> str:
+    """A reason to refuse an invoice before anything is sent, or "" when it may be paid."""
+    if not invoice.amount_msat:
+        return "The invoice has no amount; amountless invoices are not paid."
+    if invoice_has_expired(invoice):
+        return "The invoice has expired."
+    if network is not None and invoice.currency != NETWORK_CURRENCIES[network]:
+        return f"The invoice is for another network ({invoice.currency}), not {network}."
+    return ""
+
+
+def created_invoice_from_bolt11(
+    text: str, *, amount_msat: int, description_hash: bytes | None, payment_hash: str | None = None
+) -> CreatedInvoice:
+    """Read the invoice a node made for us and check it is the one we asked for (amount, hash, description hash)."""
+    try:
+        invoice = decode_invoice(text)
+    except InvalidInvoice as error:
+        raise LightningError(f"The node answered with an invoice we cannot read: {error}") from error
+    if int(invoice.amount_msat or 0) != amount_msat:
+        raise LightningError(
+            f"The node made an invoice for {invoice.amount_msat} msat instead of the {amount_msat} msat asked for."
+        )
+    if payment_hash is not None and invoice.payment_hash != payment_hash.lower():
+        raise LightningError("The node's invoice does not carry the payment hash it reported.")
+    if description_hash is not None and invoice.description_hash != description_hash.hex():
+        raise LightningError("The node's invoice does not carry the description hash asked for.")
+    return CreatedInvoice(
+        bolt11=text.strip(),
+        payment_hash=invoice.payment_hash,
+        amount_msat=amount_msat,
+        expires_at=invoice_expires_at(invoice),
+    )
+
+
+def preimage_matches(preimage: str, payment_hash: str) -> bool:
+    try:
+        return hashlib.sha256(bytes.fromhex(preimage)).hexdigest() == payment_hash.lower()
+    except ValueError:
+        return False
+
+
+def normalize_payment_hash(payment_hash: str) -> str:
+    """The 64 lowercase hex characters of a payment hash; ValueError for anything else."""
+    value = payment_hash.strip().lower()
+    if len(value) != 64 or any(character not in "0123456789abcdef" for character in value):
+        raise ValueError("A payment hash is 64 hexadecimal characters.")
+    return value
+
+
+def as_int(value: object) -> int | None:
+    """An integer from a node's JSON: LND sends 64-bit numbers as strings, older Core Lightning as "123msat"."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip().removesuffix("msat")
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return None
+
+
+def failed(reason: str) -> PaymentResult:
+    return PaymentResult(outcome=PaymentOutcome.FAILED, reason=reason)
+
+
+def unknown(reason: str) -> PaymentResult:
+    return PaymentResult(outcome=PaymentOutcome.UNKNOWN, reason=reason)
+
+
+def paid(*, preimage: str, payment_hash: str, fee_msat: object) -> PaymentResult:
+    """PAID, keeping the preimage only when it proves the payment (it hashes to the payment hash)."""
+    fee = as_int(fee_msat)
+    fee = abs(fee) if fee is not None else None
+    if not preimage_matches(preimage, payment_hash):
+        return PaymentResult(
+            outcome=PaymentOutcome.PAID,
+            fee_msat=fee,
+            reason="The node reports the payment made, but gave no preimage matching the payment hash.",
+        )
+    return PaymentResult(outcome=PaymentOutcome.PAID, preimage=preimage.lower(), fee_msat=fee)

@@ -1,0 +1,123 @@
+"""The development backend: real, signed BOLT11 invoices from a throwaway key, and no money at all.
+
+Its invoices live in the `DevInvoice` table, so web processes and Celery workers share them. It "pays" only its own
+invoices, by marking them paid; anything else fails with a reason. Never use it where money is real.
+"""
+
+import hashlib
+import secrets
+import time
+from datetime import UTC, datetime
+
+from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags
+from bolt11 import encode as bolt11_encode
+from django.utils import timezone
+
+from payments.lightning.base import (
+    CreatedInvoice,
+    InvoiceState,
+    InvoiceStatus,
+    LightningError,
+    PaymentOutcome,
+    PaymentResult,
+)
+from payments.lightning.common import (
+    NETWORK_CURRENCIES,
+    InvalidInvoice,
+    decode_invoice,
+    normalize_payment_hash,
+    validate_fee_limit,
+    validate_invoice_request,
+)
+from payments.models import DevInvoice
+
+ONLY_OWN_INVOICES = "The development backend only pays its own invoices."
+MIN_FINAL_CLTV_EXPIRY = 18
+
+
+def dev_private_key(secret_key: str) -> str:
+    """The signing key, fixed per SECRET_KEY so invoices stay valid across restarts and processes."""
+    return hashlib.sha256(("boltwork-dev-lightning" + secret_key).encode()).hexdigest()
+
+
+class DevBackend:
+    name = "dev"
+    moves_real_money = False
+
+    def __init__(self, *, secret_key: str, network: str = "regtest") -> None:
+        if network not in NETWORK_CURRENCIES:
+            raise ValueError(f"Unknown Bitcoin network {network!r}.")
+        self.private_key = dev_private_key(secret_key)
+        self.currency = NETWORK_CURRENCIES[network]
+
+    def create_invoice(
+        self,
+        *,
+        amount_msat: int,
+        memo: str = "",
+        description_hash: bytes | None = None,
+        expiry_seconds: int = 3600,
+    ) -> CreatedInvoice:
+        validate_invoice_request(
+            amount_msat=amount_msat, memo=memo, description_hash=description_hash, expiry_seconds=expiry_seconds
+        )
+        preimage = secrets.token_bytes(32)
+        payment_hash = hashlib.sha256(preimage).hexdigest()
+        created = int(time.time())
+        tags = Tags()
+        tags.add(TagChar.payment_hash, payment_hash)
+        tags.add(TagChar.payment_secret, secrets.token_hex(32))
+        if description_hash is not None:
+            tags.add(TagChar.description_hash, description_hash.hex())
+        else:
+            tags.add(TagChar.description, memo)
+        tags.add(TagChar.expire_time, expiry_seconds)
+        tags.add(TagChar.min_final_cltv_expiry, MIN_FINAL_CLTV_EXPIRY)
+        invoice = Bolt11(currency=self.currency, date=created, tags=tags, amount_msat=MilliSatoshi(amount_msat))
+        text = bolt11_encode(invoice, self.private_key)
+        expires_at = datetime.fromtimestamp(created + expiry_seconds, tz=UTC)
+        DevInvoice.objects.create(
+            payment_hash=payment_hash,
+            preimage=preimage.hex(),
+            bolt11=text,
+            amount_msat=amount_msat,
+            memo=memo,
+            expires_at=expires_at,
+        )
+        return CreatedInvoice(bolt11=text, payment_hash=payment_hash, amount_msat=amount_msat, expires_at=expires_at)
+
+    def invoice_status(self, *, payment_hash: str) -> InvoiceStatus:
+        row = DevInvoice.objects.filter(payment_hash=normalize_payment_hash(payment_hash)).first()
+        if row is None:
+            raise LightningError(f"The development backend has no invoice with payment hash {payment_hash}.")
+        if row.paid_at is not None:
+            return InvoiceStatus(state=InvoiceState.PAID, preimage=row.preimage, amount_received_msat=row.amount_msat)
+        if row.expires_at <= timezone.now():
+            return InvoiceStatus(state=InvoiceState.EXPIRED)
+        return InvoiceStatus(state=InvoiceState.PENDING)
+
+    def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
+        validate_fee_limit(fee_limit_msat)
+        try:
+            invoice = decode_invoice(bolt11)
+        except InvalidInvoice as error:
+            return PaymentResult(outcome=PaymentOutcome.FAILED, reason=str(error))
+        row = DevInvoice.objects.filter(payment_hash=invoice.payment_hash).first()
+        # The hash alone is not enough: the invoice itself must be the one we signed.
+        if row is None or row.bolt11 != bolt11.strip().lower():
+            return PaymentResult(outcome=PaymentOutcome.FAILED, reason=ONLY_OWN_INVOICES)
+        now = timezone.now()
+        marked = DevInvoice.objects.filter(pk=row.pk, paid_at__isnull=True, expires_at__gt=now).update(paid_at=now)
+        if marked:
+            return PaymentResult(outcome=PaymentOutcome.PAID, preimage=row.preimage, fee_msat=0)
+        row.refresh_from_db(fields=["paid_at"])
+        if row.paid_at is not None:
+            return PaymentResult(outcome=PaymentOutcome.FAILED, reason="The invoice is already paid.")
+        return PaymentResult(outcome=PaymentOutcome.FAILED, reason="The invoice has expired.")
+
+    def payment_status(self, *, payment_hash: str) -> PaymentResult:
+        row = DevInvoice.objects.filter(payment_hash=normalize_payment_hash(payment_hash)).first()
+        if row is not None and row.paid_at is not None:
+            return PaymentResult(outcome=PaymentOutcome.PAID, preimage=row.preimage, fee_msat=0)
+        # Development payments happen at once or not at all: an unpaid hash was never paid and never will be by us.
+        return PaymentResult(outcome=PaymentOutcome.FAILED, reason="The development backend never paid this hash.")

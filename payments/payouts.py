@@ -1,0 +1,399 @@
+"""Payouts: a state machine whose every state is written before the outside call it guards.
+
+    created → invoice_requested → invoice_verified → sending → succeeded
+                                                          ↘ (definite failure) created again, with a new invoice
+    any open state → needs_moderator after too many attempts; a moderator retries it or fails it.
+    failed: the money goes back to the worker's balance.
+
+Rules learned the hard way elsewhere (BTCPay Server, LNbits): no database transaction is open during an HTTP call;
+the answer of a payment is paid, failed or unknown; unknown stays `sending` and is resolved by asking the backend
+about the stored payment hash; no new invoice is fetched while an old one might still be paid; only a definite
+failure gives the money back.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from marketplace.models import User
+from payments import lnurl_client
+from payments.errors import PayoutStillInFlight
+from payments.ledger import Line, account_of_user, balance_msat, ledger_post, platform_account
+from payments.lightning import PaymentOutcome, PaymentResult, get_backend
+from payments.models import (
+    OPEN_PAYOUT_STATES,
+    PAYOUT_TRANSITIONS,
+    AccountKind,
+    Payout,
+    PayoutDestination,
+    PayoutKind,
+    PayoutState,
+    TransactionKind,
+)
+from payments.safe_http import FetchFailed, UnsafeUrl
+
+logger = logging.getLogger(__name__)
+
+BASIS_POINTS = 10_000
+# A payout stuck in `invoice_requested` this long lost its process mid-request: no invoice was stored, so asking
+# again is safe.
+STALE_REQUEST_AFTER = timedelta(minutes=5)
+PAYMENT_COMMENT = "Boltwork payout"
+# How long after entering `sending` a backend's "failed" (as opposed to the pay call's own answer) is believed.
+SENDING_SETTLE_TIME = timedelta(minutes=5)
+
+
+def payout_fee_limit_msat(amount_msat: int) -> int:
+    """The most routing fee the platform pays for a payout: max(floor, percentage)."""
+    percentage = amount_msat * settings.PAYOUT_FEE_LIMIT_BASIS_POINTS // BASIS_POINTS
+    return max(settings.PAYOUT_FEE_LIMIT_FLOOR_MSAT, percentage)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff: 30 s, 1 min, 2 min, … capped at an hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+# Starting a payout ---------------------------------------------------------------------------------------------
+
+
+def payout_start_for_worker(*, worker_id: int) -> Payout | None:
+    """Pay a worker's whole earned balance to their Lightning Address, if they want automatic payouts.
+
+    Does nothing (returns None) without a destination, with auto-payout off, under the worker's minimum, or while
+    another payout of theirs is open: one payout at a time per worker, so a balance is never sent twice.
+    """
+    with transaction.atomic():
+        worker = User.objects.select_for_update().filter(pk=worker_id).first()
+        if worker is None:
+            return None
+        destination = PayoutDestination.objects.filter(user=worker).first()
+        if destination is None or not destination.address or not destination.auto_payout:
+            return None
+        if Payout.objects.filter(worker=worker, kind=PayoutKind.LNURL_PAY, state__in=OPEN_PAYOUT_STATES).exists():
+            return None
+        amount = _whole_sats(balance_msat(account=account_of_user(user=worker, kind=AccountKind.WORKER_EARNED)))
+        if amount <= 0 or amount < destination.minimum_payout_msat:
+            return None
+        return payout_create(
+            worker=worker, kind=PayoutKind.LNURL_PAY, amount_msat=amount, destination=destination.address
+        )
+
+
+def _whole_sats(amount_msat: int) -> int:
+    # Most wallets, LNbits included, invoice whole sats; the millisatoshis stay in the balance for next time.
+    return amount_msat - amount_msat % 1000
+
+
+def payout_create(*, worker: User, kind: str, amount_msat: int, destination: str, **fields) -> Payout:
+    """Create the payout and move its amount from the worker's earnings into `payouts_in_flight`, in the caller's
+    transaction. Enqueues the payout's background job once that commits."""
+    payout = Payout.objects.create(
+        worker=worker,
+        kind=kind,
+        amount_msat=amount_msat,
+        destination=destination,
+        fee_limit_msat=payout_fee_limit_msat(amount_msat),
+        next_attempt_at=timezone.now(),
+        **fields,
+    )
+    ledger_post(
+        kind=TransactionKind.PAYOUT_START,
+        key=f"payout-start:{payout.pk}",
+        memo=f"Payout {payout.pk}",
+        lines=[
+            Line(account_of_user(user=worker, kind=AccountKind.WORKER_EARNED), -amount_msat),
+            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), amount_msat),
+        ],
+    )
+    _enqueue_advance_on_commit(payout.pk)
+    return payout
+
+
+def _enqueue_advance_on_commit(payout_id: int) -> None:
+    from payments.background import advance_payout
+
+    transaction.on_commit(lambda: advance_payout.delay(payout_id))
+
+
+# Moving a payout along -----------------------------------------------------------------------------------------
+
+
+def payout_advance(*, payout_id: int, now: datetime | None = None) -> Payout:
+    """Take a payout as far as it can go now. Safe to call any number of times, from any number of processes:
+    each step claims its state under a row lock before the outside call, and a step already taken is skipped."""
+    for _ in range(4):  # at most: request invoice, send, (re-check), done
+        payout = Payout.objects.get(pk=payout_id)
+        if payout.state == PayoutState.CREATED:
+            stepped = _request_invoice(payout_id=payout_id, now=now)
+        elif payout.state == PayoutState.INVOICE_VERIFIED:
+            stepped = _send(payout_id=payout_id, now=now)
+        elif payout.state == PayoutState.SENDING:
+            stepped = _check_sending(payout_id=payout_id, now=now)
+            return Payout.objects.get(pk=payout_id)
+        else:
+            return payout
+        if not stepped:
+            break
+    return Payout.objects.get(pk=payout_id)
+
+
+def _move(*, payout_id: int, from_states: set[str], to_state: str, **fields) -> Payout | None:
+    """Lock the payout and move it from one of `from_states` to `to_state`, saving `fields`. None when it is not
+    in one of those states any more (another process got there first)."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.state not in from_states:
+            return None
+        if to_state not in PAYOUT_TRANSITIONS[payout.state]:
+            raise ValueError(f"Payout {payout_id}: {payout.state} → {to_state} is not allowed")
+        payout.state = to_state
+        for name, value in fields.items():
+            setattr(payout, name, value)
+        payout.save()
+    return payout
+
+
+def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
+    now = now or timezone.now()
+    payout = Payout.objects.get(pk=payout_id)
+    if payout.next_attempt_at and payout.next_attempt_at > now:
+        return False
+    payout = _move(
+        payout_id=payout_id,
+        from_states={PayoutState.CREATED},
+        to_state=PayoutState.INVOICE_REQUESTED,
+        attempts=payout.attempts + 1,
+    )
+    if payout is None:
+        return False
+    try:
+        offer = _fetch_invoice(payout)
+    except (lnurl_client.InvalidDestination, lnurl_client.AmountOutOfRange) as error:
+        # The address is wrong, or its wallet does not take this amount: asking again will not help. The worker
+        # gets the money back and is told; a later payout of a different amount may work.
+        _fail(payout_id=payout_id, from_states={PayoutState.INVOICE_REQUESTED}, reason=str(error))
+        return False
+    except (lnurl_client.LnurlFailure, UnsafeUrl, FetchFailed) as error:
+        _retry_later(payout_id=payout_id, reason=str(error), now=now)
+        return False
+    try:
+        _move(
+            payout_id=payout_id,
+            from_states={PayoutState.INVOICE_REQUESTED},
+            to_state=PayoutState.INVOICE_VERIFIED,
+            bolt11=offer.bolt11,
+            payment_hash=offer.payment_hash,
+            success_action=offer.success_action,
+            last_error="",
+        )
+    except IntegrityError:
+        _retry_later(payout_id=payout_id, reason="The wallet sent an invoice that was already used.", now=now)
+        return False
+    return True
+
+
+def _fetch_invoice(payout: Payout) -> lnurl_client.InvoiceOffer:
+    url = lnurl_client.parse_pay_destination(payout.destination)
+    pay_request = lnurl_client.fetch_pay_request(url)
+    offer = lnurl_client.request_invoice(pay_request, amount_msat=payout.amount_msat, comment=PAYMENT_COMMENT)
+    if not offer.description_hash_matches:
+        logger.warning("Payout %s: the invoice's description hash does not match the LNURL metadata", payout.pk)
+    return offer
+
+
+def _retry_later(*, payout_id: int, reason: str, now: datetime) -> None:
+    """The invoice could not be had (nothing was paid): ask again after a backoff, or hand over to a moderator."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.state != PayoutState.INVOICE_REQUESTED:
+            return
+        payout.last_error = reason[:2000]
+        if payout.attempts >= settings.PAYOUT_MAX_ATTEMPTS:
+            payout.state = PayoutState.NEEDS_MODERATOR
+        else:
+            payout.state = PayoutState.CREATED
+            payout.next_attempt_at = now + retry_delay(payout.attempts)
+        payout.save()
+
+
+def _send(*, payout_id: int, now: datetime | None) -> bool:
+    now = now or timezone.now()
+    payout = Payout.objects.get(pk=payout_id)
+    if _invoice_expires_too_soon(payout, now):
+        # Never sent, so it can never be paid: drop it and ask the wallet for a fresh one.
+        _move(
+            payout_id=payout_id,
+            from_states={PayoutState.INVOICE_VERIFIED},
+            to_state=PayoutState.CREATED,
+            bolt11="",
+            payment_hash=None,
+            last_error="The invoice expired before it was paid; asking the wallet for a new one.",
+            next_attempt_at=now,
+        )
+        return True
+    payout = _move(payout_id=payout_id, from_states={PayoutState.INVOICE_VERIFIED}, to_state=PayoutState.SENDING)
+    if payout is None:
+        return False
+    result = get_backend().pay_invoice(bolt11=payout.bolt11, fee_limit_msat=payout.fee_limit_msat)
+    _record_payment_result(payout_id=payout_id, result=result, now=now)
+    return False
+
+
+def _invoice_expires_too_soon(payout: Payout, now: datetime) -> bool:
+    expires_at = lnurl_client.invoice_expires_at(lnurl_client.decode_invoice(payout.bolt11))
+    return expires_at <= now + timedelta(seconds=10)
+
+
+def _check_sending(*, payout_id: int, now: datetime | None) -> bool:
+    """Ask the backend what became of a payment whose answer was unknown."""
+    now = now or timezone.now()
+    payout = Payout.objects.get(pk=payout_id)
+    result = get_backend().payment_status(payment_hash=payout.payment_hash)
+    if result.outcome == PaymentOutcome.FAILED and payout.updated_at > now - SENDING_SETTLE_TIME:
+        # "No such payment" can also mean "not recorded yet" (LNbits queues payments behind a wallet lock): only
+        # believe a failure once the pay call has certainly ended, or a new invoice could be paid beside the old.
+        result = PaymentResult(outcome=PaymentOutcome.UNKNOWN, reason=result.reason)
+    _record_payment_result(payout_id=payout_id, result=result, now=now)
+    return False
+
+
+def _record_payment_result(*, payout_id: int, result: PaymentResult, now: datetime) -> None:
+    if result.outcome == PaymentOutcome.PAID:
+        _succeed(payout_id=payout_id, preimage=result.preimage, fee_msat=result.fee_msat or 0, now=now)
+    elif result.outcome == PaymentOutcome.FAILED:
+        _payment_failed(payout_id=payout_id, reason=result.reason, now=now)
+    else:
+        _still_unknown(payout_id=payout_id, reason=result.reason, now=now)
+
+
+def _succeed(*, payout_id: int, preimage: str, fee_msat: int, now: datetime) -> None:
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.state == PayoutState.SUCCEEDED:
+            return
+        if payout.state not in {PayoutState.SENDING, PayoutState.NEEDS_MODERATOR}:
+            raise ValueError(f"Payout {payout_id} was paid while {payout.state}")
+        payout.state = PayoutState.SUCCEEDED
+        payout.preimage = preimage
+        payout.fee_msat = fee_msat
+        payout.settled_at = now
+        payout.last_error = ""
+        payout.next_attempt_at = None
+        payout.save()
+        lines = [
+            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -payout.amount_msat),
+            Line(platform_account(kind=AccountKind.LIGHTNING_OUT), payout.amount_msat + fee_msat),
+        ]
+        if fee_msat:
+            lines.append(Line(platform_account(kind=AccountKind.ROUTING_FEES), -fee_msat))
+        ledger_post(kind=TransactionKind.PAYOUT_SUCCESS, key=f"payout-success:{payout.pk}", lines=lines)
+
+
+def _payment_failed(*, payout_id: int, reason: str, now: datetime) -> None:
+    """The backend is sure the payment did not happen: the invoice is dead, so a new one may be asked for."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.state != PayoutState.SENDING:
+            return
+        payout.last_error = f"Payment failed: {reason}"[:2000]
+        if payout.kind == PayoutKind.WITHDRAW:
+            # The wallet gave us this one invoice; there is no asking for another.
+            _fail_locked(payout, reason=payout.last_error)
+            return
+        payout.bolt11 = ""
+        payout.payment_hash = None
+        if payout.attempts >= settings.PAYOUT_MAX_ATTEMPTS:
+            payout.state = PayoutState.NEEDS_MODERATOR
+        else:
+            payout.state = PayoutState.CREATED
+            payout.next_attempt_at = now + retry_delay(payout.attempts)
+        payout.save()
+
+
+def _still_unknown(*, payout_id: int, reason: str, now: datetime) -> None:
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.state != PayoutState.SENDING:
+            return
+        payout.last_error = f"Waiting for the payment's outcome: {reason}"[:2000]
+        payout.next_attempt_at = now + retry_delay(payout.attempts)
+        payout.save()
+
+
+def _fail(*, payout_id: int, from_states: set[str], reason: str) -> None:
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.state in from_states:
+            _fail_locked(payout, reason=reason)
+
+
+def _fail_locked(payout: Payout, *, reason: str) -> None:
+    """Give the money back to the worker's balance. Only for payouts that certainly sent nothing."""
+    payout.state = PayoutState.FAILED
+    payout.last_error = reason[:2000]
+    payout.next_attempt_at = None
+    payout.save()
+    ledger_post(
+        kind=TransactionKind.PAYOUT_RETURN,
+        key=f"payout-return:{payout.pk}",
+        memo=f"Payout {payout.pk} failed: the amount is back in your balance",
+        lines=[
+            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -payout.amount_msat),
+            Line(account_of_user(user=payout.worker, kind=AccountKind.WORKER_EARNED), payout.amount_msat),
+        ],
+    )
+
+
+# Moderators ----------------------------------------------------------------------------------------------------
+
+
+def payout_retry_by_moderator(*, payout: Payout) -> Payout:
+    """Give a payout that waits for a moderator a fresh set of attempts. With a stored invoice it only re-checks
+    that invoice's payment (it may have been paid); without one it asks the wallet again."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout.pk)
+        if payout.state != PayoutState.NEEDS_MODERATOR:
+            return payout
+        payout.state = PayoutState.SENDING if payout.payment_hash else PayoutState.CREATED
+        payout.attempts = 0
+        payout.next_attempt_at = timezone.now()
+        payout.save()
+        _enqueue_advance_on_commit(payout.pk)
+    return payout
+
+
+def payout_fail_by_moderator(*, payout: Payout, reason: str) -> Payout:
+    """A moderator, having checked the node, declares a waiting payout failed: the money returns to the worker.
+
+    Refused while the backend still reports the stored payment as possibly in flight or paid.
+    """
+    if payout.payment_hash:
+        result = get_backend().payment_status(payment_hash=payout.payment_hash)
+        if result.outcome != PaymentOutcome.FAILED:
+            raise PayoutStillInFlight(
+                "The node does not confirm that this payment failed; it cannot be returned to the balance."
+            )
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout.pk)
+        if payout.state == PayoutState.NEEDS_MODERATOR:
+            _fail_locked(payout, reason=f"Failed by a moderator: {reason}")
+    return payout
+
+
+# Sweeping ------------------------------------------------------------------------------------------------------
+
+
+def payouts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Open payouts whose next step is due, and requests that lost their process."""
+    now = now or timezone.now()
+    stale = Payout.objects.filter(state=PayoutState.INVOICE_REQUESTED, updated_at__lte=now - STALE_REQUEST_AFTER)
+    for payout_id in stale.values_list("pk", flat=True)[:limit]:
+        _retry_later(payout_id=payout_id, reason="The request for an invoice was interrupted.", now=now)
+    due = Payout.objects.filter(
+        state__in=[PayoutState.CREATED, PayoutState.INVOICE_VERIFIED, PayoutState.SENDING], next_attempt_at__lte=now
+    ).order_by("next_attempt_at")
+    return list(due.values_list("pk", flat=True)[:limit])

@@ -1,0 +1,64 @@
+"""Read queries for wallet pages: balances, statements, payouts. A constant number of queries per page."""
+
+from django.db.models import Q, QuerySet, Sum
+
+from marketplace.models import User
+from payments.models import (
+    OPEN_PAYOUT_STATES,
+    Account,
+    AccountKind,
+    Deposit,
+    LedgerEntry,
+    Payout,
+    PayoutDestination,
+    PayoutState,
+)
+
+
+def wallet_summary(*, user: User) -> dict[str, int]:
+    """The user's balances in msat: available to spend on jobs, held in escrow, earned, paid out, being paid."""
+    balances = dict(Account.objects.filter(user=user).values_list("kind", "balance_msat"))
+    escrow = Account.objects.filter(kind=AccountKind.JOB_ESCROW, job__requester=user).aggregate(
+        total=Sum("balance_msat")
+    )["total"]
+    payouts = Payout.objects.filter(worker=user).aggregate(
+        paid=Sum("amount_msat", filter=Q(state=PayoutState.SUCCEEDED)),
+        pending=Sum("amount_msat", filter=Q(state__in=OPEN_PAYOUT_STATES)),
+    )
+    return {
+        "available_msat": balances.get(AccountKind.REQUESTER_AVAILABLE, 0),
+        "escrow_msat": escrow or 0,
+        "earned_msat": balances.get(AccountKind.WORKER_EARNED, 0),
+        "paid_out_msat": payouts["paid"] or 0,
+        "pending_payout_msat": payouts["pending"] or 0,
+    }
+
+
+def escrow_by_job(*, user: User) -> QuerySet[Account]:
+    return (
+        Account.objects.filter(kind=AccountKind.JOB_ESCROW, job__requester=user)
+        .exclude(balance_msat=0)
+        .select_related("job")
+        .order_by("-job__created_at")
+    )
+
+
+def statement(*, user: User) -> QuerySet[LedgerEntry]:
+    """Every movement on the user's own accounts and their jobs' escrow, newest first."""
+    return (
+        LedgerEntry.objects.filter(Q(account__user=user) | Q(account__job__requester=user))
+        .select_related("transaction", "account", "account__job")
+        .order_by("-id")
+    )
+
+
+def payouts_of_worker(*, worker: User) -> QuerySet[Payout]:
+    return Payout.objects.filter(worker=worker).order_by("-created_at", "-id")
+
+
+def deposits_of_user(*, user: User) -> QuerySet[Deposit]:
+    return Deposit.objects.filter(user=user).order_by("-created_at")
+
+
+def payout_destination_of(*, user: User) -> PayoutDestination | None:
+    return PayoutDestination.objects.filter(user=user).first()

@@ -1,0 +1,86 @@
+"""Worker payout settings and bonuses. (Ledger, escrow, deposits, payouts and withdrawals have modules of their own.)"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.errors import InvalidInput, NotFound
+from marketplace.models import MSAT_PER_SAT, User
+from payments import lnurl_client
+from payments.errors import PayoutDestinationInvalid
+from payments.escrow import enqueue_payout_on_commit, platform_fee_msat
+from payments.ledger import Line, account_of_user, ledger_post, platform_account
+from payments.models import AccountKind, Bonus, PayoutDestination, TransactionKind
+from payments.safe_http import FetchFailed, UnsafeUrl
+
+MAX_BONUS_MSAT = 10_000_000 * MSAT_PER_SAT
+
+
+def payout_destination_set(
+    *, user: User, address: str, auto_payout: bool, minimum_payout_msat: int
+) -> PayoutDestination:
+    """Save where a worker is paid. A Lightning Address or LNURL-pay string is resolved once, now, so a typo is
+    caught here and not at payout time; the wallet's name is kept to show back. An empty address means
+    "withdraw by QR only"."""
+    address = address.strip()
+    wallet_name = ""
+    if address:
+        try:
+            url = lnurl_client.parse_pay_destination(address)
+            pay_request = lnurl_client.fetch_pay_request(url)
+        except (lnurl_client.LnurlFailure, UnsafeUrl, FetchFailed) as error:
+            raise PayoutDestinationInvalid(f"That address did not work: {error}") from None
+        wallet_name = pay_request.wallet_name
+    if minimum_payout_msat < MSAT_PER_SAT:
+        raise InvalidInput("The minimum payout is at least 1 sat.")
+    with transaction.atomic():
+        destination, _ = PayoutDestination.objects.select_for_update().get_or_create(user=user)
+        destination.address = address
+        destination.wallet_name = wallet_name[:300]
+        destination.auto_payout = auto_payout
+        destination.minimum_payout_msat = minimum_payout_msat
+        destination.verified_at = timezone.now() if address else None
+        destination.save()
+        enqueue_payout_on_commit(worker_id=user.pk)
+    return destination
+
+
+def bonus_pay(
+    *, requester: User, worker: User, amount_msat: int, reason: str, assignment_id: int | None = None
+) -> Bonus:
+    """Pay a worker a bonus from the requester's balance (plus the platform fee), paid out like a reward.
+
+    Only to a worker who did work for this requester (on the given assignment, if any).
+    """
+    from tasks.models import Assignment  # tasks depends on payments, not the other way round
+
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say what the bonus is for: the worker will see it.")
+    if len(reason) > 1_000:
+        raise InvalidInput("The reason is limited to 1,000 characters.")
+    if not 1 <= amount_msat <= MAX_BONUS_MSAT:
+        raise InvalidInput(f"A bonus must be between 1 msat and {MAX_BONUS_MSAT // MSAT_PER_SAT:,} sats.")
+    work = Assignment.objects.filter(worker=worker, job__requester=requester)
+    if assignment_id is not None:
+        work = work.filter(pk=assignment_id)
+    if not work.exists():
+        raise NotFound("No such worker or assignment among your jobs.")
+    fee = platform_fee_msat(amount_msat)
+    with transaction.atomic():
+        bonus = Bonus.objects.create(
+            requester=requester,
+            worker=worker,
+            assignment_id=assignment_id,
+            amount_msat=amount_msat,
+            fee_msat=fee,
+            reason=reason,
+        )
+        lines = [
+            Line(account_of_user(user=requester, kind=AccountKind.REQUESTER_AVAILABLE), -(amount_msat + fee)),
+            Line(account_of_user(user=worker, kind=AccountKind.WORKER_EARNED), amount_msat),
+        ]
+        if fee:
+            lines.append(Line(platform_account(kind=AccountKind.PLATFORM_FEES), fee))
+        ledger_post(kind=TransactionKind.BONUS, key=f"bonus:{bonus.pk}", memo=f"Bonus: {reason[:200]}", lines=lines)
+        enqueue_payout_on_commit(worker_id=worker.pk)
+    return bonus

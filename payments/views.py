@@ -1,0 +1,312 @@
+"""Wallet pages (balances, statement, deposits, payouts, withdraw) and the public LNURL-withdraw endpoints."""
+
+import hashlib
+import json
+
+import lnurl
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from marketplace.errors import DomainError
+from marketplace.models import MSAT_PER_SAT
+from payments import deposits, selectors, services, withdraw
+from payments.errors import InsufficientFunds, WithdrawRefused
+from payments.forms import BonusForm, DepositForm, PayoutDestinationForm
+from payments.lightning import get_backend
+from payments.models import Deposit, DepositStatus, WithdrawLink
+from tasks.models import Assignment
+
+STATEMENT_PAGE_SIZE = 30
+
+
+def qr_svg(text: str) -> str:
+    """An inline SVG QR code (no script, no style attribute: fine under the site's CSP)."""
+    return mark_safe(segno.make(text, error="m").svg_inline(scale=5, border=2, dark="#111827"))  # noqa: S308 - segno's own SVG
+
+
+@login_required
+def wallet(request: HttpRequest) -> HttpResponse:
+    entries = Paginator(selectors.statement(user=request.user), STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "summary": selectors.wallet_summary(user=request.user),
+        "escrow_accounts": selectors.escrow_by_job(user=request.user),
+        "page": entries,
+        "backend_moves_real_money": get_backend().moves_real_money,
+    }
+    return render(request, "payments/wallet.html", context)
+
+
+# Deposits ------------------------------------------------------------------------------------------------------
+
+
+@login_required
+def deposit_new(request: HttpRequest) -> HttpResponse:
+    form = DepositForm(request.POST or None, initial={"amount_sats": request.GET.get("amount_sats")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            deposit = deposits.deposit_create(
+                user=request.user, amount_msat=form.cleaned_data["amount_sats"] * MSAT_PER_SAT
+            )
+        except DomainError as error:
+            form.add_error("amount_sats", error.message)
+        else:
+            return redirect("deposit_detail", deposit_id=deposit.pk)
+    context = {
+        "form": form,
+        "minimum_sats": settings.DEPOSIT_MIN_MSAT // MSAT_PER_SAT,
+        "maximum_sats": settings.DEPOSIT_MAX_MSAT // MSAT_PER_SAT,
+    }
+    return render(request, "payments/deposit_new.html", context)
+
+
+def _own_deposit_or_404(request: HttpRequest, deposit_id: int) -> Deposit:
+    deposit = Deposit.objects.filter(pk=deposit_id, user=request.user).first()
+    if deposit is None:
+        raise Http404("No such deposit.")
+    return deposit
+
+
+@login_required
+def deposit_detail(request: HttpRequest, deposit_id: int) -> HttpResponse:
+    deposit = deposits.deposit_refresh(deposit=_own_deposit_or_404(request, deposit_id))
+    return render(request, "payments/deposit_detail.html", _deposit_context(deposit))
+
+
+@never_cache
+@login_required
+def deposit_status(request: HttpRequest, deposit_id: int) -> HttpResponse:
+    """The part of the deposit page htmx polls until the invoice is paid or expired."""
+    deposit = deposits.deposit_refresh(deposit=_own_deposit_or_404(request, deposit_id))
+    return render(request, "payments/_deposit_status.html", _deposit_context(deposit))
+
+
+def _deposit_context(deposit: Deposit) -> dict:
+    return {
+        "deposit": deposit,
+        "qr": qr_svg(f"lightning:{deposit.bolt11}".upper()) if deposit.status == DepositStatus.PENDING else "",
+        "backend_moves_real_money": get_backend().moves_real_money,
+    }
+
+
+@login_required
+@require_POST
+def deposit_pay_with_dev_wallet(request: HttpRequest, deposit_id: int) -> HttpResponse:
+    """Development backend only: pay the invoice from the built-in test wallet (no real money exists there)."""
+    deposit = _own_deposit_or_404(request, deposit_id)
+    backend = get_backend()
+    if backend.moves_real_money:
+        raise Http404("Only the development backend has a test wallet.")
+    result = backend.pay_invoice(bolt11=deposit.bolt11, fee_limit_msat=0)
+    deposits.deposit_refresh(deposit=deposit)
+    if result.reason:
+        messages.info(request, result.reason)
+    return redirect("deposit_detail", deposit_id=deposit.pk)
+
+
+# Payouts -------------------------------------------------------------------------------------------------------
+
+
+@login_required
+def payouts(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.payouts_of_worker(worker=request.user), 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "summary": selectors.wallet_summary(user=request.user),
+        "destination": selectors.payout_destination_of(user=request.user),
+    }
+    return render(request, "payments/payouts.html", context)
+
+
+@login_required
+def payout_settings(request: HttpRequest) -> HttpResponse:
+    destination = selectors.payout_destination_of(user=request.user)
+    initial = {"auto_payout": True, "minimum_payout_sats": 1}
+    if destination is not None:
+        initial = {
+            "address": destination.address,
+            "auto_payout": destination.auto_payout,
+            "minimum_payout_sats": destination.minimum_payout_msat // MSAT_PER_SAT,
+        }
+    form = PayoutDestinationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            destination = services.payout_destination_set(
+                user=request.user,
+                address=form.cleaned_data["address"],
+                auto_payout=form.cleaned_data["auto_payout"],
+                minimum_payout_msat=form.cleaned_data["minimum_payout_sats"] * MSAT_PER_SAT,
+            )
+        except DomainError as error:
+            form.add_error("address", error.message)
+        else:
+            if destination.address:
+                messages.success(request, f"Saved. Payouts go to {destination.wallet_name or destination.address}.")
+            else:
+                messages.success(request, "Saved. Withdraw your balance with a QR code whenever you like.")
+            return redirect("payouts")
+    return render(request, "payments/payout_settings.html", {"form": form, "destination": destination})
+
+
+@login_required
+def withdraw_page(request: HttpRequest) -> HttpResponse:
+    """Show an LNURL-withdraw QR for the whole balance. A new link each time: links are single use."""
+    try:
+        link = withdraw.withdraw_link_create(worker=request.user)
+    except DomainError as error:
+        messages.info(request, error.message)
+        return redirect("payouts")
+    url = request.build_absolute_uri(reverse("lnurl_withdraw_request", args=[link.k1]))
+    encoded = lnurl.encode(url).bech32
+    context = {"link": link, "lnurl": encoded, "qr": qr_svg(f"lightning:{encoded}".upper())}
+    return render(request, "payments/withdraw.html", context)
+
+
+@never_cache
+@login_required
+def withdraw_status(request: HttpRequest, link_id: int) -> HttpResponse:
+    link = WithdrawLink.objects.select_related("payout").filter(pk=link_id, worker=request.user).first()
+    if link is None:
+        raise Http404("No such withdraw link.")
+    return render(request, "payments/_withdraw_status.html", {"link": link})
+
+
+# Bonuses -------------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def bonus_create(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    """A requester pays a bonus to the worker of one of their job's assignments."""
+    assignment = Assignment.objects.select_related("job").filter(pk=assignment_id, job__requester=request.user).first()
+    if assignment is None:
+        raise Http404("No such assignment.")
+    form = BonusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the bonus in whole sats (at least 1) and say what it is for.")
+    else:
+        try:
+            services.bonus_pay(
+                requester=request.user,
+                worker=assignment.worker,
+                amount_msat=form.cleaned_data["amount_sats"] * MSAT_PER_SAT,
+                reason=form.cleaned_data["reason"],
+                assignment_id=assignment.pk,
+            )
+        except InsufficientFunds as error:
+            missing_sats = -(-error.details["missing_msat"] // MSAT_PER_SAT)
+            messages.error(request, f"Your balance is {missing_sats:,} sats short of this bonus. Add funds first.")
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Bonus of {form.cleaned_data['amount_sats']:,} sats sent.")
+    return redirect(f"{reverse('review_queue', args=[assignment.job_id])}?status={assignment.status}")
+
+
+# LNURL-withdraw endpoints, called by wallets (no session, no CSRF: the k1 is the credential) -------------------
+
+
+@never_cache
+@require_GET
+def lnurl_withdraw_request(request: HttpRequest, k1: str) -> JsonResponse:
+    try:
+        link = withdraw.withdraw_link_usable(k1=k1)
+    except WithdrawRefused as error:
+        return _lnurl_error(error.message)
+    response = lnurl.LnurlWithdrawResponse(
+        callback=request.build_absolute_uri(reverse("lnurl_withdraw_callback")),
+        k1=link.k1,
+        minWithdrawable=link.min_withdrawable_msat,
+        maxWithdrawable=link.max_withdrawable_msat,
+        defaultDescription="Boltwork earnings",
+    )
+    return JsonResponse(response.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+
+@never_cache
+@require_GET
+def lnurl_withdraw_callback(request: HttpRequest) -> JsonResponse:
+    """Answer at once; the payment is made by a Celery worker (LUD-03)."""
+    k1 = request.GET.get("k1", "")
+    invoice = request.GET.get("pr", "")
+    if not k1 or not invoice:
+        return _lnurl_error("Both k1 and pr are required.")
+    try:
+        withdraw.withdraw_claim(k1=k1, invoice=invoice)
+    except WithdrawRefused as error:
+        return _lnurl_error(error.message)
+    return JsonResponse({"status": "OK"})
+
+
+def _lnurl_error(reason: str) -> JsonResponse:
+    return JsonResponse({"status": "ERROR", "reason": reason})
+
+
+# The development test wallet: a Lightning Address for every user, served only with the development backend, so
+# `make run` can show payouts over LNURL-pay end to end with no node. It is "the outside world" of the dev setup.
+
+
+def _dev_wallet_metadata(username: str) -> str:
+    return json.dumps([["text/plain", f"Test wallet of {username} (development, no real money)"]])
+
+
+@never_cache
+@require_GET
+def dev_wallet_pay_request(request: HttpRequest, username: str) -> JsonResponse:
+    if get_backend().moves_real_money:
+        raise Http404("The test wallet exists only with the development backend.")
+    return JsonResponse(
+        {
+            "tag": "payRequest",
+            "callback": request.build_absolute_uri(reverse("dev_wallet_invoice", args=[username])),
+            "minSendable": MSAT_PER_SAT,
+            "maxSendable": 100_000_000 * MSAT_PER_SAT,
+            "metadata": _dev_wallet_metadata(username),
+            "commentAllowed": 140,
+        }
+    )
+
+
+@never_cache
+@require_GET
+def dev_wallet_invoice(request: HttpRequest, username: str) -> JsonResponse:
+    backend = get_backend()
+    if backend.moves_real_money:
+        raise Http404("The test wallet exists only with the development backend.")
+    amount = request.GET.get("amount", "")
+    if not amount.isdigit() or int(amount) < MSAT_PER_SAT:
+        return _lnurl_error("amount must be a number of millisatoshis, at least 1000")
+    invoice = backend.create_invoice(
+        amount_msat=int(amount),
+        description_hash=hashlib.sha256(_dev_wallet_metadata(username).encode()).digest(),
+    )
+    success = {"tag": "message", "message": f"Received by the test wallet of {username}."}
+    return JsonResponse({"pr": invoice.bolt11, "routes": [], "successAction": success})
+
+
+@login_required
+@require_POST
+def withdraw_with_dev_wallet(request: HttpRequest, link_id: int) -> HttpResponse:
+    """Development backend only: the test wallet claims the withdraw link, as a scanning wallet would."""
+    backend = get_backend()
+    if backend.moves_real_money:
+        raise Http404("The test wallet exists only with the development backend.")
+    link = WithdrawLink.objects.filter(pk=link_id, worker=request.user).first()
+    if link is None:
+        raise Http404("No such withdraw link.")
+    invoice = backend.create_invoice(amount_msat=link.max_withdrawable_msat, memo="Boltwork withdrawal (test wallet)")
+    try:
+        payout = withdraw.withdraw_claim(k1=link.k1, invoice=invoice.bolt11)
+    except WithdrawRefused as error:
+        messages.error(request, error.message)
+        return redirect("payouts")
+    messages.success(request, f"The test wallet asked for {payout.amount_msat // MSAT_PER_SAT:,} sats; paying now.")
+    return redirect("payouts")

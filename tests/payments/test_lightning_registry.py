@@ -1,0 +1,92 @@
+"""get_backend() builds the backend LIGHTNING_BACKEND names, from the current settings, or says what is missing."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from payments.lightning import get_backend
+from payments.lightning.cln import ClnBackend
+from payments.lightning.dev import DevBackend
+from payments.lightning.lnbits import LnbitsBackend
+from payments.lightning.lnd import LndBackend
+
+
+@pytest.fixture
+def no_node_settings(settings):
+    for name in ("LNBITS_URL", "LNBITS_ADMIN_KEY", "LND_REST_URL", "LND_MACAROON_HEX", "LND_TLS_CERT_PATH"):
+        setattr(settings, name, "")
+    settings.CLN_REST_URL = settings.CLN_RUNE = ""
+    return settings
+
+
+def test_dev_backend_signs_for_the_configured_network(no_node_settings):
+    no_node_settings.LIGHTNING_BACKEND = "dev"
+    no_node_settings.BITCOIN_NETWORK = "signet"
+
+    backend = get_backend()
+
+    assert isinstance(backend, DevBackend)
+    assert backend.currency == "tbs"
+
+
+def test_each_call_reads_the_settings_again(no_node_settings):
+    no_node_settings.LIGHTNING_BACKEND = "dev"
+    assert isinstance(get_backend(), DevBackend)
+
+    no_node_settings.LIGHTNING_BACKEND = "lnbits"
+    no_node_settings.LNBITS_URL = "http://127.0.0.1:5000"
+    no_node_settings.LNBITS_ADMIN_KEY = "key"
+
+    backend = get_backend()
+    assert isinstance(backend, LnbitsBackend)
+    assert (backend.url, backend.admin_key) == ("http://127.0.0.1:5000", "key")
+
+
+@pytest.mark.parametrize(
+    ("backend", "present", "missing"),
+    [
+        ("lnbits", {"LNBITS_URL": "http://127.0.0.1:5000"}, "LNBITS_ADMIN_KEY"),
+        ("lnbits", {}, "LNBITS_URL, LNBITS_ADMIN_KEY"),
+        ("lnd", {"LND_MACAROON_HEX": "0201"}, "LND_REST_URL"),
+        ("cln", {"CLN_REST_URL": "https://127.0.0.1:3010"}, "CLN_RUNE"),
+    ],
+)
+def test_missing_settings_are_named(no_node_settings, backend, present, missing):
+    no_node_settings.LIGHTNING_BACKEND = backend
+    for name, value in present.items():
+        setattr(no_node_settings, name, value)
+
+    with pytest.raises(ImproperlyConfigured, match=f"LIGHTNING_BACKEND={backend} needs {missing} to be set"):
+        get_backend()
+
+
+def test_lnd_and_cln_are_built_from_their_settings(no_node_settings):
+    no_node_settings.LIGHTNING_BACKEND = "lnd"
+    no_node_settings.LND_REST_URL = "https://127.0.0.1:8080/"
+    no_node_settings.LND_MACAROON_HEX = "0201036c6e64"
+    lnd = get_backend()
+    assert isinstance(lnd, LndBackend)
+    assert (lnd.url, lnd.macaroon_hex, lnd.verify) == ("https://127.0.0.1:8080", "0201036c6e64", True)
+
+    no_node_settings.LIGHTNING_BACKEND = "cln"
+    no_node_settings.CLN_REST_URL = "https://127.0.0.1:3010"
+    no_node_settings.CLN_RUNE = "rune"
+    cln = get_backend()
+    assert isinstance(cln, ClnBackend)
+    assert (cln.url, cln.rune) == ("https://127.0.0.1:3010", "rune")
+
+
+def test_an_unreadable_lnd_certificate_is_a_configuration_error(no_node_settings, tmp_path):
+    no_node_settings.LIGHTNING_BACKEND = "lnd"
+    no_node_settings.LND_REST_URL = "https://127.0.0.1:8080"
+    no_node_settings.LND_MACAROON_HEX = "0201"
+    no_node_settings.LND_TLS_CERT_PATH = str(tmp_path / "missing-tls.cert")
+
+    with pytest.raises(ImproperlyConfigured, match="LND_TLS_CERT_PATH"):
+        get_backend()
+
+
+def test_an_unknown_backend_name_is_a_configuration_error(no_node_settings):
+    no_node_settings.LIGHTNING_BACKEND = "eclair"
+
+    with pytest.raises(ImproperlyConfigured, match="one of cln, dev, lnbits, lnd"):
+        get_backend()
