@@ -201,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+
 # Money. Amounts are integers of millisatoshis; percentages are read as basis points (1% = 100) so no float or
 # Decimal ever touches an amount.
 def percent_to_basis_points(name: str, default: str) -> int:

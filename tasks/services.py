@@ -272,7 +272,6 @@ def _reopen_slot(assignment: Assignment) -> None:
     escrow.escrow_refund_unclaimable(job=assignment.job, event_key=f"assignment:{assignment.pk}")
 
 
-
 def _lock_workers_assignment(*, assignment_id: int, worker: User) -> Assignment:
     assignment = (
         Assignment.objects.select_for_update(of=("self",))

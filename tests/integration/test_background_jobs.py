@@ -6,8 +6,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketplace.background import close_expired_jobs
-from payments.background import advance_due_payouts, sync_pending_deposits
 from marketplace.models import Job, JobStatus
+from payments.background import advance_due_payouts, sync_pending_deposits
 from tasks.background import auto_approve_due_submissions, expire_overdue_assignments
 from tasks.models import Assignment, AssignmentStatus, ReviewSource
 from tasks.services import assignment_claim, assignment_submit
