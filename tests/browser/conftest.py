@@ -59,3 +59,13 @@ def screenshot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _background_jobs_run_at_once():
+    """No Celery worker runs beside the live server: background jobs run in the request that enqueues them."""
+    from marketplace.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

@@ -69,6 +69,20 @@ def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     expect(requester_page.get_by_text("Great battery, lasts days")).to_be_visible()
     expect(requester_page.get_by_text("How does the customer feel?")).to_be_visible()
     requester_page.get_by_role("link", name="Looks good: continue to publish").click()
+
+    # Publishing needs escrow: 3 tasks × (21 sats + 10 % fee). The requester adds the missing funds over Lightning
+    # (the development backend's test wallet pays the invoice) and comes back to publish.
+    requester_page.get_by_role("button", name="Publish").click()
+    expect(requester_page.get_by_text("sats short of this job's escrow")).to_be_visible()
+    requester_page.get_by_role("link", name=re.compile(r"^Add 70 sats$")).click()
+    expect(requester_page.get_by_label("Amount (sats)")).to_have_value("70")
+    requester_page.get_by_role("button", name="Create invoice").click()
+    expect(requester_page.get_by_text("Waiting for payment")).to_be_visible()
+    expect(requester_page.locator(".qr svg")).to_be_visible()
+    screenshot(requester_page, "deposit")
+    requester_page.get_by_role("button", name=re.compile("Pay with the test wallet")).click()
+    expect(requester_page.get_by_text("70 sats were added to your balance.")).to_be_visible()
+    requester_page.goto(f"/requester/jobs/{Job.objects.get(title='Is this review positive?').pk}/")
     requester_page.get_by_role("button", name="Publish").click()
     expect(requester_page.get_by_text("Published: your job is on the board.")).to_be_visible()
     job = Job.objects.get(title="Is this review positive?")
@@ -116,3 +130,16 @@ def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     expect(worker_page.locator(".badge-rejected")).to_have_count(1)
     expect(worker_page.get_by_text("50%")).to_be_visible()
     screenshot(worker_page, "worker-dashboard")
+
+    # The approved reward (21 sats) is the worker's to withdraw; the test wallet claims the LNURL-withdraw link and
+    # a background job (run eagerly here) pays it. The receipt shows the payment hash and preimage.
+    worker_page.get_by_role("link", name="Wallet").click()
+    expect(worker_page.locator("#earned-balance")).to_have_text("21")
+    worker_page.goto("/wallet/payouts/")
+    worker_page.get_by_role("link", name="Withdraw 21 sats").click()
+    expect(worker_page.locator(".qr svg")).to_be_visible()
+    screenshot(worker_page, "withdraw")
+    worker_page.get_by_role("button", name=re.compile("Withdraw to the test wallet")).click()
+    expect(worker_page.locator(".payout .badge")).to_have_text("Paid")
+    expect(worker_page.get_by_text("Preimage (proof of payment)")).to_be_visible()
+    screenshot(worker_page, "payouts")
