@@ -23,11 +23,15 @@ def advance_payout(payout_id: int) -> None:
 
 @shared_task
 def advance_due_payouts() -> int:
-    """Sweeper: every open payout whose next step is due gets a job."""
+    """Sweeper: every open payout whose next step is due gets a job, and so does every worker whose balance waits
+    for a payout that never started."""
     due = payouts.payouts_due()
     for payout_id in due:
         advance_payout.delay(payout_id)
-    return len(due)
+    waiting = payouts.workers_waiting_for_payout()
+    for worker_id in waiting:
+        pay_out_worker.delay(worker_id)
+    return len(due) + len(waiting)
 
 
 @shared_task

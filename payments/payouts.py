@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.models import User
@@ -26,6 +27,7 @@ from payments.lightning import PaymentOutcome, PaymentResult, get_backend
 from payments.models import (
     OPEN_PAYOUT_STATES,
     PAYOUT_TRANSITIONS,
+    Account,
     AccountKind,
     Payout,
     PayoutDestination,
@@ -44,6 +46,8 @@ STALE_REQUEST_AFTER = timedelta(minutes=5)
 PAYMENT_COMMENT = "Boltwork payout"
 # How long after entering `sending` a backend's "failed" (as opposed to the pay call's own answer) is believed.
 SENDING_SETTLE_TIME = timedelta(minutes=5)
+# After a payout failed for good, automatic payouts for that worker pause this long.
+FAILED_PAUSE = timedelta(hours=1)
 
 
 def payout_fee_limit_msat(amount_msat: int) -> int:
@@ -111,6 +115,12 @@ def payout_create(*, worker: User, kind: str, amount_msat: int, destination: str
     )
     _enqueue_advance_on_commit(payout.pk)
     return payout
+
+
+def _enqueue_start_on_commit(worker_id: int) -> None:
+    from payments.background import pay_out_worker
+
+    transaction.on_commit(lambda: pay_out_worker.delay(worker_id))
 
 
 def _enqueue_advance_on_commit(payout_id: int) -> None:
@@ -291,6 +301,9 @@ def _succeed(*, payout_id: int, preimage: str, fee_msat: int, now: datetime) -> 
         if fee_msat:
             lines.append(Line(platform_account(kind=AccountKind.ROUTING_FEES), -fee_msat))
         ledger_post(kind=TransactionKind.PAYOUT_SUCCESS, key=f"payout-success:{payout.pk}", lines=lines)
+        if payout.kind == PayoutKind.LNURL_PAY:
+            # Rewards approved while this payout was under way wait in the balance: send them now.
+            _enqueue_start_on_commit(payout.worker_id)
 
 
 def _payment_failed(*, payout_id: int, reason: str, now: datetime) -> None:
@@ -385,6 +398,24 @@ def payout_fail_by_moderator(*, payout: Payout, reason: str) -> Payout:
 
 
 # Sweeping ------------------------------------------------------------------------------------------------------
+
+
+def workers_waiting_for_payout(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Workers with automatic payouts whose balance reached their minimum but who have no payout under way, e.g.
+    because the message that should have started one was lost. A worker whose payout failed in the last hour is
+    left alone until then (or until they save their address again), so a broken wallet is not called every beat."""
+    now = now or timezone.now()
+    waiting = (
+        Account.objects.filter(
+            kind=AccountKind.WORKER_EARNED,
+            balance_msat__gte=F("user__payout_destination__minimum_payout_msat"),
+            user__payout_destination__auto_payout=True,
+        )
+        .exclude(user__payout_destination__address="")
+        .exclude(user__payouts__state__in=OPEN_PAYOUT_STATES)
+        .exclude(user__payouts__state=PayoutState.FAILED, user__payouts__updated_at__gte=now - FAILED_PAUSE)
+    )
+    return list(waiting.values_list("user_id", flat=True)[:limit])
 
 
 def payouts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
