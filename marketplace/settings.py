@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "marketplace",
     "tasks",
     "payments",
+    "api",
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +240,9 @@ WITHDRAW_LINK_EXPIRY_SECONDS = env.int("WITHDRAW_LINK_EXPIRY_SECONDS", default=6
 LNURL_ALLOWED_INSECURE_HOSTS = env.list("LNURL_ALLOWED_INSECURE_HOSTS", default=[])
 LNURL_TIMEOUT_SECONDS = env.float("LNURL_TIMEOUT_SECONDS", default=10.0)
 LNURL_MAX_RESPONSE_BYTES = env.int("LNURL_MAX_RESPONSE_BYTES", default=256 * 1024)
+
+# The JSON API: requests per API key owner per minute (0 turns the limit off).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.api import api
 from marketplace import views
 from tasks import views as task_views
 
@@ -36,6 +37,7 @@ urlpatterns = [
     path("work/assignments/<int:assignment_id>/frame/", task_views.assignment_frame, name="assignment_frame"),
     path("work/assignments/<int:assignment_id>/submit/", task_views.assignment_submit, name="assignment_submit"),
     path("work/assignments/<int:assignment_id>/return/", task_views.assignment_return, name="assignment_return"),
+    path("api/v1/", api.urls),
     # Money
     path("", include("payments.urls")),
     # Accounts and moderators

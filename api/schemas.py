@@ -1,0 +1,265 @@
+"""The API's request and response shapes. Amounts are integers of millisatoshis; IDs are strings; times are ISO 8601
+with an offset."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import PlainSerializer
+
+Timestamp = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str)]
+Msat = Annotated[int, Field(ge=0)]
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    details: dict
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+class MeOut(Schema):
+    id: str
+    username: str
+    available_msat: int
+    escrow_msat: int
+    earned_msat: int
+
+
+class DepositIn(Schema):
+    amount_msat: int = Field(..., ge=1, le=10**15)
+
+
+class DepositOut(Schema):
+    id: str
+    bolt11: str
+    payment_hash: str
+    amount_msat: int
+    status: Literal["pending", "paid", "expired"]
+    expires_at: Timestamp
+    paid_at: Timestamp | None
+
+
+class FormField(Schema):
+    name: str = Field(..., max_length=40)
+    kind: Literal["short_text", "long_text", "single_choice", "multiple_choice", "number", "checkbox"]
+    label: str = Field(..., max_length=300)
+    help_text: str = Field("", max_length=500)
+    required: bool = False
+    choices: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=100)
+    min: Decimal | None = Field(None, max_digits=30, decimal_places=10)
+    max: Decimal | None = Field(None, max_digits=30, decimal_places=10)
+
+
+class FormIn(Schema):
+    prompt: str = Field("", max_length=20_000)
+    fields: list[FormField] = Field(..., min_length=1, max_length=50)
+
+
+class FormOut(Schema):
+    prompt: str
+    fields: list[dict]
+
+
+class JobTerms(Schema):
+    title: str = Field(..., min_length=1, max_length=200)
+    description: str = Field(..., min_length=1, max_length=5_000)
+    instructions: str = Field("", max_length=50_000)
+    reward_msat: int = Field(..., ge=1_000, le=1_000_000_000)
+    assignments_per_task: int = Field(1, ge=1, le=100)
+    time_limit_seconds: int = Field(600, ge=60, le=7 * 24 * 3600)
+    auto_approve_seconds: int = Field(3 * 24 * 3600, ge=0, le=30 * 24 * 3600)
+    expires_at: datetime | None = None
+    tags: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=10)
+
+
+class JobIn(JobTerms):
+    form: FormIn | None = None
+    html_template: str | None = Field(None, max_length=200_000)
+
+
+class JobPatch(Schema):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, min_length=1, max_length=5_000)
+    instructions: str | None = Field(None, max_length=50_000)
+    reward_msat: int | None = Field(None, ge=1_000, le=1_000_000_000)
+    assignments_per_task: int | None = Field(None, ge=1, le=100)
+    time_limit_seconds: int | None = Field(None, ge=60, le=7 * 24 * 3600)
+    auto_approve_seconds: int | None = Field(None, ge=0, le=30 * 24 * 3600)
+    expires_at: datetime | None = None
+    tags: list[Annotated[str, Field(max_length=40)]] | None = Field(None, max_length=10)
+    form: FormIn | None = None
+    html_template: str | None = Field(None, max_length=200_000)
+
+
+class JobOut(Schema):
+    id: str
+    status: Literal["draft", "published", "paused", "closed", "cancelled"]
+    title: str
+    description: str
+    instructions: str
+    reward_msat: int
+    fee_per_assignment_msat: int
+    assignments_per_task: int
+    time_limit_seconds: int
+    auto_approve_seconds: int
+    expires_at: Timestamp | None
+    tags: list[str]
+    form: FormOut | None
+    html_template: str | None
+    input_columns: list[str]
+    task_count: int
+    open_slot_count: int
+    created_at: Timestamp
+    published_at: Timestamp | None
+
+
+class JobPage(Schema):
+    items: list[JobOut]
+    next: str | None
+
+
+class TaskIn(Schema):
+    input: dict[str, str]
+
+
+class TasksIn(Schema):
+    tasks: list[TaskIn] = Field(..., min_length=1, max_length=100_000)
+
+
+class CreatedOut(Schema):
+    created: int
+
+
+class AssignmentOut(Schema):
+    id: str
+    task_id: str
+    task_input: dict
+    worker_id: str
+    status: Literal["accepted", "submitted", "approved", "rejected", "returned", "expired"]
+    answer: dict | None
+    accepted_at: Timestamp
+    submitted_at: Timestamp | None
+    reviewed_at: Timestamp | None
+    feedback: str
+
+
+class AssignmentPage(Schema):
+    items: list[AssignmentOut]
+    next: str | None
+
+
+class ApproveIn(Schema):
+    feedback: str = Field("", max_length=2_000)
+
+
+class RejectIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=2_000)
+
+
+class RejectItem(Schema):
+    id: str = Field(..., max_length=20)
+    reason: str = Field(..., min_length=1, max_length=2_000)
+
+
+class BulkReviewIn(Schema):
+    approve: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=1_000)
+    reject: list[RejectItem] = Field(default_factory=list, max_length=1_000)
+
+
+class BulkReviewOut(Schema):
+    items: list[AssignmentOut]
+
+
+class BonusIn(Schema):
+    worker_id: str = Field(..., max_length=20)
+    amount_msat: int = Field(..., ge=1, le=10_000_000_000)
+    reason: str = Field(..., min_length=1, max_length=1_000)
+    assignment_id: str | None = Field(None, max_length=20)
+
+
+class BonusOut(Schema):
+    id: str
+    worker_id: str
+    assignment_id: str | None
+    amount_msat: int
+    fee_msat: int
+    reason: str
+    created_at: Timestamp
+
+
+class BoardJobOut(Schema):
+    id: str
+    title: str
+    description: str
+    requester: str
+    reward_msat: int
+    time_limit_seconds: int
+    tasks_left: int
+    tags: list[str]
+    published_at: Timestamp | None
+
+
+class BoardPage(Schema):
+    items: list[BoardJobOut]
+    next: str | None
+
+
+class ClaimOut(Schema):
+    id: str
+    job_id: str
+    task_id: str
+    task_input: dict
+    form: FormOut | None
+    html: str | None
+    deadline: Timestamp
+
+
+class SubmitIn(Schema):
+    answer: dict
+
+
+class WorkerAssignmentOut(Schema):
+    id: str
+    job_id: str
+    task_id: str
+    status: Literal["accepted", "submitted", "approved", "rejected", "returned", "expired"]
+    answer: dict | None
+    deadline: Timestamp
+    submitted_at: Timestamp | None
+    reviewed_at: Timestamp | None
+    feedback: str
+
+
+class PayoutOut(Schema):
+    id: str
+    amount_msat: int
+    status: str
+    payment_hash: str | None
+    preimage: str | None
+    fee_msat: int | None
+    created_at: Timestamp
+    settled_at: Timestamp | None
+
+
+class PayoutPage(Schema):
+    items: list[PayoutOut]
+    next: str | None
+
+
+class PayoutDestinationIn(Schema):
+    lightning_address: str | None = Field(None, max_length=320)
+    lnurl: str | None = Field(None, max_length=2_000)
+    auto_payout: bool = True
+    minimum_payout_msat: int = Field(1_000, ge=1_000, le=10**12)
+
+
+class PayoutDestinationOut(Schema):
+    address: str
+    wallet_name: str
+    auto_payout: bool
+    minimum_payout_msat: int
