@@ -197,6 +197,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.background.sync_pending_deposits",
         "schedule": env.float("SWEEP_DEPOSITS_SECONDS", default=30.0),
     },
+    "deliver-due-webhooks": {
+        "task": "api.background.deliver_due_webhooks",
+        "schedule": env.float("SWEEP_WEBHOOKS_SECONDS", default=30.0),
+    },
     "close-expired-jobs": {
         "task": "marketplace.background.close_expired_jobs",
         "schedule": env.float("SWEEP_CLOSE_JOBS_SECONDS", default=300.0),

@@ -38,6 +38,7 @@ urlpatterns = [
     path("work/assignments/<int:assignment_id>/submit/", task_views.assignment_submit, name="assignment_submit"),
     path("work/assignments/<int:assignment_id>/return/", task_views.assignment_return, name="assignment_return"),
     path("api/v1/", api.urls),
+    path("", include("api.urls")),
     # Money
     path("", include("payments.urls")),
     # Accounts and moderators

@@ -100,6 +100,34 @@ def safe_get_json(url: str, *, params: dict | None = None) -> dict:
     raise FetchFailed(f"the server at {display_host(url)} redirected us more than {MAX_REDIRECTS} times")
 
 
+def safe_post(url: str, *, body: bytes, headers: dict[str, str]) -> int:
+    """POST `body` to a vetted `url` and return the answer's status code (its body is read, capped, and dropped).
+
+    Redirects are not followed: a POST that is redirected was not delivered. Raises `UnsafeUrl` or `FetchFailed`.
+    Used for webhooks, under the same request-forgery rules as LNURL.
+    """
+    target = vet_url(url)
+    timeout_seconds = settings.LNURL_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        with (
+            httpx.Client(
+                transport=PinnedTransport(target),
+                timeout=httpx.Timeout(timeout_seconds),
+                follow_redirects=False,
+                trust_env=False,
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers},
+            ) as client,
+            client.stream("POST", target.url, content=body) as response,
+        ):
+            read_capped_body(response, target, deadline)
+            return response.status_code
+    except httpx.TimeoutException as error:
+        raise FetchFailed(too_slow_message(target)) from error
+    except httpx.HTTPError as error:
+        raise FetchFailed(connection_failure_message(target, error)) from error
+
+
 def url_with_params(url: str, params: dict) -> str:
     """Append `params` to the URL's own query, keeping that query byte for byte.
 

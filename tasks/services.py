@@ -10,6 +10,8 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from api.models import WebhookEvent
+from api.webhooks import webhook_emit
 from marketplace import answer_forms
 from marketplace.errors import InvalidInput, InvalidTransition, JobNotOpen, NotFound
 from marketplace.models import FormKind, Job, JobStatus, User
@@ -187,6 +189,7 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
         assignment.submitted_at = now
         assignment.auto_approve_at = now + timedelta(seconds=job.auto_approve_seconds)
         assignment.save(update_fields=["answer", "status", "submitted_at", "auto_approve_at"])
+        _emit_assignment_event(assignment, WebhookEvent.ASSIGNMENT_SUBMITTED)
     return assignment
 
 
@@ -330,9 +333,33 @@ def assignment_review(
         if approve:
             escrow.reward_pay_for_approval(job=assignment.job, assignment_id=assignment.pk, worker=assignment.worker)
             escrow.enqueue_payout_on_commit(worker_id=assignment.worker_id)
+            _emit_assignment_event(assignment, WebhookEvent.ASSIGNMENT_APPROVED)
+            _emit_if_job_completed(assignment.job)
         else:
             _reopen_slot(assignment)
+            _emit_assignment_event(assignment, WebhookEvent.ASSIGNMENT_REJECTED)
     return assignment
+
+
+def _emit_assignment_event(assignment: Assignment, event: str) -> None:
+    data = {
+        "assignment_id": str(assignment.pk),
+        "job_id": str(assignment.job_id),
+        "task_id": str(assignment.task_id),
+        "worker_id": str(assignment.worker_id),
+        "status": assignment.status,
+        "answer": assignment.answer,
+        "feedback": assignment.feedback,
+    }
+    webhook_emit(user_id=assignment.job.requester_id, job_id=assignment.job_id, event=event, data=data)
+
+
+def _emit_if_job_completed(job: Job) -> None:
+    """`job.completed`: the approval that makes every slot of the job approved."""
+    approved = Assignment.objects.filter(job_id=job.pk, status=AssignmentStatus.APPROVED).count()
+    if approved == job.task_count * job.assignments_per_task:
+        data = {"job_id": str(job.pk), "approved_assignments": approved}
+        webhook_emit(user_id=job.requester_id, job_id=job.pk, event=WebhookEvent.JOB_COMPLETED, data=data)
 
 
 def assignments_review_bulk(

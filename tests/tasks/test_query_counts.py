@@ -26,14 +26,14 @@ pytestmark = pytest.mark.django_db
 
 CLAIM = 9  # job, savepoint, worker lock, open assignment?, task (skip locked), task, job, insert, release
 START_VIEW = 2 + 2 + CLAIM  # session, user, job, its tags, the claim
-SUBMIT = 4  # savepoint, assignment + job locked, update, release
+SUBMIT = 5  # savepoint, assignment + job locked, update, the requester's webhook endpoints, release
 # Approve: savepoint, assignment + job locked, update, the three ledger accounts (the worker's is created: select,
 # savepoint, insert, release), then the ledger posting (savepoint, key check, account locks, transaction, entries,
-# one balance update, release), release.
-APPROVE = 17
+# one balance update, release), the webhook endpoints, the approved count (is the job complete?), release.
+APPROVE = 19
 # Reject: savepoint, assignment + job locked, update, the task's and the job's open slots, the job locked to see
-# whether a closed job's escrow is refunded, release.
-REJECT = 7
+# whether a closed job's escrow is refunded, the webhook endpoints, release.
+REJECT = 8
 BULK_FIXED = 3  # the ownership check, savepoint, release
 BULK_PER_ITEM = APPROVE
 AUTO_APPROVE_FIXED = 1  # the due ids; then one review each

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from api import views
+
+urlpatterns = [
+    path("settings/api/", views.api_settings, name="api_settings"),
+    path("settings/api/keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path(
+        "settings/api/webhooks/<int:endpoint_id>/delete/", views.webhook_endpoint_delete, name="webhook_endpoint_delete"
+    ),
+]

@@ -1,0 +1,74 @@
+"""The settings page for API keys and webhooks."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from api import services, webhooks
+from api.forms import ApiKeyForm, WebhookEndpointForm
+from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from marketplace.errors import DomainError
+
+
+@login_required
+def api_settings(request: HttpRequest) -> HttpResponse:
+    key_form = ApiKeyForm(prefix="key")
+    webhook_form = WebhookEndpointForm(prefix="webhook", user=request.user)
+    shown_once = {}
+    if request.method == "POST" and "create_key" in request.POST:
+        key_form = ApiKeyForm(request.POST, prefix="key")
+        if key_form.is_valid():
+            try:
+                api_key, secret = services.api_key_create(user=request.user, name=key_form.cleaned_data["name"])
+            except DomainError as error:
+                key_form.add_error("name", error.message)
+            else:
+                shown_once = {"label": f"API key “{api_key.name}”", "secret": secret}
+                key_form = ApiKeyForm(prefix="key")
+    elif request.method == "POST" and "create_webhook" in request.POST:
+        webhook_form = WebhookEndpointForm(request.POST, prefix="webhook", user=request.user)
+        if webhook_form.is_valid():
+            try:
+                endpoint = webhooks.webhook_endpoint_create(
+                    user=request.user, url=webhook_form.cleaned_data["url"], job=webhook_form.cleaned_data["job"]
+                )
+            except DomainError as error:
+                webhook_form.add_error("url", error.message)
+            else:
+                shown_once = {"label": f"Signing secret of {endpoint.url}", "secret": endpoint.secret}
+                webhook_form = WebhookEndpointForm(prefix="webhook", user=request.user)
+    context = {
+        "keys": ApiKey.objects.filter(user=request.user).order_by("-created_at"),
+        "key_form": key_form,
+        "endpoints": WebhookEndpoint.objects.filter(user=request.user, deleted_at__isnull=True).select_related("job"),
+        "deliveries": WebhookDelivery.objects.filter(endpoint__user=request.user)
+        .select_related("endpoint")
+        .order_by("-created_at")[:50],
+        "webhook_form": webhook_form,
+        "shown_once": shown_once,
+    }
+    return render(request, "api/settings.html", context)
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    try:
+        api_key = services.api_key_revoke(user=request.user, key_id=key_id)
+    except DomainError:
+        raise Http404("No such key.") from None
+    messages.success(request, f"Key “{api_key.name}” revoked: it no longer works.")
+    return redirect("api_settings")
+
+
+@login_required
+@require_POST
+def webhook_endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    try:
+        webhooks.webhook_endpoint_delete(user=request.user, endpoint_id=endpoint_id)
+    except DomainError:
+        raise Http404("No such webhook endpoint.") from None
+    messages.success(request, "Webhook endpoint removed.")
+    return redirect("api_settings")

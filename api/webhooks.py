@@ -1,0 +1,130 @@
+"""Webhooks: events POSTed to a requester's https endpoints, signed, retried with backoff for a day.
+
+An event is written as one delivery row per matching endpoint in the same transaction as the change it reports,
+and sent by a Celery job after that commits; the sweeper re-sends what is due, so a lost message only delays it.
+Signature header: `Boltwork-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>`.
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from marketplace.errors import InvalidInput, NotFound
+from marketplace.models import Job, User
+from payments.safe_http import FetchFailed, UnsafeUrl, check_url_policy, safe_post
+
+MAX_ENDPOINTS_PER_USER = 20
+GIVE_UP_AFTER = timedelta(days=1)
+
+
+def webhook_endpoint_create(*, user: User, url: str, job: Job | None = None) -> WebhookEndpoint:
+    """Register an https URL for events of one job (or all the user's jobs). The secret is returned on the row."""
+    url = url.strip()
+    try:
+        check_url_policy(url)
+    except UnsafeUrl as error:
+        raise InvalidInput(f"That URL cannot receive webhooks: {error}") from None
+    if job is not None and job.requester_id != user.pk:
+        raise NotFound("No such job.")
+    if WebhookEndpoint.objects.filter(user=user, deleted_at__isnull=True).count() >= MAX_ENDPOINTS_PER_USER:
+        raise InvalidInput(f"At most {MAX_ENDPOINTS_PER_USER} webhook endpoints.")
+    return WebhookEndpoint.objects.create(user=user, job=job, url=url, secret=secrets.token_hex(32))
+
+
+def webhook_endpoint_delete(*, user: User, endpoint_id: int) -> None:
+    updated = WebhookEndpoint.objects.filter(pk=endpoint_id, user=user, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )
+    if not updated:
+        raise NotFound("No such webhook endpoint.")
+
+
+def webhook_emit(*, user_id: int, job_id: int | None, event: str, data: dict) -> int:
+    """Record the event for every live endpoint of the user that covers this job; deliver after commit.
+
+    Call inside the transaction that makes the change. Returns the number of deliveries queued.
+    """
+    endpoints = WebhookEndpoint.objects.filter(user_id=user_id, deleted_at__isnull=True)
+    endpoints = (
+        endpoints.filter(Q(job__isnull=True) | Q(job_id=job_id)) if job_id else endpoints.filter(job__isnull=True)
+    )
+    now = timezone.now()
+    payload = {"type": event, "created_at": now.isoformat(), "data": data}
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(endpoint=endpoint, event=event, payload=payload, next_attempt_at=now) for endpoint in endpoints
+    )
+    if deliveries:
+        from api.background import deliver_webhook
+
+        ids = [delivery.pk for delivery in deliveries]
+        transaction.on_commit(lambda: [deliver_webhook.delay(delivery_id) for delivery_id in ids])
+    return len(deliveries)
+
+
+def signature_header(*, secret: str, body: bytes, timestamp: int) -> str:
+    signed = str(timestamp).encode() + b"." + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1 min, 2, 4, … capped at an hour: about 28 tries in a day."""
+    return timedelta(seconds=min(3600, 60 * 2 ** max(0, attempts - 1)))
+
+
+def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> WebhookDelivery:
+    """Send one delivery if it is due. A 2xx answer delivers it; anything else is retried with backoff until a day
+    after the event, then given up. Safe to run twice: the row is claimed under a lock before the POST."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery_id)
+        if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
+            return delivery
+        delivery.attempts += 1
+        # Claim this attempt: a concurrent run sees it not due until the retry time.
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Boltwork-Event": delivery.event,
+        "Boltwork-Delivery": str(delivery.pk),
+        "Boltwork-Signature": signature_header(
+            secret=delivery.endpoint.secret, body=body, timestamp=int(now.timestamp())
+        ),
+    }
+    status_code, error = None, ""
+    try:
+        status_code = safe_post(delivery.endpoint.url, body=body, headers=headers)
+    except (UnsafeUrl, FetchFailed) as failure:
+        error = str(failure)
+    return _record_attempt(delivery_id=delivery.pk, status_code=status_code, error=error, now=now)
+
+
+def _record_attempt(*, delivery_id: int, status_code: int | None, error: str, now: datetime) -> WebhookDelivery:
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        delivery.last_status_code = status_code
+        if status_code is not None and 200 <= status_code < 300:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = now
+            delivery.last_error = ""
+        else:
+            delivery.last_error = error or f"The endpoint answered HTTP {status_code}."
+            if delivery.created_at + GIVE_UP_AFTER <= now:
+                delivery.status = DeliveryStatus.FAILED
+        delivery.save()
+    return delivery
+
+
+def webhook_deliveries_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or timezone.now()
+    due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+    return list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
