@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from marketplace.models import User
@@ -249,7 +249,7 @@ def _send(*, payout_id: int, now: datetime | None) -> bool:
     if payout is None:
         return False
     result = get_backend().pay_invoice(bolt11=payout.bolt11, fee_limit_msat=payout.fee_limit_msat)
-    _record_payment_result(payout_id=payout_id, result=result, now=now)
+    _record_payment_result(payout_id=payout_id, result=result, now=timezone.now())
     return False
 
 
@@ -405,6 +405,9 @@ def workers_waiting_for_payout(*, now: datetime | None = None, limit: int = 500)
     because the message that should have started one was lost. A worker whose payout failed in the last hour is
     left alone until then (or until they save their address again), so a broken wallet is not called every beat."""
     now = now or timezone.now()
+    recently_failed = Payout.objects.filter(
+        worker=OuterRef("user"), state=PayoutState.FAILED, updated_at__gte=now - FAILED_PAUSE
+    )
     waiting = (
         Account.objects.filter(
             kind=AccountKind.WORKER_EARNED,
@@ -413,7 +416,8 @@ def workers_waiting_for_payout(*, now: datetime | None = None, limit: int = 500)
         )
         .exclude(user__payout_destination__address="")
         .exclude(user__payouts__state__in=OPEN_PAYOUT_STATES)
-        .exclude(user__payouts__state=PayoutState.FAILED, user__payouts__updated_at__gte=now - FAILED_PAUSE)
+        # One subquery for both conditions: the same payout must be failed *and* recent.
+        .exclude(Exists(recently_failed))
     )
     return list(waiting.values_list("user_id", flat=True)[:limit])
 

@@ -199,3 +199,38 @@ def make_many_submitted_assignments(*, job: Job, count: int, answer: dict | None
     Task.objects.filter(pk__in=[task.pk for task in tasks]).update(slots_open=F("slots_open") - 1)
     Job.objects.filter(pk=job.pk).update(open_slot_count=F("open_slot_count") - count)
     return assignments
+
+
+# Added for the payments suite ------------------------------------------------------------------------------
+
+from payments.models import PayoutDestination  # noqa: E402 - kept with the functions that need it
+from tasks.services import assignment_review  # noqa: E402
+
+
+def give_earnings(worker: User, amount_msat: int, *, requester: User | None = None) -> Assignment:
+    """Earn `amount_msat` (at least 1 sat) the way workers do: a one-task job with that reward, done and approved.
+
+    Returns the approved assignment (its job's requester can pay the worker a bonus). Enqueues the worker's payout
+    on commit, as approval does.
+    """
+    requester = requester or make_user()
+    job = make_job(requester=requester, tasks=1, reward_msat=amount_msat, title=f"Paid task {next(_counter)}")
+    assignment = make_submitted_assignment(job=job, worker=worker)
+    return assignment_review(assignment=assignment, reviewer=requester, approve=True)
+
+
+def set_payout_destination(
+    user: User, address: str, *, auto_payout: bool = True, minimum_payout_msat: int = 1_000
+) -> PayoutDestination:
+    """Save a payout destination as `payout_destination_set` would, without resolving the address first (for tests
+    whose subject is what happens at payout time; the resolution itself has tests of its own)."""
+    destination, _ = PayoutDestination.objects.update_or_create(
+        user=user,
+        defaults={
+            "address": address,
+            "auto_payout": auto_payout,
+            "minimum_payout_msat": minimum_payout_msat,
+            "verified_at": timezone.now() if address else None,
+        },
+    )
+    return destination

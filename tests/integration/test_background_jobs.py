@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from api.background import deliver_due_webhooks
 from marketplace.background import close_expired_jobs
 from marketplace.models import Job, JobStatus
 from payments.background import advance_due_payouts, sync_pending_deposits
@@ -23,6 +24,7 @@ def test_beat_schedules_every_sweeper():
         close_expired_jobs.name,
         advance_due_payouts.name,
         sync_pending_deposits.name,
+        deliver_due_webhooks.name,
     }
 
 
