@@ -4,7 +4,7 @@ import functools
 
 from ninja import NinjaAPI, Swagger
 
-from api.core import ApiKeyAuth, install_error_handlers
+from api.core import ApiKeyAuth, StrictJsonParser, install_error_handlers
 from api.endpoints import router
 
 DOCS_POLICY = (
@@ -40,6 +40,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     docs_decorator=docs_policy,
+    parser=StrictJsonParser(),
 )
 install_error_handlers(api)
 api.add_router("/", router)

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from api import services
@@ -17,6 +18,8 @@ from marketplace.models import User
 from payments.errors import InsufficientFunds, LightningUnavailable
 
 MAX_PAGE_SIZE = 500
+# Answers that say nothing about the request itself: a repeat with the same Idempotency-Key must try again.
+NOT_REMEMBERED = frozenset({401, 429, 503})
 HTTP_ERROR_CODES = {
     400: "validation_error",
     401: "unauthorized",
@@ -92,6 +95,37 @@ def _plain(errors: list) -> list:
     return json.loads(json.dumps(errors, default=str))
 
 
+NUL_MESSAGE = "Text may not contain the NUL character (\\u0000)."
+
+
+def contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
+class StrictJsonParser(Parser):
+    """JSON bodies and query strings as ninja parses them, minus NUL characters, which PostgreSQL cannot store."""
+
+    def parse_body(self, request: HttpRequest) -> dict:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ApiError(400, "validation_error", "The body must be a JSON object.")
+        if contains_nul(data):
+            raise ApiError(400, "validation_error", NUL_MESSAGE)
+        return data
+
+    def parse_querydict(self, data, list_fields, request: HttpRequest) -> dict:
+        parsed = super().parse_querydict(data, list_fields, request)
+        if contains_nul(parsed):
+            raise ApiError(400, "validation_error", NUL_MESSAGE)
+        return parsed
+
+
 class ApiKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = services.api_key_authenticate(secret=token)
@@ -143,7 +177,11 @@ def idempotent(view):
         except BaseException:
             services.idempotency_abandon(user=user, key=key)
             raise
-        services.idempotency_finish(user=user, key=key, status=response.status_code, body=json.loads(response.content))
+        if response.status_code in NOT_REMEMBERED:
+            services.idempotency_abandon(user=user, key=key)
+        else:
+            body = json.loads(response.content)
+            services.idempotency_finish(user=user, key=key, status=response.status_code, body=body)
         return response
 
     return wrapper
@@ -159,7 +197,7 @@ def _bearer_user(request: HttpRequest) -> User | None:
 
 def parse_id(value: str) -> int:
     """IDs are strings in the API; anything that is not one of ours is simply not found."""
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise NotFound("Not found.")
     return int(value)
 
@@ -175,14 +213,14 @@ def decode_cursor(cursor: str | None) -> int | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out.") from None
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out.")
     return int(text)
 
 
 def page_of(queryset, *, cursor: str | None, limit: int | None, serialize) -> dict:
     """Keyset pagination, newest first: `{"items": [...], "next": cursor or null}`."""
-    size = limit or DEFAULT_PAGE_SIZE
+    size = DEFAULT_PAGE_SIZE if limit is None else limit
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
     after = decode_cursor(cursor)

@@ -13,7 +13,7 @@ from ninja import Query, Router, Status
 from ninja.decorators import decorate_view
 
 from api import schemas
-from api.core import ApiError, idempotent, page_of, parse_id
+from api.core import NUL_MESSAGE, ApiError, contains_nul, idempotent, page_of, parse_id
 from marketplace import selectors as job_selectors
 from marketplace import services as job_services
 from marketplace.answer_forms import render_html_template
@@ -30,7 +30,15 @@ from tasks.models import Assignment, AssignmentStatus
 from tasks.results import results_csv_lines
 
 router = Router()
-ERRORS = {400: schemas.ErrorOut, 401: schemas.ErrorOut, 404: schemas.ErrorOut, 409: schemas.ErrorOut}
+ERRORS = {
+    400: schemas.ErrorOut,
+    401: schemas.ErrorOut,
+    404: schemas.ErrorOut,
+    409: schemas.ErrorOut,
+    429: schemas.ErrorOut,
+}
+# Fields that have no "empty" value: sending null for them in a PATCH is a mistake, not a change.
+NOT_NULLABLE_IN_PATCH = frozenset(schemas.JobTerms.model_fields) - {"expires_at"}
 
 
 # Shaping answers ---------------------------------------------------------------------------------------------
@@ -120,7 +128,7 @@ def me(request: HttpRequest):
     }
 
 
-@router.post("/deposits", response={201: schemas.DepositOut, 402: schemas.ErrorOut, **ERRORS}, tags=["money"])
+@router.post("/deposits", response={201: schemas.DepositOut, 503: schemas.ErrorOut, **ERRORS}, tags=["money"])
 @decorate_view(idempotent)
 def deposit_create(request: HttpRequest, body: schemas.DepositIn):
     return Status(201, deposit_out(deposits.deposit_create(user=request.auth, amount_msat=body.amount_msat)))
@@ -224,10 +232,13 @@ def job_get(request: HttpRequest, job_id: str):
 def job_patch(request: HttpRequest, job_id: str, body: schemas.JobPatch):
     job = own_job(request, job_id)
     changes = body.dict(exclude_unset=True)
-    if "form" in changes and "html_template" in changes:
+    nulls = sorted(name for name, value in changes.items() if value is None and name in NOT_NULLABLE_IN_PATCH)
+    if nulls:
+        raise ApiError(400, "validation_error", f"{', '.join(nulls)} cannot be null.", {"fields": nulls})
+    if changes.get("form") is not None and changes.get("html_template") is not None:
         raise ApiError(400, "validation_error", "Give at most one of form and html_template.")
     terms = {name: changes.get(name, getattr(job, name)) for name in schemas.JobTerms.model_fields if name != "tags"}
-    terms["tags"] = changes.get("tags") if "tags" in changes else [tag.name for tag in job.tags.all()]
+    terms["tags"] = changes["tags"] if "tags" in changes else [tag.name for tag in job.tags.all()]
     with transaction.atomic():
         job = job_services.job_update_draft(job=job, actor=request.auth, **terms)
         job = _set_form(request, job, body.form, body.html_template)
@@ -247,7 +258,7 @@ TASKS_BODY = {
 
 @router.post(
     "/jobs/{job_id}/tasks",
-    response={201: schemas.CreatedOut, 402: schemas.ErrorOut, **ERRORS},
+    response={201: schemas.CreatedOut, 402: schemas.ErrorOut, 415: schemas.ErrorOut, **ERRORS},
     tags=["jobs"],
     openapi_extra=TASKS_BODY,
 )
@@ -272,10 +283,13 @@ def _parse_tasks_json(raw: bytes) -> schemas.TasksIn:
     from pydantic import ValidationError
 
     try:
-        return schemas.TasksIn.model_validate_json(raw)
+        tasks = schemas.TasksIn.model_validate_json(raw)
     except ValidationError as error:
-        details = {"errors": error.errors(include_context=False, include_url=False)}
+        details = {"errors": error.errors(include_context=False, include_url=False, include_input=False)}
         raise ApiError(400, "validation_error", "The tasks are not valid.", details) from None
+    if contains_nul([task.input for task in tasks.tasks]):
+        raise ApiError(400, "validation_error", NUL_MESSAGE)
+    return tasks
 
 
 def _row_with_columns(task_input: dict[str, str], columns: list[str], number: int) -> dict[str, str]:
@@ -331,7 +345,14 @@ def job_assignments(
     return page_of(assignments, cursor=cursor, limit=limit, serialize=assignment_out)
 
 
-CSV_RESPONSE = {"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
+CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "The results in Mechanical Turk's CSV shape",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
 
 
 @router.get("/jobs/{job_id}/results.csv", tags=["review"], response={200: str, **ERRORS}, openapi_extra=CSV_RESPONSE)
@@ -361,8 +382,8 @@ def _review(request: HttpRequest, assignment_id: str, *, approve: bool, feedback
 
 @router.post("/assignments/{assignment_id}/approve", response={200: schemas.AssignmentOut, **ERRORS}, tags=["review"])
 @decorate_view(idempotent)
-def assignment_approve(request: HttpRequest, assignment_id: str, body: schemas.ApproveIn):
-    return _review(request, assignment_id, approve=True, feedback=body.feedback)
+def assignment_approve(request: HttpRequest, assignment_id: str, body: schemas.ApproveIn | None = None):
+    return _review(request, assignment_id, approve=True, feedback=body.feedback if body else "")
 
 
 @router.post("/assignments/{assignment_id}/reject", response={200: schemas.AssignmentOut, **ERRORS}, tags=["review"])
@@ -376,13 +397,21 @@ def assignment_reject(request: HttpRequest, assignment_id: str, body: schemas.Re
 def assignments_review(request: HttpRequest, body: schemas.BulkReviewIn):
     approve_ids = [parse_id(value) for value in body.approve]
     reject = {parse_id(item.id): item.reason for item in body.reject}
-    first = Assignment.objects.filter(pk__in=[*approve_ids, *reject]).select_related("job").first()
-    if first is None or first.job.requester_id != request.auth.pk:
+    wanted = {*approve_ids, *reject}
+    if not wanted:
+        raise ApiError(400, "validation_error", "Give at least one assignment to approve or reject.")
+    job_of = dict(Assignment.objects.filter(pk__in=wanted, job__requester=request.auth).values_list("pk", "job_id"))
+    if set(job_of) != wanted:
         raise NotFound("Some of the assignments are not in your jobs.")
-    reviewed = task_services.assignments_review_bulk(
-        job=first.job, reviewer=request.auth, approve_ids=approve_ids, reject=reject
-    )
-    items = Assignment.objects.filter(pk__in=[item.pk for item in reviewed]).select_related("task").order_by("pk")
+    with transaction.atomic():  # all the jobs' reviews, or none
+        for job_id in sorted(set(job_of.values())):
+            task_services.assignments_review_bulk(
+                job=Job(pk=job_id),
+                reviewer=request.auth,
+                approve_ids=[pk for pk in approve_ids if job_of[pk] == job_id],
+                reject={pk: reason for pk, reason in reject.items() if job_of[pk] == job_id},
+            )
+    items = Assignment.objects.filter(pk__in=wanted).select_related("task").order_by("pk")
     return {"items": [assignment_out(item) for item in items]}
 
 
@@ -390,10 +419,11 @@ def assignments_review(request: HttpRequest, body: schemas.BulkReviewIn):
 
 
 class BoardFilters(schemas.Schema):
+    """The web board's filters; the API lists newest first (its cursor follows that order)."""
+
     q: str = ""
     tag: str = ""
     min_reward_msat: int | None = None
-    sort: str = "newest"
 
 
 @router.get("/board", response={200: schemas.BoardPage, **ERRORS}, tags=["work"])

@@ -6,7 +6,13 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import PlainSerializer
+from pydantic import AwareDatetime, ConfigDict, PlainSerializer
+
+class InputSchema(Schema):
+    """Request bodies refuse fields they do not know: a typo is a 400, not a silently ignored change."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 Timestamp = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str)]
 Msat = Annotated[int, Field(ge=0)]
@@ -30,7 +36,7 @@ class MeOut(Schema):
     earned_msat: int
 
 
-class DepositIn(Schema):
+class DepositIn(InputSchema):
     amount_msat: int = Field(..., ge=1, le=10**15)
 
 
@@ -44,7 +50,7 @@ class DepositOut(Schema):
     paid_at: Timestamp | None
 
 
-class FormField(Schema):
+class FormField(InputSchema):
     name: str = Field(..., max_length=40)
     kind: Literal["short_text", "long_text", "single_choice", "multiple_choice", "number", "checkbox"]
     label: str = Field(..., max_length=300)
@@ -55,7 +61,7 @@ class FormField(Schema):
     max: Decimal | None = Field(None, max_digits=30, decimal_places=10)
 
 
-class FormIn(Schema):
+class FormIn(InputSchema):
     prompt: str = Field("", max_length=20_000)
     fields: list[FormField] = Field(..., min_length=1, max_length=50)
 
@@ -65,7 +71,7 @@ class FormOut(Schema):
     fields: list[dict]
 
 
-class JobTerms(Schema):
+class JobTerms(InputSchema):
     title: str = Field(..., min_length=1, max_length=200)
     description: str = Field(..., min_length=1, max_length=5_000)
     instructions: str = Field("", max_length=50_000)
@@ -73,7 +79,7 @@ class JobTerms(Schema):
     assignments_per_task: int = Field(1, ge=1, le=100)
     time_limit_seconds: int = Field(600, ge=60, le=7 * 24 * 3600)
     auto_approve_seconds: int = Field(3 * 24 * 3600, ge=0, le=30 * 24 * 3600)
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     tags: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=10)
 
 
@@ -82,7 +88,7 @@ class JobIn(JobTerms):
     html_template: str | None = Field(None, max_length=200_000)
 
 
-class JobPatch(Schema):
+class JobPatch(InputSchema):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, min_length=1, max_length=5_000)
     instructions: str | None = Field(None, max_length=50_000)
@@ -90,7 +96,7 @@ class JobPatch(Schema):
     assignments_per_task: int | None = Field(None, ge=1, le=100)
     time_limit_seconds: int | None = Field(None, ge=60, le=7 * 24 * 3600)
     auto_approve_seconds: int | None = Field(None, ge=0, le=30 * 24 * 3600)
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     tags: list[Annotated[str, Field(max_length=40)]] | None = Field(None, max_length=10)
     form: FormIn | None = None
     html_template: str | None = Field(None, max_length=200_000)
@@ -123,11 +129,11 @@ class JobPage(Schema):
     next: str | None
 
 
-class TaskIn(Schema):
+class TaskIn(InputSchema):
     input: dict[str, str]
 
 
-class TasksIn(Schema):
+class TasksIn(InputSchema):
     tasks: list[TaskIn] = Field(..., min_length=1, max_length=100_000)
 
 
@@ -153,20 +159,20 @@ class AssignmentPage(Schema):
     next: str | None
 
 
-class ApproveIn(Schema):
+class ApproveIn(InputSchema):
     feedback: str = Field("", max_length=2_000)
 
 
-class RejectIn(Schema):
+class RejectIn(InputSchema):
     reason: str = Field(..., min_length=1, max_length=2_000)
 
 
-class RejectItem(Schema):
+class RejectItem(InputSchema):
     id: str = Field(..., max_length=20)
     reason: str = Field(..., min_length=1, max_length=2_000)
 
 
-class BulkReviewIn(Schema):
+class BulkReviewIn(InputSchema):
     approve: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=1_000)
     reject: list[RejectItem] = Field(default_factory=list, max_length=1_000)
 
@@ -175,7 +181,7 @@ class BulkReviewOut(Schema):
     items: list[AssignmentOut]
 
 
-class BonusIn(Schema):
+class BonusIn(InputSchema):
     worker_id: str = Field(..., max_length=20)
     amount_msat: int = Field(..., ge=1, le=10_000_000_000)
     reason: str = Field(..., min_length=1, max_length=1_000)
@@ -219,7 +225,7 @@ class ClaimOut(Schema):
     deadline: Timestamp
 
 
-class SubmitIn(Schema):
+class SubmitIn(InputSchema):
     answer: dict
 
 
@@ -251,7 +257,7 @@ class PayoutPage(Schema):
     next: str | None
 
 
-class PayoutDestinationIn(Schema):
+class PayoutDestinationIn(InputSchema):
     lightning_address: str | None = Field(None, max_length=320)
     lnurl: str | None = Field(None, max_length=2_000)
     auto_payout: bool = True

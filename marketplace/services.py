@@ -25,6 +25,7 @@ from marketplace.models import (
 from payments import escrow
 
 MAX_TAGS = 10
+MAX_EXPIRY_AHEAD = timedelta(days=3653)
 
 
 def job_create(
@@ -207,7 +208,16 @@ def job_pause(*, job: Job, actor: User) -> Job:
 
 
 def job_resume(*, job: Job, actor: User) -> Job:
-    return job_publish(job=job, actor=actor)
+    """Put a paused job back on the board. Idempotent; a draft is published with job_publish, not resumed."""
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        if job.status == JobStatus.PUBLISHED:
+            return job
+        if job.status != JobStatus.PAUSED:
+            raise InvalidTransition(
+                f"Only a paused job can be resumed; this one is {job.get_status_display().lower()}."
+            )
+        return job_publish(job=job, actor=actor)
 
 
 def job_close(*, job: Job, actor: User | None) -> Job:
@@ -233,6 +243,7 @@ def job_extend_expiry(*, job: Job, actor: User, expires_at: datetime | None) -> 
             raise InvalidTransition(f"The job is {job.get_status_display().lower()}: its expiry cannot change.")
         if expires_at is not None and expires_at <= timezone.now():
             raise InvalidInput("The new expiry must be in the future.")
+        _check_expiry_not_too_far(expires_at)
         moves_earlier = job.expires_at is not None and expires_at is not None and expires_at < job.expires_at
         if job.status != JobStatus.DRAFT and moves_earlier:
             raise InvalidInput("A published job's expiry can only move later.")
@@ -344,6 +355,12 @@ def _check_job_terms(
         raise InvalidInput("The auto-approve delay must be between 0 and 30 days.")
     if expires_at is not None and expires_at <= timezone.now() + timedelta(minutes=1):
         raise InvalidInput("The expiry must be in the future.")
+    _check_expiry_not_too_far(expires_at)
+
+
+def _check_expiry_not_too_far(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at > timezone.now() + MAX_EXPIRY_AHEAD:
+        raise InvalidInput("The expiry can be at most ten years ahead.")
 
 
 def _tags_from_names(names: list[str]) -> list[Tag]:

@@ -88,6 +88,27 @@ def _check_header(header: list[str], required: list[str], expected: list[str] | 
     return columns
 
 
+def check_task_rows(columns: list[str], rows: list[dict[str, str]]) -> None:
+    """The limits every batch of tasks obeys, however it arrives (CSV upload, form, API): column names, number of
+    columns and rows, cell length. Raises TaskCsvInvalid naming the task and column."""
+    if len(columns) > MAX_COLUMNS:
+        raise TaskCsvInvalid(f"The tasks have {len(columns)} columns; at most {MAX_COLUMNS} are allowed.")
+    for index, name in enumerate(columns, start=1):
+        problem = _column_name_problem(name, columns[: index - 1])
+        if problem:
+            raise TaskCsvInvalid(f"Column {index}: {problem}", details={"column": index})
+    if len(rows) > settings.TASK_CSV_MAX_ROWS:
+        raise TaskCsvInvalid(f"At most {settings.TASK_CSV_MAX_ROWS:,} tasks at once.")
+    for number, row in enumerate(rows, start=1):
+        for index, column in enumerate(columns, start=1):
+            if len(row.get(column, "")) > MAX_CELL_CHARS:
+                raise TaskCsvInvalid(
+                    f"Task {number}, column {index} (“{column}”): the value is longer than {MAX_CELL_CHARS:,} "
+                    "characters.",
+                    details={"task": number, "column": index},
+                )
+
+
 def _column_name_problem(name: str, earlier_names: list[str]) -> str:
     if not name:
         return "the header has an empty column name."

@@ -17,7 +17,7 @@ from marketplace.errors import InvalidInput, InvalidTransition, JobNotOpen, NotF
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
 from payments import escrow
-from tasks.csv_import import parse_task_csv
+from tasks.csv_import import check_task_rows, parse_task_csv
 from tasks.errors import AlreadySubmitted, AnswerInvalid, AssignmentClosed, DeadlinePassed, NoTaskAvailable
 from tasks.models import ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, ReviewSource, Task
 
@@ -44,6 +44,7 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
     """
     if not rows:
         raise InvalidInput("There are no tasks to add.")
+    check_task_rows(columns, rows)
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job.pk, requester=actor).first()
         if job is None:
