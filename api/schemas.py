@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 from pydantic import AwareDatetime, ConfigDict, PlainSerializer
 
+
 class InputSchema(Schema):
     """Request bodies refuse fields they do not know: a typo is a 400, not a silently ignored change."""
 
