@@ -84,7 +84,7 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
     after the event, then given up. Safe to run twice: the row is claimed under a lock before the POST."""
     now = now or timezone.now()
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery_id)
+        delivery = WebhookDelivery.objects.select_for_update(no_key=True).select_related("endpoint").get(pk=delivery_id)
         if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
             return delivery
         delivery.attempts += 1
@@ -110,7 +110,7 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
 
 def _record_attempt(*, delivery_id: int, status_code: int | None, error: str, now: datetime) -> WebhookDelivery:
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_id)
         delivery.last_status_code = status_code
         if status_code is not None and 200 <= status_code < 300:
             delivery.status = DeliveryStatus.DELIVERED

@@ -284,7 +284,7 @@ def _job_move(*, job: Job, actor: User | None, to_status: str) -> Job:
 
 def _lock_own_job(*, job_id: int, actor: User | None) -> Job:
     """Re-read the job under a row lock; someone else's job is reported as not found."""
-    queryset = Job.objects.select_for_update().filter(pk=job_id)
+    queryset = Job.objects.select_for_update(no_key=True).filter(pk=job_id)
     if actor is not None:
         queryset = queryset.filter(requester=actor)
     job = queryset.first()

@@ -67,7 +67,7 @@ def deposit_refresh(*, deposit: Deposit, now: datetime | None = None) -> Deposit
 
 def _settle(*, deposit_id: int, now: datetime) -> Deposit:
     with transaction.atomic():
-        deposit = Deposit.objects.select_for_update().select_related("user").get(pk=deposit_id)
+        deposit = Deposit.objects.select_for_update(no_key=True).select_related("user").get(pk=deposit_id)
         if deposit.status == DepositStatus.PAID:
             return deposit
         deposit.status = DepositStatus.PAID

@@ -89,7 +89,7 @@ def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
     Only for closed or cancelled jobs; called when the job closes and again whenever one of its assignments ends
     unapproved. `event_key` names that event, so each happens at most once. Locks the job row.
     """
-    job = Job.objects.select_for_update().get(pk=job.pk)
+    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status not in {JobStatus.CLOSED, JobStatus.CANCELLED}:
         return 0
     escrow = account_of_job(job=job)

@@ -87,7 +87,10 @@ def _add_to_balances(change: dict[int, int]) -> None:
 def _lock_accounts(account_ids) -> dict[int, Account]:
     # One order for everyone, so two transactions touching the same accounts never deadlock.
     ids = sorted(set(account_ids))
-    return {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    return {
+        account.pk: account
+        for account in Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+    }
 
 
 def _check_no_owed_account_goes_negative(lines: list[Line], locked: dict[int, Account]) -> None:

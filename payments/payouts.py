@@ -71,7 +71,7 @@ def payout_start_for_worker(*, worker_id: int) -> Payout | None:
     another payout of theirs is open: one payout at a time per worker, so a balance is never sent twice.
     """
     with transaction.atomic():
-        worker = User.objects.select_for_update().filter(pk=worker_id).first()
+        worker = User.objects.select_for_update(no_key=True).filter(pk=worker_id).first()
         if worker is None:
             return None
         destination = PayoutDestination.objects.filter(user=worker).first()
@@ -155,7 +155,7 @@ def _move(*, payout_id: int, from_states: set[str], to_state: str, **fields) -> 
     """Lock the payout and move it from one of `from_states` to `to_state`, saving `fields`. None when it is not
     in one of those states any more (another process got there first)."""
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state not in from_states:
             return None
         if to_state not in PAYOUT_TRANSITIONS[payout.state]:
@@ -218,7 +218,7 @@ def _fetch_invoice(payout: Payout) -> lnurl_client.InvoiceOffer:
 def _retry_later(*, payout_id: int, reason: str, now: datetime) -> None:
     """The invoice could not be had (nothing was paid): ask again after a backoff, or hand over to a moderator."""
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state != PayoutState.INVOICE_REQUESTED:
             return
         payout.last_error = reason[:2000]
@@ -233,6 +233,11 @@ def _retry_later(*, payout_id: int, reason: str, now: datetime) -> None:
 def _send(*, payout_id: int, now: datetime | None) -> bool:
     now = now or timezone.now()
     payout = Payout.objects.get(pk=payout_id)
+    if _invoice_expires_too_soon(payout, now) and payout.kind == PayoutKind.WITHDRAW:
+        # The wallet gave us this one invoice; there is no asking for another. Nothing was sent.
+        reason = "The wallet's invoice expired before it was paid; withdraw again for a new one."
+        _fail(payout_id=payout_id, from_states={PayoutState.INVOICE_VERIFIED}, reason=reason)
+        return False
     if _invoice_expires_too_soon(payout, now):
         # Never sent, so it can never be paid: drop it and ask the wallet for a fresh one.
         _move(
@@ -282,7 +287,7 @@ def _record_payment_result(*, payout_id: int, result: PaymentResult, now: dateti
 
 def _succeed(*, payout_id: int, preimage: str, fee_msat: int, now: datetime) -> None:
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state == PayoutState.SUCCEEDED:
             return
         if payout.state not in {PayoutState.SENDING, PayoutState.NEEDS_MODERATOR}:
@@ -309,7 +314,7 @@ def _succeed(*, payout_id: int, preimage: str, fee_msat: int, now: datetime) -> 
 def _payment_failed(*, payout_id: int, reason: str, now: datetime) -> None:
     """The backend is sure the payment did not happen: the invoice is dead, so a new one may be asked for."""
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state != PayoutState.SENDING:
             return
         payout.last_error = f"Payment failed: {reason}"[:2000]
@@ -328,18 +333,20 @@ def _payment_failed(*, payout_id: int, reason: str, now: datetime) -> None:
 
 
 def _still_unknown(*, payout_id: int, reason: str, now: datetime) -> None:
+    # update(), not save(): `updated_at` must keep saying when sending started (see SENDING_SETTLE_TIME).
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state != PayoutState.SENDING:
             return
-        payout.last_error = f"Waiting for the payment's outcome: {reason}"[:2000]
-        payout.next_attempt_at = now + retry_delay(payout.attempts)
-        payout.save()
+        Payout.objects.filter(pk=payout_id).update(
+            last_error=f"Waiting for the payment's outcome: {reason}"[:2000],
+            next_attempt_at=now + retry_delay(payout.attempts),
+        )
 
 
 def _fail(*, payout_id: int, from_states: set[str], reason: str) -> None:
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state in from_states:
             _fail_locked(payout, reason=reason)
 
@@ -368,7 +375,7 @@ def payout_retry_by_moderator(*, payout: Payout) -> Payout:
     """Give a payout that waits for a moderator a fresh set of attempts. With a stored invoice it only re-checks
     that invoice's payment (it may have been paid); without one it asks the wallet again."""
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout.pk)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout.pk)
         if payout.state != PayoutState.NEEDS_MODERATOR:
             return payout
         payout.state = PayoutState.SENDING if payout.payment_hash else PayoutState.CREATED
@@ -391,7 +398,7 @@ def payout_fail_by_moderator(*, payout: Payout, reason: str) -> Payout:
                 "The node does not confirm that this payment failed; it cannot be returned to the balance."
             )
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout.pk)
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout.pk)
         if payout.state == PayoutState.NEEDS_MODERATOR:
             _fail_locked(payout, reason=f"Failed by a moderator: {reason}")
     return payout

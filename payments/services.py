@@ -33,7 +33,7 @@ def payout_destination_set(
     if minimum_payout_msat < MSAT_PER_SAT:
         raise InvalidInput("The minimum payout is at least 1 sat.")
     with transaction.atomic():
-        destination, _ = PayoutDestination.objects.select_for_update().get_or_create(user=user)
+        destination, _ = PayoutDestination.objects.select_for_update(no_key=True).get_or_create(user=user)
         destination.address = address
         destination.wallet_name = wallet_name[:300]
         destination.auto_payout = auto_payout

@@ -28,6 +28,12 @@ from tasks.models import Assignment
 STATEMENT_PAGE_SIZE = 30
 
 
+def site_url(path: str) -> str:
+    """An absolute URL on the public site. Wallets call these, so they come from SITE_URL, not from the request
+    (behind a TLS proxy the request says http, and LNURL needs the public https address)."""
+    return settings.SITE_URL + path
+
+
 def qr_svg(text: str) -> str:
     """An inline SVG QR code (no script, no style attribute: fine under the site's CSP)."""
     return mark_safe(segno.make(text, error="m").svg_inline(scale=5, border=2, dark="#111827"))  # noqa: S308 - segno's own SVG
@@ -164,7 +170,7 @@ def withdraw_page(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         messages.info(request, error.message)
         return redirect("payouts")
-    url = request.build_absolute_uri(reverse("lnurl_withdraw_request", args=[link.k1]))
+    url = site_url(reverse("lnurl_withdraw_request", args=[link.k1]))
     encoded = lnurl.encode(url).bech32
     context = {"link": link, "lnurl": encoded, "qr": qr_svg(f"lightning:{encoded}".upper())}
     return render(request, "payments/withdraw.html", context)
@@ -222,7 +228,7 @@ def lnurl_withdraw_request(request: HttpRequest, k1: str) -> JsonResponse:
     except WithdrawRefused as error:
         return _lnurl_error(error.message)
     response = lnurl.LnurlWithdrawResponse(
-        callback=request.build_absolute_uri(reverse("lnurl_withdraw_callback")),
+        callback=site_url(reverse("lnurl_withdraw_callback")),
         k1=link.k1,
         minWithdrawable=link.min_withdrawable_msat,
         maxWithdrawable=link.max_withdrawable_msat,
@@ -266,6 +272,7 @@ def dev_wallet_pay_request(request: HttpRequest, username: str) -> JsonResponse:
     return JsonResponse(
         {
             "tag": "payRequest",
+            # Development only: the callback lives wherever the caller reached this wallet.
             "callback": request.build_absolute_uri(reverse("dev_wallet_invoice", args=[username])),
             "minSendable": MSAT_PER_SAT,
             "maxSendable": 100_000_000 * MSAT_PER_SAT,

@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplace.models import MSAT_PER_SAT, User
@@ -69,17 +69,20 @@ def withdraw_claim(*, k1: str, invoice: str, now: datetime | None = None):
         if claimed != 1:
             raise WithdrawRefused("This withdraw link was already used.")
         try:
-            payout = payout_create(
-                worker=link.worker,
-                kind=PayoutKind.WITHDRAW,
-                amount_msat=amount,
-                destination="LNURL-withdraw",
-                state=PayoutState.INVOICE_VERIFIED,
-                bolt11=invoice,
-                payment_hash=decoded.payment_hash,
-            )
+            with transaction.atomic():
+                payout = payout_create(
+                    worker=link.worker,
+                    kind=PayoutKind.WITHDRAW,
+                    amount_msat=amount,
+                    destination="LNURL-withdraw",
+                    state=PayoutState.INVOICE_VERIFIED,
+                    bolt11=invoice,
+                    payment_hash=decoded.payment_hash,
+                )
         except InsufficientFunds:
             raise WithdrawRefused("The balance is lower than the invoice's amount.") from None
+        except IntegrityError:  # the unique payment hash: this invoice already belongs to another payout
+            raise WithdrawRefused("This invoice was already used.") from None
         WithdrawLink.objects.filter(pk=link.pk).update(payout=payout)
     return payout
 

@@ -46,7 +46,7 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
         raise InvalidInput("There are no tasks to add.")
     check_task_rows(columns, rows)
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job.pk, requester=actor).first()
+        job = Job.objects.select_for_update(no_key=True).filter(pk=job.pk, requester=actor).first()
         if job is None:
             raise NotFound("No such job.")
         if job.status not in {JobStatus.DRAFT, JobStatus.PUBLISHED, JobStatus.PAUSED}:
@@ -107,7 +107,7 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     _check_job_takes_claims(job, now)
     with transaction.atomic():
         # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks.
-        User.objects.select_for_update().filter(pk=worker.pk).values_list("pk", flat=True).get()
+        User.objects.select_for_update(no_key=True).filter(pk=worker.pk).values_list("pk", flat=True).get()
         open_assignment = (
             Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.ACCEPTED, deadline_at__gt=now)
             .order_by("accepted_at")
@@ -147,7 +147,7 @@ def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool) -> Task |
     """
     already_had = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
     return (
-        Task.objects.select_for_update(skip_locked=skip_locked)
+        Task.objects.select_for_update(skip_locked=skip_locked, no_key=True)
         .filter(job_id=job.pk, slots_open__gt=0)
         .filter(~Exists(already_had))
         .order_by("position")
@@ -248,7 +248,7 @@ def assignments_expire_overdue(*, now: datetime | None = None) -> int:
 def _assignment_release(*, assignment_id: int, worker: User | None, to_status: str, now: datetime) -> Assignment:
     with transaction.atomic():
         if worker is None:
-            assignment = Assignment.objects.select_for_update().filter(pk=assignment_id).first()
+            assignment = Assignment.objects.select_for_update(no_key=True).filter(pk=assignment_id).first()
             if assignment is None:
                 raise NotFound("No such assignment.")
         else:
@@ -278,7 +278,7 @@ def _reopen_slot(assignment: Assignment) -> None:
 
 def _lock_workers_assignment(*, assignment_id: int, worker: User) -> Assignment:
     assignment = (
-        Assignment.objects.select_for_update(of=("self",))
+        Assignment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("job")
         .filter(pk=assignment_id, worker=worker)
         .first()
@@ -314,7 +314,7 @@ def assignment_review(
         raise InvalidInput("A rejection needs a reason: the worker will see it.")
     target = AssignmentStatus.APPROVED if approve else AssignmentStatus.REJECTED
     with transaction.atomic():
-        queryset = Assignment.objects.select_for_update(of=("self",)).select_related("job", "worker")
+        queryset = Assignment.objects.select_for_update(of=("self",), no_key=True).select_related("job", "worker")
         if reviewer is not None:
             queryset = queryset.filter(job__requester=reviewer)
         assignment = queryset.filter(pk=assignment.pk).first()

@@ -540,7 +540,8 @@ def withdraw_request_from_the_page(client: Client, live_server, worker: User) ->
     return httpx.get(url).json()
 
 
-def test_lnbits_claims_a_withdraw_link_and_is_paid_once(money, live_server, client):
+def test_lnbits_claims_a_withdraw_link_and_is_paid_once(money, live_server, client, settings):
+    settings.SITE_URL = live_server.url  # the public address wallets are given
     worker = make_user(funds_sats=0)
     earned_reward(worker)
     receiver = money.new_wallet("withdrawer")
@@ -584,7 +585,8 @@ def test_lnbits_claims_a_withdraw_link_and_is_paid_once(money, live_server, clie
     assert platform_ledger()[AccountKind.LIGHTNING_OUT] == REWARD_MSAT + payout.fee_msat
 
 
-def test_twenty_concurrent_callbacks_with_one_k1_pay_exactly_once(money, live_server):
+def test_twenty_concurrent_callbacks_with_one_k1_pay_exactly_once(money, live_server, settings):
+    settings.SITE_URL = live_server.url  # the public address wallets are given
     worker = make_user(funds_sats=0)
     earned_reward(worker)
     receiver = money.new_wallet("withdrawer")
