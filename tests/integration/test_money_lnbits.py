@@ -38,6 +38,7 @@ from payments.ledger import account_of_user
 from payments.lightning import PaymentOutcome, PaymentResult, get_backend
 from payments.lnurl_client import decode_bech32_lnurl
 from payments.models import (
+    OPEN_PAYOUT_STATES,
     Account,
     AccountKind,
     Deposit,
@@ -431,6 +432,12 @@ def test_the_sweeper_pays_a_reward_whose_payout_message_was_lost(money, monkeypa
         )
     approved_assignment(job=job, worker=worker)
     money.wait_for(lambda: money.lnbits.balance_msat(wallet) == REWARD_MSAT, "the first reward paid out")
+    # LNbits pays before our worker records it: wait until the payout is closed here too, or the sweeper below
+    # rightly skips a worker whose payout is still under way.
+    money.wait_for(
+        lambda: not Payout.objects.filter(worker=worker, state__in=OPEN_PAYOUT_STATES).exists(),
+        "the first payout recorded as paid",
+    )
 
     with monkeypatch.context() as patch:
         patch.setattr(escrow, "enqueue_payout_on_commit", lambda **_: None)  # this approval's message is lost
