@@ -14,6 +14,7 @@ polled (`wait_for`); nothing sleeps for a fixed time.
 
 import hashlib
 import itertools
+import json
 import re
 import threading
 from collections import Counter
@@ -790,3 +791,55 @@ def test_a_misbehaving_lnurl_pay_service_is_paid_nothing(money, refusal):
     assert balance_of(worker, AccountKind.WORKER_EARNED) == REWARD_MSAT - in_flight
     if final_state == PayoutState.CREATED:
         assert payout.next_attempt_at > timezone.now()  # asks again later, after a backoff
+
+
+# The whole loop over the API alone ------------------------------------------------------------------------------
+
+
+def test_the_whole_loop_over_the_api_alone_pays_the_workers_lnbits_wallet(money, client):
+    """Deposit → job → tasks → publish → claim → submit → approve → payout, every step a call to /api/v1 with a
+    bearer key, against the real LNbits and a real Celery worker."""
+    from api.services import api_key_create
+
+    requester, worker = make_user(funds_sats=0), make_user(funds_sats=0)
+    payer, worker_wallet = money.new_wallet("requester", sats=1_000), money.new_wallet("worker")
+    requester_auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key_create(user=requester, name='script')[1]}"}
+    worker_auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key_create(user=worker, name='tool')[1]}"}
+
+    def call(method: str, path: str, auth: dict, body=None, content_type: str = "application/json", **headers):
+        if method == "get":
+            response = client.get(f"/api/v1{path}", **auth)
+        else:
+            data = body if isinstance(body, str) else json.dumps(body or {})
+            response = getattr(client, method)(
+                f"/api/v1{path}", data=data, content_type=content_type, **auth, **headers
+            )
+        assert response.status_code < 300, (path, response.status_code, response.content)
+        return response.json()
+
+    deposit = call("post", "/deposits", requester_auth, {"amount_msat": 50_000}, HTTP_IDEMPOTENCY_KEY="fund-1")
+    money.lnbits.pay(payer, deposit["bolt11"])
+    assert client.get(f"/api/v1/deposits/{deposit['id']}", **requester_auth).json()["status"] == "paid"
+
+    form = {"prompt": "> {{review}}", "fields": [{"name": "ok", "kind": "checkbox", "label": "Positive?"}]}
+    job = call("post", "/jobs", requester_auth, {"title": "API job", "description": "d", "reward_msat": REWARD_MSAT,
+                                                 "form": form})  # fmt: skip
+    call("post", f"/jobs/{job['id']}/tasks", requester_auth, "review\nGreat\n", content_type="text/csv")
+    assert call("post", f"/jobs/{job['id']}/publish", requester_auth)["status"] == "published"
+
+    call("put", "/me/payout-destination", worker_auth, {"lightning_address": money.address(worker_wallet)})
+    assignment = call("post", f"/jobs/{job['id']}/claim", worker_auth)
+    call("post", f"/assignments/{assignment['id']}/submit", worker_auth, {"answer": {"ok": True}})
+    approved = call("post", f"/assignments/{assignment['id']}/approve", requester_auth, {"feedback": "Thanks"})
+    assert approved["status"] == "approved"
+
+    payout = money.wait_for(
+        lambda: next(
+            (item for item in call("get", "/payouts", worker_auth)["items"] if item["status"] == "succeeded"), None
+        ),
+        "the API to show the payout succeeded",
+    )
+    assert payout["amount_msat"] == REWARD_MSAT
+    assert proves_payment(payout["preimage"], payout["payment_hash"])
+    assert money.lnbits.balance_msat(worker_wallet) == REWARD_MSAT
+    assert money.lnbits.payment(worker_wallet, payout["payment_hash"])["paid"] is True
