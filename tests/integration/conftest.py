@@ -37,6 +37,18 @@ class CeleryWorker:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 
+    def wait_until_idle(self, timeout: float = 30.0) -> None:
+        """Wait until every job the worker received has ended, so a test's database teardown (a TRUNCATE) never
+        races a job still writing: that deadlocks."""
+
+        def idle() -> bool:
+            log = self.log()
+            received = set(re.findall(r"\[([0-9a-f-]{36})\] received", log))
+            ended = set(re.findall(r"\[([0-9a-f-]{36})\] (?:succeeded|raised|retry|failed)", log))
+            return received <= ended
+
+        wait_for(idle, timeout=timeout, message="the Celery worker to finish its jobs", worker=self)
+
     def wait_for_job(self, task_id: str, timeout: float = 20.0) -> None:
         """Wait until the worker logged the end of one background job (succeeded or raised)."""
         pattern = re.compile(rf"\[{re.escape(task_id)}\] (succeeded|raised|retry)")

@@ -144,6 +144,8 @@ def money(
     _reset(misbehaving_wallet)
     app.control.purge()
     yield Money(lnbits=lnbits, platform=lnbits_platform_wallet, celery=money_celery, fake=misbehaving_wallet)
+    app.control.purge()
+    money_celery.wait_until_idle()
     _reset(misbehaving_wallet)
 
 
