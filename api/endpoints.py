@@ -4,11 +4,8 @@ Endpoints parse, call one service or selector, and shape the answer; the service
 which `api.core` turns into the error body and status.
 """
 
-import csv
-import io
-
 from django.db import transaction
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.decorators import decorate_view
 
@@ -27,7 +24,7 @@ from tasks import selectors as task_selectors
 from tasks import services as task_services
 from tasks.csv_import import decode_task_csv
 from tasks.models import Assignment, AssignmentStatus
-from tasks.results import results_csv_lines
+from tasks.results import results_csv_response
 
 router = Router()
 ERRORS = {
@@ -304,30 +301,35 @@ def _row_with_columns(task_input: dict[str, str], columns: list[str], number: in
     return {column: task_input.get(column, "") for column in columns}
 
 
-JOB_ACTIONS = {
-    "publish": job_services.job_publish,
-    "pause": job_services.job_pause,
-    "resume": job_services.job_resume,
-    "close": job_services.job_close,
-}
+JOB_ACTION_RESPONSES = {200: schemas.JobOut, 402: schemas.ErrorOut, **ERRORS}
 
 
-def _job_action(action: str):
-    def endpoint(request: HttpRequest, job_id: str):
-        job = JOB_ACTIONS[action](job=own_job(request, job_id), actor=request.auth)
-        return job_out(Job.objects.prefetch_related("tags").get(pk=job.pk))
-
-    endpoint.__name__ = f"job_{action}"
-    return endpoint
+def _job_after(job: Job) -> dict:
+    return job_out(Job.objects.prefetch_related("tags").get(pk=job.pk))
 
 
-for _action in JOB_ACTIONS:
-    router.post(
-        f"/jobs/{{job_id}}/{_action}",
-        response={200: schemas.JobOut, 402: schemas.ErrorOut, **ERRORS},
-        tags=["jobs"],
-        operation_id=f"job_{_action}",
-    )(decorate_view(idempotent)(_job_action(_action)))
+@router.post("/jobs/{job_id}/publish", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@decorate_view(idempotent)
+def job_publish(request: HttpRequest, job_id: str):
+    return _job_after(job_services.job_publish(job=own_job(request, job_id), actor=request.auth))
+
+
+@router.post("/jobs/{job_id}/pause", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@decorate_view(idempotent)
+def job_pause(request: HttpRequest, job_id: str):
+    return _job_after(job_services.job_pause(job=own_job(request, job_id), actor=request.auth))
+
+
+@router.post("/jobs/{job_id}/resume", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@decorate_view(idempotent)
+def job_resume(request: HttpRequest, job_id: str):
+    return _job_after(job_services.job_resume(job=own_job(request, job_id), actor=request.auth))
+
+
+@router.post("/jobs/{job_id}/close", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@decorate_view(idempotent)
+def job_close(request: HttpRequest, job_id: str):
+    return _job_after(job_services.job_close(job=own_job(request, job_id), actor=request.auth))
 
 
 @router.get("/jobs/{job_id}/assignments", response={200: schemas.AssignmentPage, **ERRORS}, tags=["review"])
@@ -357,17 +359,7 @@ CSV_RESPONSE = {
 
 @router.get("/jobs/{job_id}/results.csv", tags=["review"], response={200: str, **ERRORS}, openapi_extra=CSV_RESPONSE)
 def job_results(request: HttpRequest, job_id: str):
-    job = own_job(request, job_id)
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in results_csv_lines(job=job, rows=task_selectors.result_rows(job=job)))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.pk}-results.csv"'
-    return response
-
-
-class _Echo(io.StringIO):
-    def write(self, value: str) -> str:
-        return value
+    return results_csv_response(job=own_job(request, job_id))
 
 
 # Review ------------------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from marketplace.models import (
     MAX_REWARD_MSAT,
     MIN_REWARD_MSAT,
     MSAT_PER_SAT,
-    FormKind,
     Job,
 )
 
@@ -121,10 +120,6 @@ class ExpiryForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Leave empty for no expiry.",
     )
-
-
-class FormKindForm(forms.Form):
-    form_kind = forms.ChoiceField(choices=FormKind.choices, widget=forms.RadioSelect, label="Kind of answer form")
 
 
 class BuilderPromptForm(forms.Form):

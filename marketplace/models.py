@@ -4,6 +4,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 MSAT_PER_SAT = 1000
+
+
+def sats_rounded_up(msat: int) -> int:
+    """Whole sats that cover `msat`: what must be added to pay an amount."""
+    return -(-int(msat) // MSAT_PER_SAT)
+
+
 MIN_REWARD_MSAT = 1 * MSAT_PER_SAT
 MAX_REWARD_MSAT = 1_000_000 * MSAT_PER_SAT
 MAX_ASSIGNMENTS_PER_TASK = 100

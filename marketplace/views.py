@@ -21,7 +21,7 @@ from marketplace.forms import (
     TaskCsvForm,
     builder_field_initial,
 )
-from marketplace.models import MSAT_PER_SAT, FormKind, Job, JobStatus
+from marketplace.models import MSAT_PER_SAT, FormKind, Job, JobStatus, sats_rounded_up
 from payments.errors import InsufficientFunds
 from payments.escrow import publish_cost_msat
 from payments.selectors import wallet_summary
@@ -304,7 +304,7 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     try:
         service(job=job, actor=request.user)
     except InsufficientFunds as error:
-        missing_sats = -(-error.details["missing_msat"] // MSAT_PER_SAT)
+        missing_sats = sats_rounded_up(error.details["missing_msat"])
         messages.error(request, f"Your balance is {missing_sats:,} sats short of this job's escrow. Add funds first.")
     except DomainError as error:
         messages.error(request, error.message)

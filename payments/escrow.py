@@ -10,7 +10,6 @@ These functions run inside the caller's transaction (the job or assignment row i
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from marketplace.models import Job, JobStatus, User
 from payments.ledger import Line, account_of_job, account_of_user, balance_msat, ledger_post, platform_account
@@ -110,11 +109,8 @@ def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
 def _live_assignment_count(job: Job) -> int:
     from tasks.models import Assignment, AssignmentStatus  # tasks depends on payments, not the other way round
 
-    return (
-        Assignment.objects.filter(job=job)
-        .filter(Q(status=AssignmentStatus.ACCEPTED) | Q(status=AssignmentStatus.SUBMITTED))
-        .count()
-    )
+    live = [AssignmentStatus.ACCEPTED, AssignmentStatus.SUBMITTED]
+    return Assignment.objects.filter(job=job, status__in=live).count()
 
 
 def enqueue_payout_on_commit(*, worker_id: int) -> None:

@@ -233,12 +233,13 @@ def _retry_later(*, payout_id: int, reason: str, now: datetime) -> None:
 def _send(*, payout_id: int, now: datetime | None) -> bool:
     now = now or timezone.now()
     payout = Payout.objects.get(pk=payout_id)
-    if _invoice_expires_too_soon(payout, now) and payout.kind == PayoutKind.WITHDRAW:
+    expiring = _invoice_expires_too_soon(payout, now)
+    if expiring and payout.kind == PayoutKind.WITHDRAW:
         # The wallet gave us this one invoice; there is no asking for another. Nothing was sent.
         reason = "The wallet's invoice expired before it was paid; withdraw again for a new one."
         _fail(payout_id=payout_id, from_states={PayoutState.INVOICE_VERIFIED}, reason=reason)
         return False
-    if _invoice_expires_too_soon(payout, now):
+    if expiring:
         # Never sent, so it can never be paid: drop it and ask the wallet for a fresh one.
         _move(
             payout_id=payout_id,

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.errors import DomainError
-from marketplace.models import MSAT_PER_SAT
+from marketplace.models import MSAT_PER_SAT, sats_rounded_up
 from payments import deposits, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.forms import BonusForm, DepositForm, PayoutDestinationForm
@@ -208,7 +208,7 @@ def bonus_create(request: HttpRequest, assignment_id: int) -> HttpResponse:
                 assignment_id=assignment.pk,
             )
         except InsufficientFunds as error:
-            missing_sats = -(-error.details["missing_msat"] // MSAT_PER_SAT)
+            missing_sats = sats_rounded_up(error.details["missing_msat"])
             messages.error(request, f"Your balance is {missing_sats:,} sats short of this bonus. Add funds first.")
         except DomainError as error:
             messages.error(request, error.message)

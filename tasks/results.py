@@ -1,8 +1,12 @@
 """The results CSV in Mechanical Turk's shape: assignment, worker, status, times, Input.* and Answer.* columns."""
 
+import csv
 from collections.abc import Iterable, Iterator
 
+from django.http import StreamingHttpResponse
+
 from marketplace.models import Job
+from tasks.selectors import result_rows
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -56,3 +60,19 @@ def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
             *(safe_cell(task_input.get(name)) for name in input_columns),
             *(safe_cell(answer.get(name)) for name in answer_fields),
         ]
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def results_csv_response(*, job: Job) -> StreamingHttpResponse:
+    """The job's results as a streamed CSV download: one query, whatever the number of rows."""
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow(row) for row in results_csv_lines(job=job, rows=result_rows(job=job)))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.pk}-results.csv"'
+    return response

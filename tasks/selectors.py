@@ -6,7 +6,7 @@ from django.db.models import Count, Q, QuerySet
 
 from marketplace.errors import NotFound
 from marketplace.models import Job, User
-from tasks.models import Assignment, AssignmentStatus, Task
+from tasks.models import Assignment, AssignmentStatus
 
 RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
 
@@ -58,13 +58,6 @@ def worker_stats(*, worker: User) -> dict[str, int | float | None]:
     reviewed = counts["approved"] + counts["rejected"]
     counts["approval_rate"] = round(100 * counts["approved"] / reviewed) if reviewed else None
     return counts
-
-
-def task_of_requester_get(*, requester: User, job: Job, position: int) -> Task:
-    task = Task.objects.filter(job=job, job__requester=requester, position=position).first()
-    if task is None:
-        raise NotFound("No such task.")
-    return task
 
 
 def review_queue(*, job: Job, status: str = AssignmentStatus.SUBMITTED) -> QuerySet[Assignment]:

@@ -1,6 +1,5 @@
 """Worker and review pages: claim, do, submit, return; review and download results."""
 
-import csv
 import json
 
 from django.contrib import messages
@@ -21,7 +20,7 @@ from tasks import selectors, services
 from tasks.errors import AnswerInvalid, NoTaskAvailable
 from tasks.framing import sandboxed_frame_response
 from tasks.models import Assignment, AssignmentStatus
-from tasks.results import results_csv_lines
+from tasks.results import results_csv_response
 
 REVIEW_PAGE_SIZE = 50
 
@@ -235,16 +234,4 @@ def assignment_review(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 def results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
-    job = own_job_or_404(request, job_id)
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in results_csv_lines(job=job, rows=selectors.result_rows(job=job)))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.pk}-results.csv"'
-    return response
-
-
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
+    return results_csv_response(job=own_job_or_404(request, job_id))

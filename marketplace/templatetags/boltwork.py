@@ -1,7 +1,7 @@
 from django import template
 from django.utils.safestring import mark_safe
 
-from marketplace.models import MSAT_PER_SAT
+from marketplace.models import MSAT_PER_SAT, sats_rounded_up
 from marketplace.text import render_markdown
 
 register = template.Library()
@@ -75,4 +75,4 @@ def sats_plain(msat: int | None) -> str:
 @register.filter
 def sats_ceil(msat: int | None) -> int:
     """Millisatoshis rounded up to whole sats: what must be added to cover an amount."""
-    return -(-int(msat or 0) // MSAT_PER_SAT)
+    return sats_rounded_up(msat or 0)
