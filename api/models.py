@@ -77,6 +77,8 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Gave up"
+    # The endpoint was deleted before this was delivered: it is never sent (answers must not go to a removed URL).
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class WebhookDelivery(models.Model):
