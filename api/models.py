@@ -13,6 +13,15 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class ApiScope(models.TextChoices):
+    """What a key may do. Each scope is separate: a write scope does not imply `read`."""
+
+    READ = "read", "read: see my account, jobs, results, the board, deposits and payouts (every GET)"
+    WORK = "work", "work: claim, submit and return tasks as a worker"
+    REQUESTER = "requester", "requester: create and change jobs, add tasks, publish, pause, close, review"
+    MONEY = "money", "money: create deposits, pay bonuses, change my payout destination"
+
+
 class ApiKey(models.Model):
     """A bearer key. Only its SHA-256 is stored; the key itself is shown once, when it is made."""
 
@@ -23,6 +32,10 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=list, help_text="The ApiScope values the key may use; empty means none.")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="From then on the key is refused, exactly like a revoked one. Empty: never."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"], name="apikey_user_idx")]
