@@ -39,11 +39,17 @@ def webhook_endpoint_create(*, user: User, url: str, job: Job | None = None) -> 
 
 
 def webhook_endpoint_delete(*, user: User, endpoint_id: int) -> None:
-    updated = WebhookEndpoint.objects.filter(pk=endpoint_id, user=user, deleted_at__isnull=True).update(
-        deleted_at=timezone.now()
-    )
-    if not updated:
-        raise NotFound("No such webhook endpoint.")
+    """Remove an endpoint and cancel its undelivered events, which carry workers' answers: nothing more is sent to
+    its URL. A delivery queued or emitted concurrently is caught by webhook_deliver's check under its row lock."""
+    with transaction.atomic():
+        updated = WebhookEndpoint.objects.filter(pk=endpoint_id, user=user, deleted_at__isnull=True).update(
+            deleted_at=timezone.now()
+        )
+        if not updated:
+            raise NotFound("No such webhook endpoint.")
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.CANCELLED
+        )
 
 
 def webhook_emit(*, user_id: int, job_id: int | None, event: str, data: dict) -> int:
@@ -85,6 +91,11 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
     now = now or timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update(no_key=True).select_related("endpoint").get(pk=delivery_id)
+        if delivery.status == DeliveryStatus.PENDING and delivery.endpoint.deleted_at is not None:
+            # Deleted after this was queued (or while it was emitted): answers never go to a removed URL.
+            delivery.status = DeliveryStatus.CANCELLED
+            delivery.save(update_fields=["status"])
+            return delivery
         if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
             return delivery
         delivery.attempts += 1
@@ -118,7 +129,7 @@ def _record_attempt(*, delivery_id: int, status_code: int | None, error: str, no
             delivery.last_error = ""
         else:
             delivery.last_error = error or f"The endpoint answered HTTP {status_code}."
-            if delivery.created_at + GIVE_UP_AFTER <= now:
+            if delivery.status == DeliveryStatus.PENDING and delivery.created_at + GIVE_UP_AFTER <= now:
                 delivery.status = DeliveryStatus.FAILED
         delivery.save()
     return delivery
