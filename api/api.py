@@ -2,9 +2,11 @@
 
 import functools
 
+from django.urls import path
 from ninja import NinjaAPI, Swagger
+from ninja.openapi.schema import OpenAPISchema
 
-from api.core import ApiKeyAuth, StrictJsonParser, install_error_handlers
+from api.core import ApiKeyAuth, StrictJsonParser, api_answers, install_error_handlers, not_found, required_scope
 from api.endpoints import router
 
 DOCS_POLICY = (
@@ -25,14 +27,59 @@ def docs_policy(view):
     return wrapper
 
 
-api = NinjaAPI(
+class ScopedOpenAPISchema(OpenAPISchema):
+    """The OpenAPI document, with each operation's required scope in its description and security requirement
+    (OpenAPI 3.1 lets a non-OAuth scheme list the roles an operation needs)."""
+
+    def operation_details(self, operation) -> dict:
+        details = super().operation_details(operation)
+        scope = required_scope(operation)
+        sentence = f"Needs an API key with the `{scope}` scope." if scope else "No API key may call this."
+        details["description"] = f"{details['description']}\n\n{sentence}" if details.get("description") else sentence
+        return details
+
+    def operation_security(self, operation) -> list | None:
+        security = super().operation_security(operation)
+        scope = required_scope(operation)
+        if security and scope:
+            security = [{name: [scope] for name in requirement} for requirement in security]
+        return security
+
+
+class BoltworkApi(NinjaAPI):
+    """NinjaAPI with scopes in its document, and the API's error body for wrong paths and methods too."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None):
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return ScopedOpenAPISchema(self, path_prefix)
+
+    @property
+    def urls(self) -> tuple[list, str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            pattern.callback = api_answers(pattern.callback)
+        # Last, so it matches only what no endpoint did: `/api/v1/<anything else>` is a JSON 404, not a page.
+        patterns.append(path("<path:rest>", not_found, name="not-found"))
+        return patterns, app_name, namespace
+
+
+api = BoltworkApi(
     title="Boltwork API",
     version="1",
     description=(
         "Everything a requester (and a worker's tools) can do on Boltwork, over JSON. Authenticate with "
         "`Authorization: Bearer <key>` (make keys on your settings page). Amounts are integers of millisatoshis "
         "(`*_msat`), IDs are strings, times are ISO 8601 with an offset. POSTs that create or move money accept an "
-        '`Idempotency-Key` header. Errors are `{"error": {"code", "message", "details"}}`.'
+        '`Idempotency-Key` header. Errors are `{"error": {"code", "message", "details"}}`.\n\n'
+        "**Scopes.** Each key has one or more of four scopes, and each endpoint needs exactly one of them (its "
+        "description says which): `read` for every GET (account, jobs, assignments, results, board, deposits, "
+        "payouts); `work` for a worker's claim, submit and return; `requester` for creating and changing jobs, "
+        "adding tasks, publish, pause, resume, close and review; `money` for deposits, bonuses and the payout "
+        "destination. A write scope does not imply `read`: a script that posts jobs and reads results needs both. "
+        "A key with all four (the default) can do everything. A key without the scope an endpoint needs gets "
+        "403 `insufficient_scope` with `details.required_scope`.\n\n"
+        "**Expiry.** A key may have an expiry date; from then on it is refused with 401, exactly like a revoked key."
     ),
     auth=ApiKeyAuth(),
     urls_namespace="api",

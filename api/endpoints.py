@@ -1,21 +1,31 @@
 """Boltwork API v1: everything a requester (and a worker's tools) can do on the web pages, over JSON.
 
 Endpoints parse, call one service or selector, and shape the answer; the services decide and raise domain errors,
-which `api.core` turns into the error body and status.
+which `api.core` turns into the error body and status. Each endpoint names the key scope it needs in its route
+(`auth=READ`, ...); `api.core.ApiKeyAuth` enforces it. Every GET needs `read`; the scopes are separate.
 """
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Query, Router, Status
+from ninja import Field, Query, Router, Status
 from ninja.decorators import decorate_view
 
 from api import schemas
-from api.core import NUL_MESSAGE, ApiError, contains_nul, idempotent, page_of, parse_id
+from api.core import (
+    UNSTORABLE_MESSAGE,
+    ApiError,
+    ApiKeyAuth,
+    contains_unstorable_text,
+    idempotent,
+    page_of,
+    parse_id,
+)
+from api.models import ApiScope
 from marketplace import selectors as job_selectors
 from marketplace import services as job_services
 from marketplace.answer_forms import render_html_template
 from marketplace.errors import NotFound
-from marketplace.models import FormKind, Job, User
+from marketplace.models import MAX_REWARD_MSAT, FormKind, Job, User
 from payments import deposits
 from payments import selectors as money_selectors
 from payments import services as money_services
@@ -27,13 +37,21 @@ from tasks.models import Assignment, AssignmentStatus
 from tasks.results import results_csv_response
 
 router = Router()
+# The scope each endpoint needs, named in its route.
+READ = ApiKeyAuth(ApiScope.READ)
+WORK = ApiKeyAuth(ApiScope.WORK)
+REQUESTER = ApiKeyAuth(ApiScope.REQUESTER)
+MONEY = ApiKeyAuth(ApiScope.MONEY)
 ERRORS = {
     400: schemas.ErrorOut,
     401: schemas.ErrorOut,
+    403: schemas.ErrorOut,
     404: schemas.ErrorOut,
     409: schemas.ErrorOut,
     429: schemas.ErrorOut,
 }
+# payments.services.bonus_pay's words for a worker who never worked for the requester; a malformed id gets them too.
+NO_SUCH_WORKER = "No such worker or assignment among your jobs."
 # Fields that have no "empty" value: sending null for them in a PATCH is a mistake, not a change.
 NOT_NULLABLE_IN_PATCH = frozenset(schemas.JobTerms.model_fields) - {"expires_at"}
 
@@ -113,7 +131,7 @@ def own_job(request: HttpRequest, job_id: str) -> Job:
 # Me and money ------------------------------------------------------------------------------------------------
 
 
-@router.get("/me", response={200: schemas.MeOut, **ERRORS}, tags=["account"])
+@router.get("/me", response={200: schemas.MeOut, **ERRORS}, tags=["account"], auth=READ)
 def me(request: HttpRequest):
     summary = money_selectors.wallet_summary(user=request.auth)
     return {
@@ -125,13 +143,15 @@ def me(request: HttpRequest):
     }
 
 
-@router.post("/deposits", response={201: schemas.DepositOut, 503: schemas.ErrorOut, **ERRORS}, tags=["money"])
+@router.post(
+    "/deposits", response={201: schemas.DepositOut, 503: schemas.ErrorOut, **ERRORS}, tags=["money"], auth=MONEY
+)
 @decorate_view(idempotent)
 def deposit_create(request: HttpRequest, body: schemas.DepositIn):
     return Status(201, deposit_out(deposits.deposit_create(user=request.auth, amount_msat=body.amount_msat)))
 
 
-@router.get("/deposits/{deposit_id}", response={200: schemas.DepositOut, **ERRORS}, tags=["money"])
+@router.get("/deposits/{deposit_id}", response={200: schemas.DepositOut, **ERRORS}, tags=["money"], auth=READ)
 def deposit_get(request: HttpRequest, deposit_id: str):
     deposit = Deposit.objects.filter(pk=parse_id(deposit_id), user=request.auth).first()
     if deposit is None:
@@ -139,12 +159,15 @@ def deposit_get(request: HttpRequest, deposit_id: str):
     return deposit_out(deposits.deposit_refresh(deposit=deposit))
 
 
-@router.post("/bonuses", response={201: schemas.BonusOut, 402: schemas.ErrorOut, **ERRORS}, tags=["money"])
+@router.post("/bonuses", response={201: schemas.BonusOut, 402: schemas.ErrorOut, **ERRORS}, tags=["money"], auth=MONEY)
 @decorate_view(idempotent)
 def bonus_create(request: HttpRequest, body: schemas.BonusIn):
-    worker = User.objects.filter(pk=parse_id(body.worker_id)).first()
-    if worker is None:
-        raise NotFound("No such worker among your jobs.")
+    worker_pk = _worker_pk(body.worker_id)
+    # A user id that names nobody is handed on as a user who never worked for this requester: the service then
+    # refuses it with its own answer, after its own checks in its own order, exactly as it refuses a real but
+    # unrelated user, so the answer never tells whether an account exists. (The instance is never saved: the
+    # service finds no assignment of it and stops.)
+    worker = User.objects.filter(pk=worker_pk).first() or User(pk=worker_pk)
     bonus = money_services.bonus_pay(
         requester=request.auth,
         worker=worker,
@@ -166,14 +189,23 @@ def bonus_create(request: HttpRequest, body: schemas.BonusIn):
     )
 
 
-@router.get("/payouts", response={200: schemas.PayoutPage, **ERRORS}, tags=["money"])
+def _worker_pk(worker_id: str) -> int:
+    try:
+        return parse_id(worker_id)
+    except NotFound:
+        raise NotFound(NO_SUCH_WORKER) from None
+
+
+@router.get("/payouts", response={200: schemas.PayoutPage, **ERRORS}, tags=["money"], auth=READ)
 def payouts(request: HttpRequest, cursor: str | None = None, limit: int | None = None):
     return page_of(
         money_selectors.payouts_of_worker(worker=request.auth), cursor=cursor, limit=limit, serialize=payout_out
     )
 
 
-@router.put("/me/payout-destination", response={200: schemas.PayoutDestinationOut, **ERRORS}, tags=["money"])
+@router.put(
+    "/me/payout-destination", response={200: schemas.PayoutDestinationOut, **ERRORS}, tags=["money"], auth=MONEY
+)
 def payout_destination_set(request: HttpRequest, body: schemas.PayoutDestinationIn):
     if body.lightning_address and body.lnurl:
         raise ApiError(400, "validation_error", "Give either lightning_address or lnurl, not both.")
@@ -194,7 +226,7 @@ def payout_destination_set(request: HttpRequest, body: schemas.PayoutDestination
 # Jobs --------------------------------------------------------------------------------------------------------
 
 
-@router.post("/jobs", response={201: schemas.JobOut, **ERRORS}, tags=["jobs"])
+@router.post("/jobs", response={201: schemas.JobOut, **ERRORS}, tags=["jobs"], auth=REQUESTER)
 @decorate_view(idempotent)
 def job_create(request: HttpRequest, body: schemas.JobIn):
     if (body.form is None) == (body.html_template is None):
@@ -214,18 +246,18 @@ def _set_form(request: HttpRequest, job: Job, form: schemas.FormIn | None, html_
     return job
 
 
-@router.get("/jobs", response={200: schemas.JobPage, **ERRORS}, tags=["jobs"])
+@router.get("/jobs", response={200: schemas.JobPage, **ERRORS}, tags=["jobs"], auth=READ)
 def jobs(request: HttpRequest, cursor: str | None = None, limit: int | None = None):
     mine = Job.objects.filter(requester=request.auth).prefetch_related("tags")
     return page_of(mine, cursor=cursor, limit=limit, serialize=job_out)
 
 
-@router.get("/jobs/{job_id}", response={200: schemas.JobOut, **ERRORS}, tags=["jobs"])
+@router.get("/jobs/{job_id}", response={200: schemas.JobOut, **ERRORS}, tags=["jobs"], auth=READ)
 def job_get(request: HttpRequest, job_id: str):
     return job_out(own_job(request, job_id))
 
 
-@router.patch("/jobs/{job_id}", response={200: schemas.JobOut, **ERRORS}, tags=["jobs"])
+@router.patch("/jobs/{job_id}", response={200: schemas.JobOut, **ERRORS}, tags=["jobs"], auth=REQUESTER)
 def job_patch(request: HttpRequest, job_id: str, body: schemas.JobPatch):
     job = own_job(request, job_id)
     changes = body.dict(exclude_unset=True)
@@ -258,6 +290,7 @@ TASKS_BODY = {
     response={201: schemas.CreatedOut, 402: schemas.ErrorOut, 415: schemas.ErrorOut, **ERRORS},
     tags=["jobs"],
     openapi_extra=TASKS_BODY,
+    auth=REQUESTER,
 )
 @decorate_view(idempotent)
 def tasks_add(request: HttpRequest, job_id: str):
@@ -284,8 +317,8 @@ def _parse_tasks_json(raw: bytes) -> schemas.TasksIn:
     except ValidationError as error:
         details = {"errors": error.errors(include_context=False, include_url=False, include_input=False)}
         raise ApiError(400, "validation_error", "The tasks are not valid.", details) from None
-    if contains_nul([task.input for task in tasks.tasks]):
-        raise ApiError(400, "validation_error", NUL_MESSAGE)
+    if contains_unstorable_text([task.input for task in tasks.tasks]):
+        raise ApiError(400, "validation_error", UNSTORABLE_MESSAGE)
     return tasks
 
 
@@ -308,31 +341,31 @@ def _job_after(job: Job) -> dict:
     return job_out(Job.objects.prefetch_related("tags").get(pk=job.pk))
 
 
-@router.post("/jobs/{job_id}/publish", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@router.post("/jobs/{job_id}/publish", response=JOB_ACTION_RESPONSES, tags=["jobs"], auth=REQUESTER)
 @decorate_view(idempotent)
 def job_publish(request: HttpRequest, job_id: str):
     return _job_after(job_services.job_publish(job=own_job(request, job_id), actor=request.auth))
 
 
-@router.post("/jobs/{job_id}/pause", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@router.post("/jobs/{job_id}/pause", response=JOB_ACTION_RESPONSES, tags=["jobs"], auth=REQUESTER)
 @decorate_view(idempotent)
 def job_pause(request: HttpRequest, job_id: str):
     return _job_after(job_services.job_pause(job=own_job(request, job_id), actor=request.auth))
 
 
-@router.post("/jobs/{job_id}/resume", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@router.post("/jobs/{job_id}/resume", response=JOB_ACTION_RESPONSES, tags=["jobs"], auth=REQUESTER)
 @decorate_view(idempotent)
 def job_resume(request: HttpRequest, job_id: str):
     return _job_after(job_services.job_resume(job=own_job(request, job_id), actor=request.auth))
 
 
-@router.post("/jobs/{job_id}/close", response=JOB_ACTION_RESPONSES, tags=["jobs"])
+@router.post("/jobs/{job_id}/close", response=JOB_ACTION_RESPONSES, tags=["jobs"], auth=REQUESTER)
 @decorate_view(idempotent)
 def job_close(request: HttpRequest, job_id: str):
     return _job_after(job_services.job_close(job=own_job(request, job_id), actor=request.auth))
 
 
-@router.get("/jobs/{job_id}/assignments", response={200: schemas.AssignmentPage, **ERRORS}, tags=["review"])
+@router.get("/jobs/{job_id}/assignments", response={200: schemas.AssignmentPage, **ERRORS}, tags=["review"], auth=READ)
 def job_assignments(
     request: HttpRequest,
     job_id: str,
@@ -357,7 +390,9 @@ CSV_RESPONSE = {
 }
 
 
-@router.get("/jobs/{job_id}/results.csv", tags=["review"], response={200: str, **ERRORS}, openapi_extra=CSV_RESPONSE)
+@router.get(
+    "/jobs/{job_id}/results.csv", tags=["review"], response={200: str, **ERRORS}, openapi_extra=CSV_RESPONSE, auth=READ
+)
 def job_results(request: HttpRequest, job_id: str):
     return results_csv_response(job=own_job(request, job_id))
 
@@ -372,19 +407,29 @@ def _review(request: HttpRequest, assignment_id: str, *, approve: bool, feedback
     return assignment_out(Assignment.objects.select_related("task").get(pk=assignment.pk))
 
 
-@router.post("/assignments/{assignment_id}/approve", response={200: schemas.AssignmentOut, **ERRORS}, tags=["review"])
+@router.post(
+    "/assignments/{assignment_id}/approve",
+    response={200: schemas.AssignmentOut, **ERRORS},
+    tags=["review"],
+    auth=REQUESTER,
+)
 @decorate_view(idempotent)
 def assignment_approve(request: HttpRequest, assignment_id: str, body: schemas.ApproveIn | None = None):
     return _review(request, assignment_id, approve=True, feedback=body.feedback if body else "")
 
 
-@router.post("/assignments/{assignment_id}/reject", response={200: schemas.AssignmentOut, **ERRORS}, tags=["review"])
+@router.post(
+    "/assignments/{assignment_id}/reject",
+    response={200: schemas.AssignmentOut, **ERRORS},
+    tags=["review"],
+    auth=REQUESTER,
+)
 @decorate_view(idempotent)
 def assignment_reject(request: HttpRequest, assignment_id: str, body: schemas.RejectIn):
     return _review(request, assignment_id, approve=False, feedback=body.reason)
 
 
-@router.post("/assignments/review", response={200: schemas.BulkReviewOut, **ERRORS}, tags=["review"])
+@router.post("/assignments/review", response={200: schemas.BulkReviewOut, **ERRORS}, tags=["review"], auth=REQUESTER)
 @decorate_view(idempotent)
 def assignments_review(request: HttpRequest, body: schemas.BulkReviewIn):
     approve_ids = [parse_id(value) for value in body.approve]
@@ -415,10 +460,10 @@ class BoardFilters(schemas.Schema):
 
     q: str = ""
     tag: str = ""
-    min_reward_msat: int | None = None
+    min_reward_msat: int | None = Field(None, ge=0, le=MAX_REWARD_MSAT)
 
 
-@router.get("/board", response={200: schemas.BoardPage, **ERRORS}, tags=["work"])
+@router.get("/board", response={200: schemas.BoardPage, **ERRORS}, tags=["work"], auth=READ)
 def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None = None, limit: int | None = None):
     jobs_on_board = job_selectors.board_jobs(
         search=filters.q[:100], tag=filters.tag[:40], min_reward_msat=filters.min_reward_msat, sort="newest"
@@ -440,7 +485,7 @@ def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None
     return page_of(jobs_on_board, cursor=cursor, limit=limit, serialize=serialize)
 
 
-@router.post("/jobs/{job_id}/claim", response={201: schemas.ClaimOut, **ERRORS}, tags=["work"])
+@router.post("/jobs/{job_id}/claim", response={201: schemas.ClaimOut, **ERRORS}, tags=["work"], auth=WORK)
 def job_claim(request: HttpRequest, job_id: str):
     job = job_selectors.job_public_get(job_id=parse_id(job_id))
     assignment = task_services.assignment_claim(job=job, worker=request.auth)
@@ -475,7 +520,10 @@ def worker_assignment_out(assignment: Assignment) -> dict:
 
 
 @router.post(
-    "/assignments/{assignment_id}/submit", response={200: schemas.WorkerAssignmentOut, **ERRORS}, tags=["work"]
+    "/assignments/{assignment_id}/submit",
+    response={200: schemas.WorkerAssignmentOut, **ERRORS},
+    tags=["work"],
+    auth=WORK,
 )
 def assignment_submit(request: HttpRequest, assignment_id: str, body: schemas.SubmitIn):
     assignment = task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=parse_id(assignment_id))
@@ -502,7 +550,10 @@ def _builder_form_data(answer: dict) -> dict:
 
 
 @router.post(
-    "/assignments/{assignment_id}/return", response={200: schemas.WorkerAssignmentOut, **ERRORS}, tags=["work"]
+    "/assignments/{assignment_id}/return",
+    response={200: schemas.WorkerAssignmentOut, **ERRORS},
+    tags=["work"],
+    auth=WORK,
 )
 def assignment_return(request: HttpRequest, assignment_id: str):
     assignment = task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=parse_id(assignment_id))

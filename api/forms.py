@@ -1,10 +1,29 @@
 from django import forms
 
+from api.models import ApiScope
 from marketplace.models import Job, JobStatus
+
+KEY_EXPIRY_CHOICES = [("", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")]
 
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. “nightly upload script”.")
+    scopes = forms.MultipleChoiceField(
+        label="What the key may do",
+        choices=ApiScope.choices,
+        initial=list(ApiScope.values),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Each scope is separate: a script that posts jobs and reads their results needs requester and read.",
+        error_messages={"required": "Choose at least one scope: a key without any can do nothing."},
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires",
+        choices=KEY_EXPIRY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="After that the key stops working, as if revoked.",
+    )
 
 
 class WebhookEndpointForm(forms.Form):

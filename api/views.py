@@ -1,9 +1,12 @@
 """The settings page for API keys and webhooks."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from api import services, webhooks
@@ -20,10 +23,16 @@ def api_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "create_key" in request.POST:
         key_form = ApiKeyForm(request.POST, prefix="key")
         if key_form.is_valid():
+            days = key_form.cleaned_data["expires_in_days"]
             try:
-                api_key, secret = services.api_key_create(user=request.user, name=key_form.cleaned_data["name"])
+                api_key, secret = services.api_key_create(
+                    user=request.user,
+                    name=key_form.cleaned_data["name"],
+                    scopes=key_form.cleaned_data["scopes"],
+                    expires_at=timezone.now() + timedelta(days=days) if days else None,
+                )
             except DomainError as error:
-                key_form.add_error("name", error.message)
+                key_form.add_error(None, error.message)
             else:
                 shown_once = {"label": f"API key “{api_key.name}”", "secret": secret}
                 key_form = ApiKeyForm(prefix="key")
@@ -48,6 +57,7 @@ def api_settings(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at")[:50],
         "webhook_form": webhook_form,
         "shown_once": shown_once,
+        "now": timezone.now(),
     }
     return render(request, "api/settings.html", context)
 
