@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from marketplace.models import Job, JobStatus, User
-from payments.ledger import Line, account_of_job, account_of_user, balance_msat, ledger_post, platform_account
+from payments.ledger import Line, _lock_accounts, account_of_job, account_of_user, ledger_post, platform_account
 from payments.models import AccountKind, TransactionKind
 
 BASIS_POINTS = 10_000
@@ -86,17 +86,23 @@ def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
     """Refund to the requester the escrow no assignment can claim any more. Returns the amount refunded.
 
     Only for closed or cancelled jobs; called when the job closes and again whenever one of its assignments ends
-    unapproved. `event_key` names that event, so each happens at most once. Locks the job row.
+    unapproved. `event_key` names that event, so each happens at most once. Locks the job row, then the escrow and
+    the requester's balance (the order of the rest of the code: job before accounts, accounts by primary key).
     """
     job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status not in {JobStatus.CLOSED, JobStatus.CANCELLED}:
         return 0
     escrow = account_of_job(job=job)
+    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
+    # Lock the escrow before reading it, in the ledger's order (ledger_post takes the same two locks below). An
+    # approval ends a live assignment and pays its slot out of this escrow in one transaction without touching the
+    # job row: it has either committed before this lock (both halves seen) or waits for it (neither seen). Unlocked,
+    # one committing between the count and the balance would be seen half, and one slot's escrow stranded.
+    escrow_balance = _lock_accounts([escrow.pk, requester_balance.pk])[escrow.pk].balance_msat
     still_claimable = escrow_per_slot_msat(job) * _live_assignment_count(job)
-    surplus = balance_msat(account=escrow) - still_claimable
+    surplus = escrow_balance - still_claimable
     if surplus <= 0:
         return 0
-    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
     ledger_post(
         kind=TransactionKind.ESCROW_REFUND,
         key=f"refund:{job.pk}:{event_key}",
