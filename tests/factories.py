@@ -4,6 +4,7 @@ import itertools
 import uuid
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,12 +30,14 @@ SENTIMENT_FIELDS = [
 
 
 def make_user(username: str | None = None, *, funds_sats: int = 1_000_000, **extra) -> User:
-    """A user with a password and, unless told otherwise, a requester balance as if they had made a deposit."""
+    """A user with a password and a verified email address (so they can log in; verification is mandatory) and,
+    unless told otherwise, a requester balance as if they had made a deposit."""
     number = next(_counter)
     username = username or f"user{number}"
     user = User.objects.create_user(
         username=username, email=f"{username}@example.com", password="correct horse battery", **extra
     )
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     if funds_sats:
         fund(user, funds_sats * 1000)
     return user

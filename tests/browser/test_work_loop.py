@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import expect
 
 from marketplace.models import Job, JobStatus
@@ -31,6 +32,11 @@ def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     requester_page.locator("#id_password1").fill(PASSWORD)
     requester_page.locator("#id_password2").fill(PASSWORD)
     requester_page.get_by_role("button", name="Sign Up").click()
+    # ...and follows the link in the verification email, which logs her in (the same browser signed up).
+    expect(requester_page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    confirm_path = re.search(r"(/accounts/confirm-email/[^\s]+)", mail.outbox[-1].body).group(1)
+    requester_page.goto(confirm_path)
+    requester_page.get_by_role("button", name="Confirm").click()
     expect(requester_page.get_by_role("heading", name="Find work")).to_be_visible()
 
     # Creates a job...

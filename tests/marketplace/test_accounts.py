@@ -69,7 +69,8 @@ def test_signups_can_be_closed(client, settings):
 
 @pytest.mark.django_db
 def test_log_in_with_username_or_email_and_log_out(client):
-    User.objects.create_user(username="omar", email="omar@example.com", password=PASSWORD)
+    user = User.objects.create_user(username="omar", email="omar@example.com", password=PASSWORD)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)  # verification is mandatory
 
     client.post("/accounts/login/", {"login": "omar@example.com", "password": PASSWORD})
     assert client.get("/work/").status_code == 200
