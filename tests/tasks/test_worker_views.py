@@ -192,9 +192,9 @@ def test_submit_an_html_task(worker_client, worker):
     assignment = services.assignment_claim(job=job, worker=worker)
     url = reverse("assignment_submit", args=[assignment.pk])
     for bad in ("not json", "", json.dumps({}), json.dumps({"sentiment": ["a", 1]})):
-        response = worker_client.post(url, {"answer_json": bad}, follow=True)
-        assert response.redirect_chain == [(reverse("assignment_detail", args=[assignment.pk]), 302)], bad
-        assert messages_of(response), bad
+        response = worker_client.post(url, {"answer_json": bad})
+        assert response.status_code == 400, bad  # the task page again, with the problem on it
+        assert 'class="error-summary"' in response.content.decode(), bad
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.ACCEPTED
     answer = {"sentiment": "Negative", "notes": "Rude"}

@@ -1,0 +1,82 @@
+"""A worker's HTML template answer that the database cannot store is a clear 400 on the task page, never a 500.
+
+The page's script posts the answer as JSON text in `answer_json`; JSON may escape any code unit, so `"\\u0000"` (NUL,
+which PostgreSQL's jsonb refuses) and a lone `"\\ud800"` (no UTF-8 form at all) reach the server as Python text.
+"""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from marketplace.answer_forms import clean_html_answer
+from marketplace.errors import InvalidInput
+from tasks import services
+from tasks.models import AssignmentStatus
+from tests.factories import make_html_job
+
+pytestmark = pytest.mark.django_db
+
+UNSTORABLE_ANSWERS = [
+    pytest.param('{"sentiment": "Pos\\u0000itive"}', id="nul-in-a-value"),
+    pytest.param('{"sentiment": "\\ud800"}', id="lone-high-surrogate"),
+    pytest.param('{"sentiment": "Positive", "notes": "ok \\udfff"}', id="lone-low-surrogate"),
+    pytest.param('{"sentiment": ["Positive", "\\ud83d"]}', id="surrogate-in-a-list"),
+    pytest.param('{"sentiment": "Positive", "x\\u0000": "a"}', id="nul-in-a-key"),
+    pytest.param('{"sentiment": "Positive", "\\udc00": "a"}', id="surrogate-in-a-key"),
+]
+
+
+def submit(client, assignment, answer_json: str):
+    return client.post(reverse("assignment_submit", args=[assignment.pk]), {"answer_json": answer_json})
+
+
+@pytest.mark.parametrize("answer_json", UNSTORABLE_ANSWERS)
+def test_unstorable_text_in_an_html_answer_is_a_400_on_the_page_and_nothing_is_stored(
+    worker_client, worker, answer_json
+):
+    assignment = services.assignment_claim(job=make_html_job(), worker=worker)
+
+    response = submit(worker_client, assignment, answer_json)
+
+    assert response.status_code == 400
+    assert "cannot be saved" in response.content.decode()
+    assignment.refresh_from_db()
+    assert (assignment.status, assignment.answer) == (AssignmentStatus.ACCEPTED, None)
+
+
+def test_a_character_escaped_as_a_valid_surrogate_pair_is_stored(worker_client, worker):
+    """JSON writes characters outside the Basic Multilingual Plane as a pair of escapes: that is not refused."""
+    assignment = services.assignment_claim(job=make_html_job(), worker=worker)
+
+    response = submit(worker_client, assignment, '{"sentiment": "Positive", "notes": "\\ud83d\\ude00 great"}')
+
+    assert response.status_code == 302
+    assignment.refresh_from_db()
+    assert assignment.answer == {"sentiment": "Positive", "notes": "\U0001f600 great"}
+
+
+@pytest.mark.parametrize(
+    "answer_json",
+    [
+        pytest.param("[" * 100_000, id="arrays-nested-past-the-parser-stack"),
+        pytest.param('{"a":' * 100_000, id="objects-nested-past-the-parser-stack"),
+        pytest.param("not json", id="not-json"),
+    ],
+)
+def test_answer_json_that_does_not_parse_is_a_400_on_the_page(worker_client, worker, answer_json):
+    assignment = services.assignment_claim(job=make_html_job(), worker=worker)
+
+    response = submit(worker_client, assignment, answer_json)
+
+    assert response.status_code == 400
+    assert "The answer is empty" in response.content.decode()
+    assignment.refresh_from_db()
+    assert (assignment.status, assignment.answer) == (AssignmentStatus.ACCEPTED, None)
+
+
+@pytest.mark.parametrize("answer_json", UNSTORABLE_ANSWERS)
+def test_the_answer_check_refuses_unstorable_text_for_every_caller(answer_json):
+    """The same check serves the web page and the API's submit, since both call clean_html_answer."""
+    with pytest.raises(InvalidInput, match="cannot be saved"):
+        clean_html_answer(json.loads(answer_json), field_names=["sentiment", "notes"])
