@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 from pydantic import AwareDatetime, ConfigDict, PlainSerializer
 
+from marketplace.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
+
 
 class InputSchema(Schema):
     """Request bodies refuse fields they do not know: a typo is a 400, not a silently ignored change."""
@@ -63,7 +65,7 @@ class FormField(InputSchema):
 
 
 class FormIn(InputSchema):
-    prompt: str = Field("", max_length=20_000)
+    prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
     fields: list[FormField] = Field(..., min_length=1, max_length=50)
 
 
@@ -74,8 +76,8 @@ class FormOut(Schema):
 
 class JobTerms(InputSchema):
     title: str = Field(..., min_length=1, max_length=200)
-    description: str = Field(..., min_length=1, max_length=5_000)
-    instructions: str = Field("", max_length=50_000)
+    description: str = Field(..., min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    instructions: str = Field("", max_length=MAX_INSTRUCTIONS_CHARS)
     reward_msat: int = Field(..., ge=1_000, le=1_000_000_000)
     assignments_per_task: int = Field(1, ge=1, le=100)
     time_limit_seconds: int = Field(600, ge=60, le=7 * 24 * 3600)
@@ -91,8 +93,8 @@ class JobIn(JobTerms):
 
 class JobPatch(InputSchema):
     title: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, min_length=1, max_length=5_000)
-    instructions: str | None = Field(None, max_length=50_000)
+    description: str | None = Field(None, min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    instructions: str | None = Field(None, max_length=MAX_INSTRUCTIONS_CHARS)
     reward_msat: int | None = Field(None, ge=1_000, le=1_000_000_000)
     assignments_per_task: int | None = Field(None, ge=1, le=100)
     time_limit_seconds: int | None = Field(None, ge=60, le=7 * 24 * 3600)

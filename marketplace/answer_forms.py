@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from django import forms
 
 from marketplace.errors import InvalidInput
-from marketplace.text import render_markdown
+from marketplace.text import render_markdown, sanitize_html
 
 FIELD_KINDS = {
     "short_text": "Short text",
@@ -146,13 +146,48 @@ def html_answer_field_names(template: str) -> list[str]:
     return collector.names
 
 
-def render_prompt(prompt: str, task_input: dict) -> str:
-    """The task's prompt as safe HTML: escaped input values substituted into the Markdown, then sanitized."""
+# When a prompt is saved, each placeholder becomes an inert mark: letters and digits only, so Markdown, URL
+# normalisation and nh3 keep it as it is wherever it stands (text, code, a link's URL, an image's alt). The column
+# name is hex-encoded since a column may be named with any character. The requester's own "bwslot" becomes the
+# mark of the empty name, which turns back into the word: text they type never turns into a task value.
+PLACEHOLDER_MARK_PREFIX = "bwslot"
+_PROMPT_SOURCE_RE = re.compile(PROMPT_PLACEHOLDER_RE.pattern + "|" + PLACEHOLDER_MARK_PREFIX)
+_PLACEHOLDER_MARK_RE = re.compile(PLACEHOLDER_MARK_PREFIX + r"((?:[0-9a-f]{2})*)x")
+
+
+def _placeholder_mark(name: str) -> str:
+    return f"{PLACEHOLDER_MARK_PREFIX}{name.encode().hex()}x"
+
+
+def render_prompt_html(prompt: str) -> str:
+    """The prompt's Markdown as safe HTML with a mark in place of each `{{placeholder}}`, to store when the prompt
+    is saved; `fill_prompt` puts a task's values in per view without rendering Markdown again."""
+
+    def mark(match: re.Match) -> str:
+        return _placeholder_mark(match.group(1) or "")
+
+    marks = frozenset(_placeholder_mark(name) for name in prompt_placeholders(prompt))
+    # A mark standing for a whole URL scheme ("{{scheme}}://…") is judged by nh3 once filled in, per view.
+    return render_markdown(_PROMPT_SOURCE_RE.sub(mark, prompt), extra_url_schemes=marks)
+
+
+def fill_prompt(prompt_html: str, task_input: dict) -> str:
+    """A stored prompt (`render_prompt_html`) with the task's values in place of its marks, as safe HTML.
+
+    A value is text, never Markdown or HTML: it is escaped, and the result sanitized again, so a value that
+    lands in a link's URL cannot make it a javascript: link. Linear in the HTML and the values.
+    """
 
     def substitute(match: re.Match) -> str:
-        return html.escape(str(task_input.get(match.group(1), "")))
+        try:
+            name = bytes.fromhex(match.group(1)).decode()
+        except UnicodeDecodeError:
+            return ""
+        if not name:
+            return PLACEHOLDER_MARK_PREFIX
+        return html.escape(str(task_input.get(name, "")), quote=True)
 
-    return render_markdown(PROMPT_PLACEHOLDER_RE.sub(substitute, prompt))
+    return sanitize_html(_PLACEHOLDER_MARK_RE.sub(substitute, prompt_html))
 
 
 def render_html_template(template: str, task_input: dict) -> str:

@@ -13,6 +13,7 @@ from marketplace.models import (
     MSAT_PER_SAT,
     Job,
 )
+from marketplace.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
 
 
 class SignupForm(AllauthSignupForm):
@@ -34,12 +35,12 @@ class SignupForm(AllauthSignupForm):
 class JobTermsForm(forms.Form):
     title = forms.CharField(max_length=200)
     description = forms.CharField(
-        max_length=5_000,
+        max_length=MAX_DESCRIPTION_CHARS,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Markdown. Shown on the job board: what the job is and who it is for.",
     )
     instructions = forms.CharField(
-        max_length=50_000,
+        max_length=MAX_INSTRUCTIONS_CHARS,
         required=False,
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text="Markdown. Shown above every task: how to do it well, with examples.",
@@ -124,7 +125,7 @@ class ExpiryForm(forms.Form):
 
 class BuilderPromptForm(forms.Form):
     prompt = forms.CharField(
-        max_length=20_000,
+        max_length=MAX_PROMPT_CHARS,
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="Markdown shown above the fields. Put a task's values in with {{column}}, e.g. "

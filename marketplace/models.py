@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.text import EXCERPT_CHARS, MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
+
 MSAT_PER_SAT = 1000
 
 
@@ -66,8 +68,16 @@ class FormKind(models.TextChoices):
 class Job(models.Model):
     requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="jobs")
     title = models.CharField(max_length=200)
-    description = models.TextField(max_length=5_000, help_text="Markdown: what the job is, shown on the board.")
-    instructions = models.TextField(max_length=50_000, blank=True, help_text="Markdown: how to do a task.")
+    description = models.TextField(
+        max_length=MAX_DESCRIPTION_CHARS, help_text="Markdown: what the job is, shown on the board."
+    )
+    instructions = models.TextField(
+        max_length=MAX_INSTRUCTIONS_CHARS, blank=True, help_text="Markdown: how to do a task."
+    )
+    # Rendered by the services when the Markdown is saved, so that showing a job never renders Markdown.
+    description_html = models.TextField(blank=True, editable=False)
+    description_excerpt = models.CharField(max_length=EXCERPT_CHARS, blank=True, editable=False)
+    instructions_html = models.TextField(blank=True, editable=False)
     reward_msat = models.PositiveBigIntegerField()
     assignments_per_task = models.PositiveSmallIntegerField(default=1)
     time_limit_seconds = models.PositiveIntegerField(default=600)
@@ -77,7 +87,9 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.DRAFT)
 
     form_kind = models.CharField(max_length=16, choices=FormKind.choices, default=FormKind.BUILDER)
-    prompt = models.TextField(max_length=20_000, blank=True)
+    prompt = models.TextField(max_length=MAX_PROMPT_CHARS, blank=True)
+    # The prompt rendered when saved, with tokens where its placeholders are (see answer_forms.fill_prompt).
+    prompt_html = models.TextField(blank=True, editable=False)
     form_fields = models.JSONField(default=list, blank=True)
     html_template = models.TextField(max_length=200_000, blank=True)
     # The answer field names, derived from the form when it is saved: the Answer.* columns of the results.

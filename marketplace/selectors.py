@@ -8,6 +8,18 @@ from marketplace.errors import NotFound
 from marketplace.models import Job, JobStatus, User
 from tasks.models import AssignmentStatus
 
+# What lists of jobs never show: the Markdown's source and HTML (the board shows the excerpt) and the answer form.
+BIG_FIELDS_NOT_LISTED = (
+    "instructions",
+    "instructions_html",
+    "description_html",
+    "prompt",
+    "prompt_html",
+    "form_fields",
+    "html_template",
+    "answer_fields",
+    "input_columns",
+)
 BOARD_SORTS = {
     "newest": ("-published_at", "-id"),
     "reward": ("-reward_msat", "-published_at", "-id"),
@@ -23,7 +35,7 @@ def board_jobs(
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .select_related("requester")
         .prefetch_related("tags")
-        .defer("instructions", "prompt", "form_fields", "html_template", "answer_fields", "input_columns")
+        .defer(*BIG_FIELDS_NOT_LISTED)
     )
     if search:
         jobs = jobs.filter(Q(title__icontains=search) | Q(description__icontains=search))
@@ -67,7 +79,7 @@ def jobs_of_requester_with_progress(*, requester: User) -> QuerySet[Job]:
             rejected_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.REJECTED)),
             assignments_wanted=F("task_count") * F("assignments_per_task"),
         )
-        .defer("instructions", "prompt", "form_fields", "html_template", "answer_fields", "input_columns")
+        .defer(*BIG_FIELDS_NOT_LISTED)
         .order_by("-created_at")
     )
 

@@ -22,6 +22,13 @@ from marketplace.models import (
     Tag,
     User,
 )
+from marketplace.text import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_INSTRUCTIONS_CHARS,
+    MAX_PROMPT_CHARS,
+    html_excerpt,
+    render_markdown,
+)
 from payments import escrow
 
 MAX_TAGS = 10
@@ -52,12 +59,14 @@ def job_create(
         auto_approve_seconds=auto_approve_seconds,
         expires_at=expires_at,
     )
+    rendered = _rendered_terms(description=description.strip(), instructions=instructions.strip())
     with transaction.atomic():
         job = Job.objects.create(
             requester=requester,
             title=title.strip(),
             description=description.strip(),
             instructions=instructions.strip(),
+            **rendered,
             reward_msat=reward_msat,
             assignments_per_task=assignments_per_task,
             time_limit_seconds=time_limit_seconds,
@@ -93,6 +102,7 @@ def job_update_draft(
         auto_approve_seconds=auto_approve_seconds,
         expires_at=expires_at,
     )
+    rendered = _rendered_terms(description=description.strip(), instructions=instructions.strip())
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         _require_draft(job, "edit its terms")
@@ -100,6 +110,8 @@ def job_update_draft(
         job.title = title.strip()
         job.description = description.strip()
         job.instructions = instructions.strip()
+        for field, value in rendered.items():
+            setattr(job, field, value)
         job.reward_msat = reward_msat
         job.assignments_per_task = assignments_per_task
         job.time_limit_seconds = time_limit_seconds
@@ -116,15 +128,17 @@ def job_update_draft(
 def job_set_builder_form(*, job: Job, actor: User, prompt: str, fields: list[dict]) -> Job:
     """Give a draft a form-builder answer form. Its `{{placeholders}}` must be columns of the job's tasks."""
     cleaned_fields = answer_forms.clean_form_fields(fields)
-    if len(prompt) > 20_000:
-        raise InvalidInput("The prompt is longer than 20,000 characters.")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidInput(f"The prompt is longer than {MAX_PROMPT_CHARS:,} characters.")
     placeholders = answer_forms.prompt_placeholders(prompt)
+    prompt_html = answer_forms.render_prompt_html(prompt.strip())
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         _require_draft(job, "change its answer form")
         _check_placeholders_match_tasks(job, placeholders)
         job.form_kind = FormKind.BUILDER
         job.prompt = prompt.strip()
+        job.prompt_html = prompt_html
         job.form_fields = cleaned_fields
         job.html_template = ""
         job.answer_fields = [field["name"] for field in cleaned_fields]
@@ -132,6 +146,7 @@ def job_set_builder_form(*, job: Job, actor: User, prompt: str, fields: list[dic
             update_fields=[
                 "form_kind",
                 "prompt",
+                "prompt_html",
                 "form_fields",
                 "html_template",
                 "answer_fields",
@@ -160,12 +175,14 @@ def job_set_html_template(*, job: Job, actor: User, html_template: str) -> Job:
         job.form_kind = FormKind.HTML
         job.html_template = html_template
         job.prompt = ""
+        job.prompt_html = ""
         job.form_fields = []
         job.answer_fields = answer_fields
         job.save(
             update_fields=[
                 "form_kind",
                 "prompt",
+                "prompt_html",
                 "form_fields",
                 "html_template",
                 "answer_fields",
@@ -339,10 +356,10 @@ def _check_job_terms(
 ) -> None:
     if not title.strip() or len(title) > 200:
         raise InvalidInput("A title of 1 to 200 characters is required.")
-    if not description.strip() or len(description) > 5_000:
-        raise InvalidInput("A description of 1 to 5,000 characters is required.")
-    if len(instructions) > 50_000:
-        raise InvalidInput("The instructions are longer than 50,000 characters.")
+    if not description.strip() or len(description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidInput(f"A description of 1 to {MAX_DESCRIPTION_CHARS:,} characters is required.")
+    if len(instructions) > MAX_INSTRUCTIONS_CHARS:
+        raise InvalidInput(f"The instructions are longer than {MAX_INSTRUCTIONS_CHARS:,} characters.")
     if not MIN_REWARD_MSAT <= reward_msat <= MAX_REWARD_MSAT:
         raise InvalidInput(
             f"The reward must be between {MIN_REWARD_MSAT // 1000:,} and {MAX_REWARD_MSAT // 1000:,} sats."
@@ -356,6 +373,17 @@ def _check_job_terms(
     if expires_at is not None and expires_at <= timezone.now() + timedelta(minutes=1):
         raise InvalidInput("The expiry must be in the future.")
     _check_expiry_not_too_far(expires_at)
+
+
+def _rendered_terms(*, description: str, instructions: str) -> dict[str, str]:
+    """The stored HTML of a job's Markdown. Rendered here, once per save and outside any row lock, so that no
+    page view renders Markdown."""
+    description_html = render_markdown(description)
+    return {
+        "description_html": description_html,
+        "description_excerpt": html_excerpt(description_html),
+        "instructions_html": render_markdown(instructions) if instructions else "",
+    }
 
 
 def _check_expiry_not_too_far(expires_at: datetime | None) -> None:

@@ -260,7 +260,7 @@ def job_preview(request: HttpRequest, job_id: int) -> HttpResponse:
     context = {
         "job": job,
         "task": task,
-        "prompt_html": answer_forms.render_prompt(job.prompt, task.input) if task else "",
+        "prompt_html": answer_forms.fill_prompt(job.prompt_html, task.input if task else {}),
         "answer_form": answer_forms.AnswerForm(job.form_fields) if job.form_kind == FormKind.BUILDER else None,
         "frame_url": reverse("job_preview_frame", args=[job.pk]) + (f"?task={task.position}" if task else ""),
     }

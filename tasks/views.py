@@ -74,7 +74,7 @@ def _render_assignment(
         "assignment": assignment,
         "job": job,
         "task": assignment.task,
-        "prompt_html": answer_forms.render_prompt(job.prompt, assignment.task.input),
+        "prompt_html": answer_forms.fill_prompt(job.prompt_html, assignment.task.input),
         "answer_form": answer_form,
         "error": error,
         "frame_url": reverse("assignment_frame", args=[assignment.pk]),

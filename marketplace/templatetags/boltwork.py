@@ -1,15 +1,8 @@
 from django import template
-from django.utils.safestring import mark_safe
 
 from marketplace.models import MSAT_PER_SAT, sats_rounded_up
-from marketplace.text import render_markdown
 
 register = template.Library()
-
-
-@register.filter
-def markdown(text: str) -> str:
-    return mark_safe(render_markdown(text or ""))  # noqa: S308 - sanitized by nh3 in render_markdown
 
 
 @register.filter

@@ -152,11 +152,14 @@ def test_markdown_description_is_sanitized_on_the_board_and_job_page(client):
     ])  # fmt: skip
     task_services.tasks_add(job=job, actor=requester, columns=["x"], rows=[{"x": "1"}])
     services.job_publish(job=job, actor=requester)
-    for url in (reverse("board"), reverse("job_detail", args=[job.pk])):
-        content = client.get(url).content.decode()
-        assert "<strong>Bold</strong>" in content, url
-        assert "onerror" not in content, url
-        assert 'href="https://example.com"' in content, url
+    page = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "<strong>Bold</strong>" in page
+    assert 'href="https://example.com"' in page
+    board = client.get(reverse("board")).content.decode()
+    assert "Bold and and a link" in board, "the board shows the description's text, as an excerpt"
+    assert "<strong>Bold</strong>" not in board
+    for content in (page, board):
+        assert "onerror" not in content
         assert_no_injected_markup(content)
 
 
