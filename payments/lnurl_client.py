@@ -236,20 +236,21 @@ def check_destination_url(url: str) -> None:
 # The pay request (LUD-06) ---------------------------------------------------------------------------------------
 
 
-def fetch_pay_request(url: str) -> PayRequest:
-    """Ask the LNURL-pay endpoint for its terms.
+def fetch_pay_request(url: str, *, timeout_seconds: float | None = None) -> PayRequest:
+    """Ask the LNURL-pay endpoint for its terms, all within `timeout_seconds` (default
+    `settings.LNURL_TIMEOUT_SECONDS`; redirects included).
 
     Raises `LnurlError`, `InvalidPayRequest`, `UnsafeUrl`, `FetchFailed`.
     """
-    payload = get_lnurl_json(url)
+    payload = get_lnurl_json(url, timeout_seconds=timeout_seconds)
     return pay_request_from_json(payload, url=url)
 
 
-def get_lnurl_json(url: str, *, params: dict | None = None) -> dict:
+def get_lnurl_json(url: str, *, params: dict | None = None, timeout_seconds: float | None = None) -> dict:
     """`safe_get_json`, turning an LNURL `ERROR` answer into `LnurlError` whatever its HTTP status (LUD-01: status
     codes carry no meaning in LNURL, and many services answer errors with 400 or 500)."""
     try:
-        payload = safe_get_json(url, params=params)
+        payload = safe_get_json(url, params=params, timeout_seconds=timeout_seconds)
     except FetchFailed as error:
         if error.payload is not None and is_error_answer(error.payload):
             raise LnurlError(error_reason(error.payload)) from error

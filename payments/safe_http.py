@@ -3,13 +3,19 @@
 Workers type the addresses we call (their Lightning Address, an LNURL), so every request is treated as hostile:
 https only, every address the host resolves to must be public, the connection goes to the very address that was
 checked (a DNS answer that changes between the check and the connect cannot swap it), redirects are followed by
-hand and re-checked, timeouts are short and the answer's size is capped while it streams in.
+hand and re-checked, and the answer's size is capped while it streams in.
+
+Each request has one overall deadline (`Deadline`), shared by its redirect hops and enforced whatever the server's
+pacing: the DNS lookup runs in a thread we stop waiting for, and every connect, TLS handshake, read and write is
+given only the time that is left, so a server that drips one header byte a second is cut off at the deadline just
+like one that never answers. A per-read timeout alone would let such a server hold a web or Celery process for ever.
 
 `host:port` pairs in `settings.LNURL_ALLOWED_INSECURE_HOSTS` may use plain http and private or loopback addresses:
 that is for development and tests only.
 
 Every error is an `UnsafeUrl` (refused by policy, nothing was sent) or a `FetchFailed` (network, status, size,
-parse); both carry a message that can be shown to a worker as it is.
+parse); both carry a message that can be shown to a worker as it is. Messages never say what a host name resolves
+to: that would map our internal DNS for whoever types the names (the resolved addresses go to the log instead).
 """
 
 import ipaddress
@@ -17,6 +23,7 @@ import json
 import logging
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +36,9 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 3
+# Request bodies are written in pieces of this size, each with only the time left, so a server that reads slowly
+# cannot stretch one write past the deadline.
+WRITE_CHUNK_BYTES = 16 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "Boltwork/1.0"
 
@@ -65,6 +75,35 @@ class FetchFailed(SafeHttpError):
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """The one time limit of a whole outbound request: DNS, connect, TLS, headers, body and every redirect hop."""
+
+    seconds: float  # the whole budget, for messages
+    expires_at: float  # on the `time.monotonic()` clock
+
+    @classmethod
+    def starting_now(cls, seconds: float | None = None) -> "Deadline":
+        """A deadline `seconds` from now; by default `settings.LNURL_TIMEOUT_SECONDS`."""
+        if seconds is None:
+            seconds = settings.LNURL_TIMEOUT_SECONDS
+        return cls(seconds=seconds, expires_at=time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.expires_at - time.monotonic()
+
+    def clamp(self, timeout: float | None, timeout_error: type[Exception]) -> float:
+        """`timeout` cut to the time left; raises `timeout_error` (one of httpcore's) once none is left."""
+        remaining = self.remaining()
+        if remaining <= 0:
+            raise timeout_error("the time limit for this request has passed")
+        return remaining if timeout is None else min(timeout, remaining)
+
+    def describe(self) -> str:
+        seconds = f"{self.seconds:g}"
+        return f"{seconds} second" if seconds == "1" else f"{seconds} seconds"
+
+
+@dataclass(frozen=True)
 class VettedTarget:
     """A URL that passed the policy, with the addresses we may connect to for it."""
 
@@ -83,16 +122,21 @@ class Redirect:
     location: str
 
 
-def safe_get_json(url: str, *, params: dict | None = None) -> dict:
+def safe_get_json(url: str, *, params: dict | None = None, timeout_seconds: float | None = None) -> dict:
     """GET `url` (with `params` appended to its own query) and return the JSON object it answers.
 
-    Follows at most `MAX_REDIRECTS` redirects, re-checking each target with the same rules. Raises `UnsafeUrl`
-    or `FetchFailed`.
+    Follows at most `MAX_REDIRECTS` redirects, re-checking each target with the same rules. The whole of it,
+    redirects included, ends within `timeout_seconds` (default `settings.LNURL_TIMEOUT_SECONDS`). Raises
+    `UnsafeUrl` or `FetchFailed`.
     """
+    deadline = Deadline.starting_now(timeout_seconds)
     current_url = url_with_params(url, params) if params else url
     for _ in range(MAX_REDIRECTS + 1):
-        target = vet_url(current_url)
-        outcome = fetch_json_or_redirect(target)
+        if deadline.remaining() <= 0:
+            # The hops so far used up the time: a redirect chain shares one deadline, it does not multiply it.
+            raise FetchFailed(f"the server at {display_host(url)} did not answer within {deadline.describe()}")
+        target = vet_url(current_url, deadline=deadline)
+        outcome = fetch_json_or_redirect(target, deadline)
         if isinstance(outcome, Redirect):
             current_url = redirect_target(target, outcome.location)
             continue
@@ -100,20 +144,20 @@ def safe_get_json(url: str, *, params: dict | None = None) -> dict:
     raise FetchFailed(f"the server at {display_host(url)} redirected us more than {MAX_REDIRECTS} times")
 
 
-def safe_post(url: str, *, body: bytes, headers: dict[str, str]) -> int:
+def safe_post(url: str, *, body: bytes, headers: dict[str, str], timeout_seconds: float | None = None) -> int:
     """POST `body` to a vetted `url` and return the answer's status code (its body is read, capped, and dropped).
 
-    Redirects are not followed: a POST that is redirected was not delivered. Raises `UnsafeUrl` or `FetchFailed`.
-    Used for webhooks, under the same request-forgery rules as LNURL.
+    Redirects are not followed: a POST that is redirected was not delivered. The whole of it ends within
+    `timeout_seconds` (default `settings.LNURL_TIMEOUT_SECONDS`). Raises `UnsafeUrl` or `FetchFailed`. Used for
+    webhooks, under the same request-forgery rules as LNURL.
     """
-    target = vet_url(url)
-    timeout_seconds = settings.LNURL_TIMEOUT_SECONDS
-    deadline = time.monotonic() + timeout_seconds
+    deadline = Deadline.starting_now(timeout_seconds)
+    target = vet_url(url, deadline=deadline)
     try:
         with (
             httpx.Client(
-                transport=PinnedTransport(target),
-                timeout=httpx.Timeout(timeout_seconds),
+                transport=PinnedTransport(target, deadline),
+                timeout=httpx.Timeout(deadline.seconds),
                 follow_redirects=False,
                 trust_env=False,
                 headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers},
@@ -123,7 +167,7 @@ def safe_post(url: str, *, body: bytes, headers: dict[str, str]) -> int:
             read_capped_body(response, target, deadline)
             return response.status_code
     except httpx.TimeoutException as error:
-        raise FetchFailed(too_slow_message(target)) from error
+        raise FetchFailed(too_slow_message(target, deadline)) from error
     except httpx.HTTPError as error:
         raise FetchFailed(connection_failure_message(target, error)) from error
 
@@ -163,18 +207,38 @@ def check_url_policy(url: str) -> httpx.URL:
     return parsed
 
 
-def vet_url(url: str) -> VettedTarget:
-    """Check the URL, resolve its host and check every address it resolves to. Raises `UnsafeUrl`, `FetchFailed`."""
+def vet_url(url: str, *, deadline: Deadline | None = None) -> VettedTarget:
+    """Check the URL, resolve its host and check every address it resolves to. Raises `UnsafeUrl`, `FetchFailed`.
+
+    The refusal of a host name says only that it is not allowed: naming the address it resolves to, or even its
+    kind, would let anyone who can type a URL map our internal DNS. An address typed as such is refused with the
+    reason, since that tells nothing the person did not know.
+    """
     parsed = check_url_policy(url)
     host = parsed.raw_host.decode("ascii")
     port = effective_port(parsed)
-    addresses = resolve_host(host, port)
+    addresses = resolve_host(host, port, deadline=deadline)
     if not is_insecure_host_allowed(parsed):
         for address in addresses:
             reason = address_refusal(address)
+            if reason and is_ip_literal(host):
+                raise UnsafeUrl(reason)
             if reason:
-                raise UnsafeUrl(f"{parsed.host} points to {address}; {reason}")
+                logger.warning("Refused an outbound request to %s: it resolves to %s (%s)", host, address, reason)
+                raise UnsafeUrl(not_allowed_message(parsed.host))
     return VettedTarget(url=parsed, host=host, port=port, addresses=addresses)
+
+
+def not_allowed_message(host: str) -> str:
+    return f"the address {host} is not allowed"
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def is_insecure_host_allowed(url: httpx.URL) -> bool:
@@ -194,10 +258,14 @@ def effective_port(url: httpx.URL) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
-def resolve_host(host: str, port: int) -> tuple[IPAddress, ...]:
-    """Every address the host resolves to, in the resolver's order. Raises `FetchFailed`, `UnsafeUrl`."""
+def resolve_host(host: str, port: int, *, deadline: Deadline | None = None) -> tuple[IPAddress, ...]:
+    """Every address the host resolves to, in the resolver's order, looked up within the deadline.
+
+    Raises `FetchFailed`, `UnsafeUrl`.
+    """
+    deadline = deadline or Deadline.starting_now()
     try:
-        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        answers = getaddrinfo_within(host, port, deadline)
     except (socket.gaierror, UnicodeError) as error:
         raise FetchFailed(f"could not find the server {host}: no such host name") from error
     addresses: list[IPAddress] = []
@@ -207,12 +275,38 @@ def resolve_host(host: str, port: int) -> tuple[IPAddress, ...]:
         try:
             address = ipaddress.ip_address(sockaddr[0])
         except ValueError as error:
-            raise UnsafeUrl(f"{host} points to an address we cannot check ({sockaddr[0]})") from error
+            logger.warning("Refused an outbound request to %s: it resolves to %r", host, sockaddr[0])
+            raise UnsafeUrl(not_allowed_message(host)) from error
         if address not in addresses:
             addresses.append(address)
     if not addresses:
         raise FetchFailed(f"could not find the server {host}: it has no internet address")
     return tuple(addresses)
+
+
+def getaddrinfo_within(host: str, port: int, deadline: Deadline) -> list:
+    """`socket.getaddrinfo`, waited for at most until the deadline. Raises what it raises, or `FetchFailed`.
+
+    getaddrinfo cannot be interrupted and a hostile name server can keep it waiting, so it runs in a daemon thread
+    of its own; past the deadline we stop waiting and leave that thread to end when the resolver gives up.
+    """
+    outcome: list = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except Exception as error:  # noqa: BLE001 - handed to the waiting thread, which raises it
+            outcome.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name=f"getaddrinfo {host}", daemon=True).start()
+    if not done.wait(max(deadline.remaining(), 0)) or not outcome:
+        raise FetchFailed(f"could not look up the server {host} within {deadline.describe()}")
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return outcome[0]
 
 
 def address_refusal(address: IPAddress) -> str | None:
@@ -259,10 +353,8 @@ def non_public_reason(address: IPAddress) -> str | None:
     return None
 
 
-def fetch_json_or_redirect(target: VettedTarget) -> dict | Redirect:
-    """One GET to the vetted addresses. Returns the JSON object, or where a redirect points."""
-    timeout_seconds = settings.LNURL_TIMEOUT_SECONDS
-    deadline = time.monotonic() + timeout_seconds
+def fetch_json_or_redirect(target: VettedTarget, deadline: Deadline) -> dict | Redirect:
+    """One GET to the vetted addresses, ending by the deadline. Returns the JSON object, or where a redirect points."""
     headers = {
         "Accept": "application/json",
         # A compressed answer could expand past the size cap inside one decoded chunk: ask for none.
@@ -272,8 +364,8 @@ def fetch_json_or_redirect(target: VettedTarget) -> dict | Redirect:
     try:
         with (
             httpx.Client(
-                transport=PinnedTransport(target),
-                timeout=httpx.Timeout(timeout_seconds),
+                transport=PinnedTransport(target, deadline),
+                timeout=httpx.Timeout(deadline.seconds),
                 follow_redirects=False,
                 trust_env=False,
                 headers=headers,
@@ -287,7 +379,7 @@ def fetch_json_or_redirect(target: VettedTarget) -> dict | Redirect:
             body = read_capped_body(response, target, deadline)
             status_code = response.status_code
     except httpx.TimeoutException as error:
-        raise FetchFailed(too_slow_message(target)) from error
+        raise FetchFailed(too_slow_message(target, deadline)) from error
     except httpx.HTTPError as error:
         raise FetchFailed(connection_failure_message(target, error)) from error
     return parse_json_object(body, status_code, target)
@@ -306,7 +398,7 @@ def refuse_encoded_body(response: httpx.Response, target: VettedTarget) -> None:
         raise FetchFailed(f"the server at {target.display_host} sent a compressed answer we did not ask for")
 
 
-def read_capped_body(response: httpx.Response, target: VettedTarget, deadline: float) -> bytes:
+def read_capped_body(response: httpx.Response, target: VettedTarget, deadline: Deadline) -> bytes:
     """Read the body, stopping as soon as it passes the size cap or the time limit."""
     limit = settings.LNURL_MAX_RESPONSE_BYTES
     declared = response.headers.get("content-length", "")
@@ -319,9 +411,9 @@ def read_capped_body(response: httpx.Response, target: VettedTarget, deadline: f
         received += len(chunk)
         if received > limit:
             raise FetchFailed(too_large_message(target, limit))
-        if time.monotonic() > deadline:
-            # A server dribbling one byte just inside each read timeout must not hold us for ever.
-            raise FetchFailed(too_slow_message(target))
+        if deadline.remaining() <= 0:
+            # The stream's reads already end at the deadline; this catches a last chunk that arrived just after it.
+            raise FetchFailed(too_slow_message(target, deadline))
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -344,10 +436,8 @@ def parse_json_object(body: bytes, status_code: int, target: VettedTarget) -> di
     return payload
 
 
-def too_slow_message(target: VettedTarget) -> str:
-    seconds = f"{settings.LNURL_TIMEOUT_SECONDS:g}"
-    unit = "second" if seconds == "1" else "seconds"
-    return f"the server at {target.display_host} did not answer within {seconds} {unit}"
+def too_slow_message(target: VettedTarget, deadline: Deadline) -> str:
+    return f"the server at {target.display_host} did not answer within {deadline.describe()}"
 
 
 def too_large_message(target: VettedTarget, limit: int) -> str:
@@ -391,15 +481,17 @@ def tls_context() -> ssl.SSLContext:
 
 
 class PinnedNetworkBackend(httpcore.SyncBackend):
-    """Opens TCP connections to the vetted addresses only, never resolving the host name again.
+    """Opens TCP connections to the vetted addresses only, never resolving the host name again, and hands back
+    streams that end at the request's deadline.
 
     httpcore hands us the host from the URL and later uses that same name for TLS (SNI and certificate checks),
     so only the socket's destination changes: a DNS answer that flips to 10.0.0.1 after our check is never asked.
     """
 
-    def __init__(self, host: str, addresses: tuple[IPAddress, ...]) -> None:
+    def __init__(self, host: str, addresses: tuple[IPAddress, ...], deadline: Deadline | None = None) -> None:
         self.host = host
         self.addresses = addresses
+        self.deadline = deadline or Deadline.starting_now()
 
     def connect_tcp(
         self,
@@ -413,11 +505,48 @@ class PinnedNetworkBackend(httpcore.SyncBackend):
             raise httpcore.ConnectError(f"refusing to connect to {host}: only {self.host} was checked")
         last_error: httpcore.ConnectError | None = None
         for address in self.addresses:
+            # Every address gets only what is left: a host with many unreachable addresses cannot multiply it.
+            connect_timeout = self.deadline.clamp(timeout, httpcore.ConnectTimeout)
             try:
-                return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(str(address), port, connect_timeout, local_address, socket_options)
             except httpcore.ConnectError as error:
                 last_error = error
+                continue
+            return DeadlineStream(stream, self.deadline)
         raise last_error or httpcore.ConnectError(f"no address to connect to for {host}")
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read, write and TLS handshake is given only the time left before the deadline,
+    raising httpcore's own timeout errors once it has passed (httpx turns them into `httpx.TimeoutException`).
+
+    httpcore applies its timeouts to each socket operation: a server sending one header line every few seconds
+    never trips a per-read timeout. Clamped like this, the sum of all operations cannot pass the deadline.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: Deadline) -> None:
+        self.stream = stream
+        self.deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, self.deadline.clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        for start in range(0, len(buffer), WRITE_CHUNK_BYTES):
+            chunk = buffer[start : start + WRITE_CHUNK_BYTES]
+            self.stream.write(chunk, self.deadline.clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        handshake_timeout = self.deadline.clamp(timeout, httpcore.ConnectTimeout)
+        return DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, handshake_timeout), self.deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
 
 
 class PinnedTransport(httpx.HTTPTransport):
@@ -428,7 +557,7 @@ class PinnedTransport(httpx.HTTPTransport):
     (and tests/payments/test_safe_http.py checks the pin end to end).
     """
 
-    def __init__(self, target: VettedTarget) -> None:
+    def __init__(self, target: VettedTarget, deadline: Deadline | None = None) -> None:
         context = tls_context()
         super().__init__(verify=context, trust_env=False)
         if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):
@@ -436,5 +565,5 @@ class PinnedTransport(httpx.HTTPTransport):
         self._pool = httpcore.ConnectionPool(
             ssl_context=context,
             max_connections=1,
-            network_backend=PinnedNetworkBackend(target.host, target.addresses),
+            network_backend=PinnedNetworkBackend(target.host, target.addresses, deadline),
         )

@@ -191,4 +191,5 @@ def test_an_endpoint_resolving_to_a_private_address_is_never_called(monkeypatch)
 
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.last_status_code is None
-    assert "private" in delivery.last_error
+    # Refused, without telling the requester what our DNS says about the name (issue 7.8).
+    assert delivery.last_error == "the address hooks.internal.example is not allowed"
