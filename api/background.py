@@ -1,13 +1,28 @@
-"""Celery jobs for webhooks: thin wrappers around api.webhooks."""
+"""Celery jobs for webhooks: thin wrappers around api.webhooks.
+
+Deliveries run on the `webhooks` queue and the sweeper on `sweepers` (settings.CELERY_TASK_ROUTES), so a slow
+endpoint delays neither payouts nor sweeps.
+"""
 
 from celery import shared_task
+from django.conf import settings
 
 from api import webhooks
+from api.models import DeliveryStatus
+from payments.host_limits import come_back_when_due
+
+# One POST, ending by LNURL_TIMEOUT_SECONDS (DNS included), and a little database work. A delivery stopped at the
+# soft limit was claimed first (its attempt counted, its retry time set), so the sweeper sends it again then.
+DELIVERY_SOFT_TIME_LIMIT = round(settings.LNURL_TIMEOUT_SECONDS) + 30
+DELIVERY_TIME_LIMIT = DELIVERY_SOFT_TIME_LIMIT + 30
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, soft_time_limit=DELIVERY_SOFT_TIME_LIMIT, time_limit=DELIVERY_TIME_LIMIT)
 def deliver_webhook(delivery_id: int) -> None:
-    webhooks.webhook_deliver(delivery_id=delivery_id)
+    delivery = webhooks.webhook_deliver(delivery_id=delivery_id)
+    if delivery.status == DeliveryStatus.PENDING:
+        # Its endpoint's host was busy with another delivery: come back in a moment rather than at the next sweep.
+        come_back_when_due(deliver_webhook, delivery_id, delivery.next_attempt_at)
 
 
 @shared_task

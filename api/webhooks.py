@@ -11,6 +11,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.utils import timezone
 from api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.models import Job, User
+from payments.host_limits import webhook_host_slot
 from payments.safe_http import FetchFailed, UnsafeUrl, check_url_policy, safe_post
 
 MAX_ENDPOINTS_PER_USER = 20
@@ -98,6 +100,12 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
             return delivery
         if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
             return delivery
+        slot = webhook_host_slot(delivery.endpoint.url)
+        if slot is None:
+            # Another delivery to this host is under way (it may be slow): try shortly, spending no attempt.
+            delivery.next_attempt_at = now + timedelta(seconds=settings.LNURL_HOST_BUSY_RETRY_SECONDS)
+            delivery.save(update_fields=["next_attempt_at"])
+            return delivery
         delivery.attempts += 1
         # Claim this attempt: a concurrent run sees it not due until the retry time.
         delivery.next_attempt_at = now + retry_delay(delivery.attempts)
@@ -113,7 +121,8 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
     }
     status_code, error = None, ""
     try:
-        status_code = safe_post(delivery.endpoint.url, body=body, headers=headers)
+        with slot:
+            status_code = safe_post(delivery.endpoint.url, body=body, headers=headers)
     except (UnsafeUrl, FetchFailed) as failure:
         error = str(failure)
     return _record_attempt(delivery_id=delivery.pk, status_code=status_code, error=error, now=now)
