@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run Boltwork for development: the web server, a Celery worker and Celery beat, as children of this script.
-# Ctrl-C (or SIGTERM) stops all three; if one of them dies, the others are stopped and the script fails.
+# Run Boltwork for development: the web server, two Celery workers and Celery beat, as children of this script.
+# Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped and the script fails.
 # `make run` migrates and loads demo data first; run this directly only when that is done.
 set -euo pipefail
 
@@ -62,7 +62,12 @@ trap 'stop_all 130' INT
 trap 'stop_all 143' TERM
 
 start web "$BIN/gunicorn" marketplace.wsgi:application --bind "127.0.0.1:${PORT}" --workers 2 --access-logfile -
-start worker "$BIN/celery" -A marketplace worker --loglevel INFO --concurrency 2
+# Two workers, so a sweep never waits behind a call to a slow wallet or webhook server: one for the sweepers (and
+# Celery's default queue), one for the jobs that call addresses users type (settings.CELERY_TASK_ROUTES).
+start worker-sweepers "$BIN/celery" -A marketplace worker --loglevel INFO --concurrency 1 \
+    --queues sweepers,celery --hostname "sweepers@%h"
+start worker-outbound "$BIN/celery" -A marketplace worker --loglevel INFO --concurrency 2 \
+    --queues payouts,webhooks --hostname "outbound@%h"
 start beat "$BIN/celery" -A marketplace beat --loglevel INFO --schedule var/celerybeat-schedule
 
 echo

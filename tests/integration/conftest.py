@@ -55,21 +55,35 @@ class CeleryWorker:
         wait_for(lambda: pattern.search(self.log()), timeout=timeout, message=f"job {task_id} to end", worker=self)
 
 
+def all_queues() -> tuple[str, ...]:
+    """Every queue a job can be sent to: Celery's default and each one settings.CELERY_TASK_ROUTES names."""
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    return ("celery", *sorted(routed))
+
+
 @contextlib.contextmanager
 def run_celery_worker(
-    *, environment: dict[str, str] | None = None, concurrency: int | None = None
+    *,
+    environment: dict[str, str] | None = None,
+    concurrency: int | None = None,
+    queues: tuple[str, ...] | None = None,
+    name: str = "test",
 ) -> Iterator[CeleryWorker]:
     """Start `celery -A marketplace worker` against the test database (which must exist) and stop it afterwards.
 
     `environment` adds to or overrides the worker's settings (e.g. the Lightning backend); `concurrency` None runs
-    the solo pool (one job at a time), a number runs the prefork pool with that many processes. The worker's log
-    goes to a file (a pipe nobody reads would fill up and stall the worker).
+    the solo pool (one job at a time), a number runs the prefork pool with that many processes. `queues` are the
+    queues it consumes (default: all of them, so one worker runs every job); two workers at once need different
+    `name`s. The worker's log goes to a file (a pipe nobody reads would fill up and stall the worker).
     """
     if not settings.REDIS_URL:
         pytest.fail("REDIS_URL must point at the test Redis: `make test` sets it.")
     from marketplace.celery import app
 
-    app.control.purge()
+    # Leftovers of earlier tests, on every queue (`app.control.purge()` empties only the queues this process used).
+    with app.connection_for_write() as broker:
+        for queue in all_queues():
+            broker.default_channel.queue_purge(queue)
     database = connection.settings_dict
     full_environment = {
         **os.environ,
@@ -82,7 +96,8 @@ def run_celery_worker(
     pool = ["--pool", "solo"] if concurrency is None else ["--pool", "prefork", "--concurrency", str(concurrency)]
     command = [
         sys.executable, "-m", "celery", "-A", "marketplace", "worker", *pool, "--loglevel", "INFO",
-        "--without-heartbeat", "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
+        "--queues", ",".join(queues or all_queues()),
+        "--without-heartbeat", "--without-gossip", "--without-mingle", "--hostname", f"{name}-{os.getpid()}@%h",
     ]  # fmt: skip
     log_file = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
     log_path = Path(log_file.name)
