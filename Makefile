@@ -34,6 +34,8 @@ run: export PORT := $(PORT)
 run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 # The development test wallet's Lightning Addresses live on this same site, over plain http on loopback.
 run: export LNURL_ALLOWED_INSECURE_HOSTS ?= 127.0.0.1:$(PORT)
+# `make run` is a development command: its embedded Lightning backend is the development one, even with DEBUG=0.
+run: export LIGHTNING_DEV_BACKEND_ALLOWED ?= 1
 run: venv
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
@@ -46,6 +48,8 @@ test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/boltwork
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 test: export SECRET_KEY ?= test-secret-key
 test: export DEBUG ?= 0
+# The tests run with DEBUG off, like production, on the development Lightning backend (and a real LNbits).
+test: export LIGHTNING_DEV_BACKEND_ALLOWED ?= 1
 test: venv chromium lnbits
 	bash scripts/ensure-services.sh
 	@# With DEBUG off, {% static %} needs the manifest that collectstatic writes.

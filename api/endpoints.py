@@ -76,6 +76,7 @@ def job_out(job: Job) -> dict:
         "tags": [tag.name for tag in job.tags.all()],
         "form": {"prompt": job.prompt, "fields": job.form_fields} if builder else None,
         "html_template": job.html_template if job.form_kind == FormKind.HTML else None,
+        "asset_hosts": job.asset_hosts if job.form_kind == FormKind.HTML else [],
         "input_columns": job.input_columns,
         "task_count": job.task_count,
         "open_slot_count": job.open_slot_count,
@@ -231,18 +232,30 @@ def payout_destination_set(request: HttpRequest, body: schemas.PayoutDestination
 def job_create(request: HttpRequest, body: schemas.JobIn):
     if (body.form is None) == (body.html_template is None):
         raise ApiError(400, "validation_error", "Give exactly one of form and html_template.")
+    if body.asset_hosts and body.html_template is None:
+        raise ApiError(400, "validation_error", "asset_hosts go with an html_template.")
     with transaction.atomic():  # the job and its form, or nothing
         job = job_services.job_create(requester=request.auth, **body.dict(include=set(schemas.JobTerms.model_fields)))
-        job = _set_form(request, job, body.form, body.html_template)
+        job = _set_form(request, job, body.form, body.html_template, body.asset_hosts)
     return Status(201, job_out(Job.objects.prefetch_related("tags").get(pk=job.pk)))
 
 
-def _set_form(request: HttpRequest, job: Job, form: schemas.FormIn | None, html_template: str | None) -> Job:
+def _set_form(
+    request: HttpRequest,
+    job: Job,
+    form: schemas.FormIn | None,
+    html_template: str | None,
+    asset_hosts: list[str] | None,
+) -> Job:
     if form is not None:
         fields = [field.dict() for field in form.fields]
         return job_services.job_set_builder_form(job=job, actor=request.auth, prompt=form.prompt, fields=fields)
+    if html_template is None and asset_hosts is not None and job.form_kind == FormKind.HTML and job.html_template:
+        html_template = job.html_template  # only the hosts change
     if html_template is not None:
-        return job_services.job_set_html_template(job=job, actor=request.auth, html_template=html_template)
+        return job_services.job_set_html_template(
+            job=job, actor=request.auth, html_template=html_template, asset_hosts=asset_hosts
+        )
     return job
 
 
@@ -270,7 +283,7 @@ def job_patch(request: HttpRequest, job_id: str, body: schemas.JobPatch):
     terms["tags"] = changes["tags"] if "tags" in changes else [tag.name for tag in job.tags.all()]
     with transaction.atomic():
         job = job_services.job_update_draft(job=job, actor=request.auth, **terms)
-        job = _set_form(request, job, body.form, body.html_template)
+        job = _set_form(request, job, body.form, body.html_template, body.asset_hosts)
     return job_out(Job.objects.prefetch_related("tags").get(pk=job.pk))
 
 

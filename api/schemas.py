@@ -86,9 +86,18 @@ class JobTerms(InputSchema):
     tags: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=10)
 
 
+AssetHosts = list[Annotated[str, Field(max_length=300)]]
+
+
 class JobIn(JobTerms):
     form: FormIn | None = None
     html_template: str | None = Field(None, max_length=200_000)
+    asset_hosts: AssetHosts = Field(
+        default_factory=list,
+        max_length=10,
+        description="With html_template: https origins the template may load from besides Boltwork "
+        "(`https://host[:port]`); workers see them on the job page.",
+    )
 
 
 class JobPatch(InputSchema):
@@ -103,6 +112,7 @@ class JobPatch(InputSchema):
     tags: list[Annotated[str, Field(max_length=40)]] | None = Field(None, max_length=10)
     form: FormIn | None = None
     html_template: str | None = Field(None, max_length=200_000)
+    asset_hosts: AssetHosts | None = Field(None, max_length=10)
 
 
 class JobOut(Schema):
@@ -120,6 +130,7 @@ class JobOut(Schema):
     tags: list[str]
     form: FormOut | None
     html_template: str | None
+    asset_hosts: list[str]
     input_columns: list[str]
     task_count: int
     open_slot_count: int
@@ -264,7 +275,7 @@ class PayoutDestinationIn(InputSchema):
     lightning_address: str | None = Field(None, max_length=320)
     lnurl: str | None = Field(None, max_length=2_000)
     auto_payout: bool = True
-    minimum_payout_msat: int = Field(1_000, ge=1_000, le=10**12)
+    minimum_payout_msat: int = Field(1_000, ge=1_000, le=100_000_000_000)  # 1 BTC, as payout_destination_set allows
 
 
 class PayoutDestinationOut(Schema):

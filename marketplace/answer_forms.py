@@ -9,6 +9,7 @@ import html
 import re
 from decimal import Decimal
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from django import forms
 
@@ -32,8 +33,17 @@ FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 PROMPT_PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 HTML_PLACEHOLDER_RE = re.compile(r"\$\{([^{}]+)\}")
+# A DNS name of letters, digits and hyphens in dot-separated labels (IDNs in their xn-- form), or an IPv4 address.
+ASSET_HOST_RE = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 MAX_HTML_ANSWER_BYTES = 64 * 1024
+MAX_ASSET_HOSTS = 10
+# Each use of a placeholder repeats a task value of up to 10,000 characters on every view of the task: bound the
+# page a form can make (100 uses × 10,000 characters = 1 MB).
+MAX_PLACEHOLDER_USES = 100
+# JSON may escape any code unit, so `"\u0000"` and a lone `"\ud800"` parse into text that PostgreSQL cannot hold
+# (NUL) or that has no UTF-8 form at all: a 500 either way. A valid escaped pair is joined into one character.
+UNSTORABLE_CHARACTER_RE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_form_fields(raw_fields: list[dict]) -> list[dict]:
@@ -115,6 +125,15 @@ def _clean_bound(value: object, number: int, which: str) -> str | None:
     return str(bound)
 
 
+def check_placeholder_uses(text: str, pattern: re.Pattern) -> None:
+    uses = len(pattern.findall(text))
+    if uses > MAX_PLACEHOLDER_USES:
+        raise InvalidInput(
+            f"The form uses placeholders {uses:,} times; at most {MAX_PLACEHOLDER_USES} uses are allowed, since each "
+            "one repeats a task's value on the worker's page."
+        )
+
+
 def prompt_placeholders(prompt: str) -> list[str]:
     return _unique(PROMPT_PLACEHOLDER_RE.findall(prompt))
 
@@ -188,6 +207,41 @@ def fill_prompt(prompt_html: str, task_input: dict) -> str:
         return html.escape(str(task_input.get(name, "")), quote=True)
 
     return sanitize_html(_PLACEHOLDER_MARK_RE.sub(substitute, prompt_html))
+
+
+def clean_asset_hosts(raw_hosts: list[str]) -> list[str]:
+    """The https origins an HTML template may use besides this site, as `https://host[:port]`, lowercased and
+    without duplicates. Raises InvalidInput naming the entry at fault. No wildcards: workers are shown the list."""
+    hosts: list[str] = []
+    for raw in raw_hosts:
+        text = str(raw).strip().rstrip("/")
+        if not text:
+            continue
+        origin = _https_origin(text)
+        if origin is None:
+            raise InvalidInput(
+                f"“{text[:100]}” is not an https origin: write it as https://host or https://host:port, with no path, "
+                "query, user name or wildcard."
+            )
+        if origin not in hosts:
+            hosts.append(origin)
+    if len(hosts) > MAX_ASSET_HOSTS:
+        raise InvalidInput(f"At most {MAX_ASSET_HOSTS} asset hosts.")
+    return hosts
+
+
+def _https_origin(text: str) -> str | None:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme.lower() != "https" or parts.path or parts.query or parts.fragment or parts.username:
+        return None
+    if not ASSET_HOST_RE.fullmatch(host):
+        return None
+    return f"https://{host}" + (f":{port}" if port and port != 443 else "")
 
 
 def render_html_template(template: str, task_input: dict) -> str:
@@ -265,6 +319,15 @@ def clean_html_answer(raw_answer: object, *, field_names: list[str]) -> dict:
         else:
             raise InvalidInput(f"The answer field “{name}” must be text.")
         answer[name] = value
+    # Keys too, even those dropped below: the answer is refused as a whole, like the API refuses such a body.
+    texts = [str(key) for key in raw_answer]
+    for value in answer.values():
+        texts.extend(value if isinstance(value, list) else [value])
+    if any(UNSTORABLE_CHARACTER_RE.search(text) for text in texts):
+        raise InvalidInput(
+            "The answer contains a character that cannot be saved (NUL, or half of a UTF-16 surrogate pair). "
+            "Remove it and submit again."
+        )
     if not answer:
         raise InvalidInput("The answer is empty: fill in the task's form before submitting.")
     if size > MAX_HTML_ANSWER_BYTES:

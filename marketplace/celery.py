@@ -6,9 +6,19 @@ Celery task functions live in `<app>/background.py`: in this code base the bare 
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(related_name="background")
+
+
+@worker_init.connect
+@beat_init.connect
+def refuse_unsafe_settings(**kwargs) -> None:
+    """Celery runs no Django system checks: stop on the errors that make a public server unsafe."""
+    from marketplace.checks import refuse_to_start_on_errors
+
+    refuse_to_start_on_errors()

@@ -176,6 +176,18 @@ class HtmlTemplateForm(forms.Form):
         help_text="A Mechanical Turk style template: put a task's values in with ${column}. It runs in a "
         "sandbox; its <form> is submitted for the worker by Boltwork.",
     )
+    asset_hosts = forms.CharField(
+        label="Asset hosts (optional)",
+        required=False,
+        max_length=2_000,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "code", "spellcheck": "false"}),
+        help_text="The template may load files (scripts, styles, images, fonts, media) only from this site, unless "
+        "you name other https origins here, one per line, e.g. https://cdn.example.com. Workers see this list: "
+        "what they type can reach these hosts.",
+    )
+
+    def asset_host_list(self) -> list[str]:
+        return self.cleaned_data["asset_hosts"].split()
 
 
 class TaskCsvForm(forms.Form):

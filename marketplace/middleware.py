@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 
 # The site's own pages run only the site's own scripts and styles. Task images may come from any https host.
 DEFAULT_POLICY = (
@@ -19,4 +21,34 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
+        return response
+
+
+class RequestSizeLimitMiddleware:
+    """Answers 413 to a request that declares a body larger than MAX_REQUEST_BYTES, before anything reads it.
+
+    Django's own limits count only form fields, not uploaded files, and apply while the body is being read: a
+    200 MB upload was streamed to disk in full before the form refused it. A body without Content-Length is read
+    as empty by Django's WSGI handler, so the declared length is the whole story.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isascii() and declared.isdigit() and int(declared) > settings.MAX_REQUEST_BYTES:
+            return self.too_large(request)
+        return self.get_response(request)
+
+    def too_large(self, request) -> HttpResponse:
+        megabytes = settings.MAX_REQUEST_BYTES // (1024 * 1024)
+        message = f"The request is larger than {megabytes} MB. Split an upload into several smaller ones."
+        if request.path.startswith("/api/"):
+            body = {"error": {"code": "request_too_large", "message": message, "details": {}}}
+            response: HttpResponse = JsonResponse(body, status=413)
+        else:
+            response = render(request, "413.html", {"message": message}, status=413)
+        # The body was not read: the connection cannot be reused for a next request.
+        response["Connection"] = "close"
         return response

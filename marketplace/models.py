@@ -92,6 +92,8 @@ class Job(models.Model):
     prompt_html = models.TextField(blank=True, editable=False)
     form_fields = models.JSONField(default=list, blank=True)
     html_template = models.TextField(max_length=200_000, blank=True)
+    # https origins an HTML template may load from and send to, besides this site; workers see them on the job page.
+    asset_hosts = models.JSONField(default=list, blank=True)
     # The answer field names, derived from the form when it is saved: the Answer.* columns of the results.
     answer_fields = models.JSONField(default=list, blank=True)
     # The CSV header of the job's tasks, fixed by the first tasks added: the Input.* columns of the results.

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -61,6 +62,7 @@ def job_create(
     )
     rendered = _rendered_terms(description=description.strip(), instructions=instructions.strip())
     with transaction.atomic():
+        _check_draft_quota(requester)
         job = Job.objects.create(
             requester=requester,
             title=title.strip(),
@@ -130,6 +132,7 @@ def job_set_builder_form(*, job: Job, actor: User, prompt: str, fields: list[dic
     cleaned_fields = answer_forms.clean_form_fields(fields)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidInput(f"The prompt is longer than {MAX_PROMPT_CHARS:,} characters.")
+    answer_forms.check_placeholder_uses(prompt, answer_forms.PROMPT_PLACEHOLDER_RE)
     placeholders = answer_forms.prompt_placeholders(prompt)
     prompt_html = answer_forms.render_prompt_html(prompt.strip())
     with transaction.atomic():
@@ -156,8 +159,10 @@ def job_set_builder_form(*, job: Job, actor: User, prompt: str, fields: list[dic
     return job
 
 
-def job_set_html_template(*, job: Job, actor: User, html_template: str) -> Job:
-    """Give a draft a Mechanical Turk style HTML template with `${column}` placeholders."""
+def job_set_html_template(*, job: Job, actor: User, html_template: str, asset_hosts: list[str] | None = None) -> Job:
+    """Give a draft a Mechanical Turk style HTML template with `${column}` placeholders, and the https origins it
+    may load from besides this site (shown to workers; None keeps those the job has)."""
+    cleaned_hosts = None if asset_hosts is None else answer_forms.clean_asset_hosts(asset_hosts)
     if not html_template.strip():
         raise InvalidInput("Paste an HTML template.")
     if len(html_template) > 200_000:
@@ -167,6 +172,7 @@ def job_set_html_template(*, job: Job, actor: User, html_template: str) -> Job:
         raise InvalidInput(
             "The template has no form fields: add at least one <input>, <select> or <textarea> with a name."
         )
+    answer_forms.check_placeholder_uses(html_template, answer_forms.HTML_PLACEHOLDER_RE)
     placeholders = answer_forms.html_placeholders(html_template)
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
@@ -174,6 +180,8 @@ def job_set_html_template(*, job: Job, actor: User, html_template: str) -> Job:
         _check_placeholders_match_tasks(job, placeholders)
         job.form_kind = FormKind.HTML
         job.html_template = html_template
+        if cleaned_hosts is not None:
+            job.asset_hosts = cleaned_hosts
         job.prompt = ""
         job.prompt_html = ""
         job.form_fields = []
@@ -185,6 +193,7 @@ def job_set_html_template(*, job: Job, actor: User, html_template: str) -> Job:
                 "prompt_html",
                 "form_fields",
                 "html_template",
+                "asset_hosts",
                 "answer_fields",
                 "updated_at",
             ]
@@ -308,6 +317,17 @@ def _lock_own_job(*, job_id: int, actor: User | None) -> Job:
     if job is None:
         raise NotFound("No such job.")
     return job
+
+
+def _check_draft_quota(requester: User) -> None:
+    """Drafts cost nothing until they are published: cap how many one person keeps. Locks the requester's row so
+    two requests at once cannot both take the last place."""
+    User.objects.select_for_update(no_key=True).filter(pk=requester.pk).values_list("pk", flat=True).get()
+    drafts = Job.objects.filter(requester=requester, status=JobStatus.DRAFT).count()
+    if drafts >= settings.MAX_DRAFT_JOBS_PER_USER:
+        raise InvalidInput(
+            f"You have {drafts} draft jobs, the most one account may keep. Publish or cancel some first."
+        )
 
 
 def _check_transition(job: Job, to_status: str) -> None:

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "marketplace.middleware.ContentSecurityPolicyMiddleware",
+    "marketplace.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,8 +109,14 @@ ACCOUNT_ADAPTER = "marketplace.adapters.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "marketplace.forms.SignupForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
-# "mandatory" blocks log in until the address is verified; "optional" sends the mail but lets people in.
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# "mandatory" blocks log in until the address is verified; "optional" sends the mail but lets people in. Only
+# "mandatory" lets sign-up answer the same whether or not an address already has an account (with unique emails,
+# allauth prevents enumeration only then): both get "check your email", and the owner of a taken address is mailed
+# that someone tried to sign up with it. "optional" and "none" say "already registered" on the sign-up form.
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_PREVENT_ENUMERATION = True
+# Following the link in the browser that signed up logs the new user in (allauth checks the session for that).
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_ALLOW_SIGNUPS = env.bool("ACCOUNT_ALLOW_SIGNUPS", default=True)
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_GET = False
@@ -149,12 +156,33 @@ TASK_CSV_MAX_ROWS = 100_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 24 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
+# The largest request body read at all: anything declaring more is answered 413 before a byte of it is read
+# (marketplace.middleware.RequestSizeLimitMiddleware). A task CSV upload is the largest legitimate request.
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=TASK_CSV_MAX_BYTES + 1024 * 1024)
+
+# Quotas on work that costs nothing until it is paid for.
+MAX_DRAFT_JOBS_PER_USER = env.int("MAX_DRAFT_JOBS_PER_USER", default=1_000)
+MAX_DRAFT_TASKS_PER_USER = env.int("MAX_DRAFT_TASKS_PER_USER", default=200_000)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# SAMEORIGIN, not DENY: the task page frames the sandboxed HTML template from this same site.
 X_FRAME_OPTIONS = "SAMEORIGIN"
+SILENCED_SYSTEM_CHECKS = ["security.W019"]
+# Behind a TLS-terminating proxy: which header says the original request was https, e.g.
+# `SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https`. Only set it when the proxy always sets (or strips) it.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be two comma-separated values: header,value.")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+# With an https SITE_URL these default to a redirect to https and a year of HSTS; each can be overridden.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if SESSION_COOKIE_SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 # allauth's rate-limit counters live here; use Redis (`rediscache://…`) when several
 # web processes serve the site, so they share one count.
@@ -206,6 +234,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SWEEP_CLOSE_JOBS_SECONDS", default=300.0),
     },
 }
+# Queues. Jobs that call addresses users type run apart from the sweepers, so a slow wallet or webhook server
+# delays neither the sweepers nor each other: payouts on `payouts`, webhooks on `webhooks`, every job Celery
+# beat schedules on `sweepers`, anything else on Celery's default `celery`. Every queue needs a worker consuming
+# it (docs/operations.md, scripts/dev-run.sh).
+CELERY_TASK_ROUTES = {
+    "payments.background.advance_payout": {"queue": "payouts"},
+    "payments.background.pay_out_worker": {"queue": "payouts"},
+    "api.background.deliver_webhook": {"queue": "webhooks"},
+    **{entry["task"]: {"queue": "sweepers"} for entry in CELERY_BEAT_SCHEDULE.values()},
+}
+# Every job has a time limit, so nothing holds a worker process for ever. The soft limit raises
+# SoftTimeLimitExceeded inside the job (every state is committed before the step it guards, so the sweepers
+# pick up where it stopped); the hard limit kills the process. Jobs that call out have tighter limits of their
+# own (payments/background.py, api/background.py).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 
 
 # Money. Amounts are integers of millisatoshis; percentages are read as basis points (1% = 100) so no float or
@@ -221,6 +265,10 @@ def percent_to_basis_points(name: str, default: str) -> int:
 LIGHTNING_BACKEND = env.str("LIGHTNING_BACKEND", default="dev")
 if LIGHTNING_BACKEND not in {"dev", "lnbits", "lnd", "cln"}:
     raise ImproperlyConfigured("LIGHTNING_BACKEND must be one of dev, lnbits, lnd, cln.")
+# The development backend has a test wallet that pays any invoice it made: with DEBUG off it would hand out free
+# balance. It is refused (system check boltwork.E001: runserver, migrate and check stop; gunicorn and Celery
+# refuse to start) unless this says it is a test or demo machine on purpose. `make test` sets it.
+LIGHTNING_DEV_BACKEND_ALLOWED = env.bool("LIGHTNING_DEV_BACKEND_ALLOWED", default=DEBUG)
 LNBITS_URL = env.str("LNBITS_URL", default="").rstrip("/")
 LNBITS_ADMIN_KEY = env.str("LNBITS_ADMIN_KEY", default="")
 LND_REST_URL = env.str("LND_REST_URL", default="").rstrip("/")
@@ -232,18 +280,40 @@ BITCOIN_NETWORK = env.str("BITCOIN_NETWORK", default="mainnet")
 if BITCOIN_NETWORK not in {"mainnet", "testnet", "signet", "regtest"}:
     raise ImproperlyConfigured("BITCOIN_NETWORK must be one of mainnet, testnet, signet, regtest.")
 PLATFORM_FEE_BASIS_POINTS = percent_to_basis_points("PLATFORM_FEE_PERCENT", "10")
+# The routing fee of a payout is paid by the platform, up to max(floor, percentage of the amount) but never more
+# than PAYOUT_FEE_LIMIT_MAX_PERCENT of the amount: whoever controls the last hop cannot make a tiny payout expensive.
 PAYOUT_FEE_LIMIT_FLOOR_MSAT = env.int("PAYOUT_FEE_LIMIT_FLOOR_MSAT", default=10_000)
 PAYOUT_FEE_LIMIT_BASIS_POINTS = percent_to_basis_points("PAYOUT_FEE_LIMIT_PERCENT", "1")
+PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS = percent_to_basis_points("PAYOUT_FEE_LIMIT_MAX_PERCENT", "5")
+if PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS > 10_000:
+    raise ImproperlyConfigured("PAYOUT_FEE_LIMIT_MAX_PERCENT must be at most 100.")
+# The smallest amount sent to a Lightning Address, and the smallest withdrawal. Whole sats.
+PAYOUT_MIN_MSAT = env.int("PAYOUT_MIN_MSAT", default=10_000)
+WITHDRAW_MIN_MSAT = env.int("WITHDRAW_MIN_MSAT", default=10_000)
+if PAYOUT_MIN_MSAT < 1_000 or PAYOUT_MIN_MSAT % 1_000 or WITHDRAW_MIN_MSAT < 1_000 or WITHDRAW_MIN_MSAT % 1_000:
+    raise ImproperlyConfigured("PAYOUT_MIN_MSAT and WITHDRAW_MIN_MSAT must be whole sats: multiples of 1000.")
 PAYOUT_MAX_ATTEMPTS = env.int("PAYOUT_MAX_ATTEMPTS", default=6)
 DEPOSIT_MIN_MSAT = env.int("DEPOSIT_MIN_MSAT", default=1_000)
 DEPOSIT_MAX_MSAT = env.int("DEPOSIT_MAX_MSAT", default=10_000_000_000)
 DEPOSIT_EXPIRY_SECONDS = env.int("DEPOSIT_EXPIRY_SECONDS", default=3600)
+# Unpaid invoices one user may hold at once, and how long one deposit sweep may spend before it stops for the next.
+DEPOSIT_MAX_PENDING_PER_USER = env.int("DEPOSIT_MAX_PENDING_PER_USER", default=10)
+DEPOSIT_SYNC_TIME_BUDGET_SECONDS = env.float("DEPOSIT_SYNC_TIME_BUDGET_SECONDS", default=20.0)
 WITHDRAW_LINK_EXPIRY_SECONDS = env.int("WITHDRAW_LINK_EXPIRY_SECONDS", default=600)
 # `host:port` pairs that outbound LNURL requests may reach over plain http and on loopback or private addresses:
 # development and tests only. Empty in production.
 LNURL_ALLOWED_INSECURE_HOSTS = env.list("LNURL_ALLOWED_INSECURE_HOSTS", default=[])
+# Outbound requests to addresses users type (LNURL and webhooks): one overall deadline per request, from the DNS
+# lookup to the last byte, redirects included, however the server paces its answer.
 LNURL_TIMEOUT_SECONDS = env.float("LNURL_TIMEOUT_SECONDS", default=10.0)
 LNURL_MAX_RESPONSE_BYTES = env.int("LNURL_MAX_RESPONSE_BYTES", default=256 * 1024)
+# The deadline when a worker saves a payout address: a person and a web process wait for that answer.
+LNURL_DESTINATION_CHECK_SECONDS = env.float("LNURL_DESTINATION_CHECK_SECONDS", default=5.0)
+# Outbound requests in flight at once per destination host, across every process (held in Redis; payouts and
+# webhooks counted apart), so one slow host can hold at most this many outbound worker processes. A job that finds
+# its host busy is tried again this many seconds later (at the next sweep), spending none of its attempts.
+LNURL_HOST_CONCURRENCY = env.int("LNURL_HOST_CONCURRENCY", default=1)
+LNURL_HOST_BUSY_RETRY_SECONDS = env.float("LNURL_HOST_BUSY_RETRY_SECONDS", default=5.0)
 
 # The JSON API: requests per API key owner per minute (0 turns the limit off).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)

@@ -179,7 +179,11 @@ def _formset_with_extra_field(post_data) -> BuilderFieldFormSet:
 
     The formset is unbound, so the new, still empty field is not shown with "required" errors.
     """
-    total = min(int(post_data.get("fields-TOTAL_FORMS", 0) or 0), 49)
+    try:
+        total = min(int(post_data.get("fields-TOTAL_FORMS", 0) or 0), 49)
+    except ValueError:
+        # Not a number: the formset as posted says what is wrong (its management form is invalid), with no 500.
+        return BuilderFieldFormSet(post_data, prefix="fields")
     rows = []
     for index in range(total):
         prefix = f"fields-{index}-"
@@ -192,11 +196,15 @@ def _formset_with_extra_field(post_data) -> BuilderFieldFormSet:
 
 
 def _job_html_template(request: HttpRequest, job: Job) -> HttpResponse:
-    form = HtmlTemplateForm(request.POST or None, initial={"html_template": job.html_template})
+    initial = {"html_template": job.html_template, "asset_hosts": "\n".join(job.asset_hosts)}
+    form = HtmlTemplateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.job_set_html_template(
-                job=job, actor=request.user, html_template=form.cleaned_data["html_template"]
+                job=job,
+                actor=request.user,
+                html_template=form.cleaned_data["html_template"],
+                asset_hosts=form.asset_host_list(),
             )
         except DomainError as error:
             form.add_error(None, error.message)
@@ -272,7 +280,8 @@ def job_preview_frame(request: HttpRequest, job_id: int) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     task = _preview_task(job, request.GET.get("task"))
     task_input = task.input if task else {}
-    return sandboxed_frame_response(answer_forms.render_html_template(job.html_template, task_input))
+    rendered = answer_forms.render_html_template(job.html_template, task_input)
+    return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
 
 
 def _preview_task(job: Job, position: str | None) -> Task | None:

@@ -1,5 +1,6 @@
 """Deposits: a requester pays a Lightning invoice and their balance grows, exactly once per payment hash."""
 
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +29,12 @@ def deposit_create(*, user: User, amount_msat: int) -> Deposit:
         raise DepositInvalid(
             f"A deposit must be between {settings.DEPOSIT_MIN_MSAT // MSAT_PER_SAT:,} and "
             f"{settings.DEPOSIT_MAX_MSAT // MSAT_PER_SAT:,} sats."
+        )
+    pending = Deposit.objects.filter(user=user, status=DepositStatus.PENDING, expires_at__gt=timezone.now()).count()
+    if pending >= settings.DEPOSIT_MAX_PENDING_PER_USER:
+        raise DepositInvalid(
+            f"You already have {pending} unpaid deposit invoice{'s' if pending != 1 else ''}, the most one account "
+            "may hold at once. Pay one of them, or wait until it expires."
         )
     try:
         invoice = get_backend().create_invoice(
@@ -87,14 +94,28 @@ def _settle(*, deposit_id: int, now: datetime) -> Deposit:
     return deposit
 
 
-def deposits_sync(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Refresh pending deposits and recently expired ones. Returns how many were credited."""
+def deposits_sync(*, now: datetime | None = None, page_size: int = 200, time_budget: float | None = None) -> int:
+    """Refresh pending deposits and recently expired ones, least recently checked first, in pages, until all were
+    seen or the time budget is spent. Returns how many were credited.
+
+    Fair by construction: each deposit checked goes to the back of the line, so however many unpaid invoices one
+    account piles up, every other deposit is reached within a sweep or two.
+    """
     now = now or timezone.now()
+    budget = settings.DEPOSIT_SYNC_TIME_BUDGET_SECONDS if time_budget is None else time_budget
+    stop_at = time.monotonic() + budget
     candidates = Deposit.objects.filter(
         Q(status=DepositStatus.PENDING) | Q(status=DepositStatus.EXPIRED, expires_at__gte=now - LATE_PAYMENT_WINDOW)
-    ).order_by("created_at")[:limit]
+    ).filter(last_checked_at__lt=now)
     credited = 0
-    for deposit in candidates:
-        if deposit_refresh(deposit=deposit, now=now).status == DepositStatus.PAID:
-            credited += 1
+    while time.monotonic() < stop_at:
+        page = list(candidates.order_by("last_checked_at", "id")[:page_size])
+        for deposit in page:
+            if time.monotonic() >= stop_at:
+                break
+            Deposit.objects.filter(pk=deposit.pk).update(last_checked_at=now)
+            if deposit_refresh(deposit=deposit, now=now).status == DepositStatus.PAID:
+                credited += 1
+        if len(page) < page_size:
+            break
     return credited

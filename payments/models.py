@@ -8,6 +8,7 @@ leaves through `lightning_out` (which grows); user accounts can never go below z
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from marketplace.models import Job
 
@@ -24,6 +25,15 @@ class AccountKind(models.TextChoices):
 
 
 USER_ACCOUNT_KINDS = frozenset({AccountKind.REQUESTER_AVAILABLE, AccountKind.WORKER_EARNED})
+
+
+class PayoutSource(models.TextChoices):
+    """Which of the user's balances a payout (or withdraw link) takes its amount from."""
+
+    EARNINGS = AccountKind.WORKER_EARNED.value, "Earnings"
+    BALANCE = AccountKind.REQUESTER_AVAILABLE.value, "Unspent balance"
+
+
 # Accounts that hold money somebody is owed: never below zero.
 NON_NEGATIVE_KINDS = frozenset(
     {AccountKind.REQUESTER_AVAILABLE, AccountKind.WORKER_EARNED, AccountKind.JOB_ESCROW, AccountKind.PAYOUTS_IN_FLIGHT}
@@ -128,12 +138,20 @@ class Deposit(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
+    # When the sweeper last asked the backend about it (its creation time until then): the sweeper visits the least
+    # recently checked first, so a flood of unpaid deposits cannot keep anyone else's paid one from being noticed.
+    last_checked_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(amount_msat__gt=0), name="deposit_amount_positive")]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="deposit_user_idx"),
             models.Index(fields=["expires_at"], condition=Q(status="pending"), name="deposit_pending_idx"),
+            models.Index(
+                fields=["last_checked_at", "id"],
+                condition=Q(status__in=["pending", "expired"]),
+                name="deposit_sweep_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -208,6 +226,8 @@ class Payout(models.Model):
 
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
     kind = models.CharField(max_length=16, choices=PayoutKind.choices)
+    # Workers are paid their earnings; a requester may take unspent balance back out (withdraw only).
+    source = models.CharField(max_length=32, choices=PayoutSource.choices, default=PayoutSource.EARNINGS)
     amount_msat = models.PositiveBigIntegerField()
     destination = models.CharField(max_length=2000, blank=True)
     state = models.CharField(max_length=24, choices=PayoutState.choices, default=PayoutState.CREATED)
@@ -227,6 +247,7 @@ class Payout(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount_msat__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(condition=Q(source__in=PayoutSource.values), name="payout_source_valid"),
             models.CheckConstraint(
                 condition=~Q(state__in=["invoice_verified", "sending", "succeeded"]) | Q(payment_hash__isnull=False),
                 name="payout_sent_only_with_invoice",
@@ -249,6 +270,7 @@ class WithdrawLink(models.Model):
     """An LNURL-withdraw (LUD-03) offer of a worker's balance: k1 is random, single use and expires."""
 
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdraw_links")
+    source = models.CharField(max_length=32, choices=PayoutSource.choices, default=PayoutSource.EARNINGS)
     k1 = models.CharField(max_length=64, unique=True)
     min_withdrawable_msat = models.PositiveBigIntegerField()
     max_withdrawable_msat = models.PositiveBigIntegerField()
@@ -263,6 +285,10 @@ class WithdrawLink(models.Model):
                 condition=Q(min_withdrawable_msat__lte=models.F("max_withdrawable_msat")),
                 name="withdraw_bounds_ordered",
             ),
+            models.CheckConstraint(condition=Q(source__in=PayoutSource.values), name="withdraw_source_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["worker", "source"], condition=Q(claimed_at__isnull=True), name="withdraw_open_idx"),
         ]
 
     def __str__(self) -> str:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from marketplace.models import User
 from payments import lnurl_client
 from payments.errors import PayoutStillInFlight
+from payments.host_limits import payout_host_slot
 from payments.ledger import Line, account_of_user, balance_msat, ledger_post, platform_account
 from payments.lightning import PaymentOutcome, PaymentResult, get_backend
 from payments.models import (
@@ -32,6 +33,7 @@ from payments.models import (
     Payout,
     PayoutDestination,
     PayoutKind,
+    PayoutSource,
     PayoutState,
     TransactionKind,
 )
@@ -48,12 +50,25 @@ PAYMENT_COMMENT = "Boltwork payout"
 SENDING_SETTLE_TIME = timedelta(minutes=5)
 # After a payout failed for good, automatic payouts for that worker pause this long.
 FAILED_PAUSE = timedelta(hours=1)
+DESTINATION_CHANGED = "You changed your Lightning Address: paying to the new one."
+DESTINATION_REMOVED = (
+    "You removed your Lightning Address before this payout had an invoice: the amount is back in your balance."
+)
 
 
 def payout_fee_limit_msat(amount_msat: int) -> int:
-    """The most routing fee the platform pays for a payout: max(floor, percentage)."""
+    """The most routing fee the platform pays for a payout: max(floor, percentage), but never more than the
+    largest share of the amount the platform accepts (PAYOUT_FEE_LIMIT_MAX_PERCENT). Without that bound a floor of
+    10 sats on a 1-sat payout would be a 1,000% fee, collected by whoever controls the route's last hop."""
     percentage = amount_msat * settings.PAYOUT_FEE_LIMIT_BASIS_POINTS // BASIS_POINTS
-    return max(settings.PAYOUT_FEE_LIMIT_FLOOR_MSAT, percentage)
+    ceiling = amount_msat * settings.PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS // BASIS_POINTS
+    return min(max(settings.PAYOUT_FEE_LIMIT_FLOOR_MSAT, percentage), ceiling)
+
+
+def payout_minimum_msat(destination: PayoutDestination | None = None) -> int:
+    """The smallest automatic payout: the platform's minimum, or the worker's own if that is higher."""
+    own = destination.minimum_payout_msat if destination is not None else 0
+    return max(settings.PAYOUT_MIN_MSAT, own)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -80,7 +95,7 @@ def payout_start_for_worker(*, worker_id: int) -> Payout | None:
         if Payout.objects.filter(worker=worker, kind=PayoutKind.LNURL_PAY, state__in=OPEN_PAYOUT_STATES).exists():
             return None
         amount = _whole_sats(balance_msat(account=account_of_user(user=worker, kind=AccountKind.WORKER_EARNED)))
-        if amount <= 0 or amount < destination.minimum_payout_msat:
+        if amount <= 0 or amount < payout_minimum_msat(destination):
             return None
         return payout_create(
             worker=worker, kind=PayoutKind.LNURL_PAY, amount_msat=amount, destination=destination.address
@@ -92,12 +107,22 @@ def _whole_sats(amount_msat: int) -> int:
     return amount_msat - amount_msat % 1000
 
 
-def payout_create(*, worker: User, kind: str, amount_msat: int, destination: str, **fields) -> Payout:
-    """Create the payout and move its amount from the worker's earnings into `payouts_in_flight`, in the caller's
-    transaction. Enqueues the payout's background job once that commits."""
+def payout_create(
+    *,
+    worker: User,
+    kind: str,
+    amount_msat: int,
+    destination: str,
+    source: str = PayoutSource.EARNINGS,
+    **fields,
+) -> Payout:
+    """Create the payout and move its amount from the user's `source` balance (a worker's earnings, or a
+    requester's unspent balance) into `payouts_in_flight`, in the caller's transaction. Enqueues the payout's
+    background job once that commits."""
     payout = Payout.objects.create(
         worker=worker,
         kind=kind,
+        source=source,
         amount_msat=amount_msat,
         destination=destination,
         fee_limit_msat=payout_fee_limit_msat(amount_msat),
@@ -109,7 +134,7 @@ def payout_create(*, worker: User, kind: str, amount_msat: int, destination: str
         key=f"payout-start:{payout.pk}",
         memo=f"Payout {payout.pk}",
         lines=[
-            Line(account_of_user(user=worker, kind=AccountKind.WORKER_EARNED), -amount_msat),
+            Line(account_of_user(user=worker, kind=source), -amount_msat),
             Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), amount_msat),
         ],
     )
@@ -127,6 +152,35 @@ def _enqueue_advance_on_commit(payout_id: int) -> None:
     from payments.background import advance_payout
 
     transaction.on_commit(lambda: advance_payout.delay(payout_id))
+
+
+def payouts_follow_destination(*, worker: User, address: str) -> None:
+    """The worker changed or removed their Lightning Address: every open payout of theirs that holds no invoice
+    yet follows it. With a new address it is asked for afresh (a payout waiting for a moderator gets new
+    attempts); with none, its amount goes back to the worker's earnings. A payout with an invoice is left alone:
+    that invoice may be paid already. Call inside the transaction that saves the address."""
+    now = timezone.now()
+    unpaid = Payout.objects.select_for_update(no_key=True).filter(
+        worker=worker,
+        kind=PayoutKind.LNURL_PAY,
+        payment_hash__isnull=True,
+        state__in=[PayoutState.CREATED, PayoutState.INVOICE_REQUESTED, PayoutState.NEEDS_MODERATOR],
+    )
+    for payout in unpaid.exclude(destination=address).order_by("pk"):
+        if payout.state == PayoutState.INVOICE_REQUESTED:
+            # A request to the old address is under way: `_store_invoice` sees the change when it answers. update(),
+            # so `updated_at` keeps saying when that request started (see STALE_REQUEST_AFTER).
+            Payout.objects.filter(pk=payout.pk).update(destination=address)
+            continue
+        if not address:
+            _fail_locked(payout, reason=DESTINATION_REMOVED)
+            continue
+        fresh = {"destination": address, "attempts": 0, "next_attempt_at": now, "last_error": DESTINATION_CHANGED}
+        if payout.state == PayoutState.CREATED:
+            Payout.objects.filter(pk=payout.pk).update(**fresh, updated_at=now)
+        else:
+            _change_state(payout, PayoutState.CREATED, **fresh)
+        _enqueue_advance_on_commit(payout.pk)
 
 
 # Moving a payout along -----------------------------------------------------------------------------------------
@@ -172,6 +226,13 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
     payout = Payout.objects.get(pk=payout_id)
     if payout.next_attempt_at and payout.next_attempt_at > now:
         return False
+    slot = payout_host_slot(payout.destination)
+    if slot is None:
+        # Another payout is asking this wallet's server (which may be slow): ask shortly, spending no attempt, and
+        # leave this process to other workers' payouts. The job or the sweeper comes back when it is due.
+        retry_at = now + timedelta(seconds=settings.LNURL_HOST_BUSY_RETRY_SECONDS)
+        Payout.objects.filter(pk=payout_id, state=PayoutState.CREATED).update(next_attempt_at=retry_at)
+        return False
     payout = _move(
         payout_id=payout_id,
         from_states={PayoutState.CREATED},
@@ -179,9 +240,11 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
         attempts=payout.attempts + 1,
     )
     if payout is None:
+        slot.release()
         return False
     try:
-        offer = _fetch_invoice(payout)
+        with slot:
+            offer = _fetch_invoice(payout)
     except (lnurl_client.InvalidDestination, lnurl_client.AmountOutOfRange) as error:
         # The address is wrong, or its wallet does not take this amount: asking again will not help. The worker
         # gets the money back and is told; a later payout of a different amount may work.
@@ -191,19 +254,45 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
         _retry_later(payout_id=payout_id, reason=str(error), now=now)
         return False
     try:
-        _move(
-            payout_id=payout_id,
-            from_states={PayoutState.INVOICE_REQUESTED},
-            to_state=PayoutState.INVOICE_VERIFIED,
+        return _store_invoice(payout_id=payout_id, asked_destination=payout.destination, offer=offer, now=now)
+    except IntegrityError:
+        _retry_later(payout_id=payout_id, reason="The wallet sent an invoice that was already used.", now=now)
+        return False
+
+
+def _store_invoice(*, payout_id: int, asked_destination: str, offer: lnurl_client.InvoiceOffer, now: datetime) -> bool:
+    """Keep the wallet's invoice, unless the worker changed their address while we were asking: then the invoice
+    of the old address is dropped (nothing was paid) and the payout asks the new one, or returns the money when
+    the address was removed."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
+        if payout.state != PayoutState.INVOICE_REQUESTED:
+            return False
+        if payout.destination != asked_destination:
+            if not payout.destination:
+                _fail_locked(payout, reason=DESTINATION_REMOVED)
+                return False
+            _change_state(payout, PayoutState.CREATED, next_attempt_at=now, last_error=DESTINATION_CHANGED)
+            return True
+        _change_state(
+            payout,
+            PayoutState.INVOICE_VERIFIED,
             bolt11=offer.bolt11,
             payment_hash=offer.payment_hash,
             success_action=offer.success_action,
             last_error="",
         )
-    except IntegrityError:
-        _retry_later(payout_id=payout_id, reason="The wallet sent an invoice that was already used.", now=now)
-        return False
     return True
+
+
+def _change_state(payout: Payout, to_state: str, **fields) -> None:
+    """Move a payout that the caller has locked, refusing a move the transitions table does not allow."""
+    if to_state not in PAYOUT_TRANSITIONS[payout.state]:
+        raise ValueError(f"Payout {payout.pk}: {payout.state} → {to_state} is not allowed")
+    payout.state = to_state
+    for name, value in fields.items():
+        setattr(payout, name, value)
+    payout.save()
 
 
 def _fetch_invoice(payout: Payout) -> lnurl_client.InvoiceOffer:
@@ -353,7 +442,7 @@ def _fail(*, payout_id: int, from_states: set[str], reason: str) -> None:
 
 
 def _fail_locked(payout: Payout, *, reason: str) -> None:
-    """Give the money back to the worker's balance. Only for payouts that certainly sent nothing."""
+    """Give the money back to the balance it came from. Only for payouts that certainly sent nothing."""
     payout.state = PayoutState.FAILED
     payout.last_error = reason[:2000]
     payout.next_attempt_at = None
@@ -364,7 +453,7 @@ def _fail_locked(payout: Payout, *, reason: str) -> None:
         memo=f"Payout {payout.pk} failed: the amount is back in your balance",
         lines=[
             Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -payout.amount_msat),
-            Line(account_of_user(user=payout.worker, kind=AccountKind.WORKER_EARNED), payout.amount_msat),
+            Line(account_of_user(user=payout.worker, kind=payout.source), payout.amount_msat),
         ],
     )
 
@@ -422,6 +511,7 @@ def workers_waiting_for_payout(*, now: datetime | None = None, limit: int = 500)
             balance_msat__gte=F("user__payout_destination__minimum_payout_msat"),
             user__payout_destination__auto_payout=True,
         )
+        .filter(balance_msat__gte=settings.PAYOUT_MIN_MSAT)
         .exclude(user__payout_destination__address="")
         .exclude(user__payouts__state__in=OPEN_PAYOUT_STATES)
         # One subquery for both conditions: the same payout must be failed *and* recent.

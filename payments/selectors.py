@@ -1,5 +1,6 @@
 """Read queries for wallet pages: balances, statements, payouts. A constant number of queries per page."""
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 
 from marketplace.models import User
@@ -58,6 +59,17 @@ def payouts_of_worker(*, worker: User) -> QuerySet[Payout]:
 
 def deposits_of_user(*, user: User) -> QuerySet[Deposit]:
     return Deposit.objects.filter(user=user).order_by("-created_at")
+
+
+def payout_fee_policy() -> dict[str, int]:
+    """Who pays the Lightning routing fee and how much, for the pages that explain it to workers."""
+    return {
+        "floor_msat": settings.PAYOUT_FEE_LIMIT_FLOOR_MSAT,
+        "percent_basis_points": settings.PAYOUT_FEE_LIMIT_BASIS_POINTS,
+        "max_percent_basis_points": settings.PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS,
+        "payout_min_msat": settings.PAYOUT_MIN_MSAT,
+        "withdraw_min_msat": settings.WITHDRAW_MIN_MSAT,
+    }
 
 
 def payout_destination_of(*, user: User) -> PayoutDestination | None:

@@ -1,6 +1,10 @@
 """Worker payout settings and bonuses. (Ledger, escrow, deposits, payouts and withdrawals have modules of their own.)"""
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.errors import InvalidInput, NotFound
@@ -10,9 +14,11 @@ from payments.errors import PayoutDestinationInvalid
 from payments.escrow import enqueue_payout_on_commit, platform_fee_msat
 from payments.ledger import Line, account_of_user, ledger_post, platform_account
 from payments.models import AccountKind, Bonus, PayoutDestination, TransactionKind
+from payments.payouts import payouts_follow_destination
 from payments.safe_http import FetchFailed, UnsafeUrl
 
 MAX_BONUS_MSAT = 10_000_000 * MSAT_PER_SAT
+MAX_MINIMUM_PAYOUT_MSAT = 100_000_000 * MSAT_PER_SAT  # 1 bitcoin
 
 
 def payout_destination_set(
@@ -26,22 +32,45 @@ def payout_destination_set(
     if address:
         try:
             url = lnurl_client.parse_pay_destination(address)
-            pay_request = lnurl_client.fetch_pay_request(url)
+            # A person (and a web process) waits for this answer: a few seconds at most, however the wallet paces it.
+            pay_request = lnurl_client.fetch_pay_request(url, timeout_seconds=settings.LNURL_DESTINATION_CHECK_SECONDS)
         except (lnurl_client.LnurlFailure, UnsafeUrl, FetchFailed) as error:
             raise PayoutDestinationInvalid(f"That address did not work: {error}") from None
         wallet_name = pay_request.wallet_name
-    if minimum_payout_msat < MSAT_PER_SAT:
-        raise InvalidInput("The minimum payout is at least 1 sat.")
+    if not MSAT_PER_SAT <= minimum_payout_msat <= MAX_MINIMUM_PAYOUT_MSAT:
+        raise InvalidInput(
+            f"The minimum payout is at least 1 sat and at most {MAX_MINIMUM_PAYOUT_MSAT // MSAT_PER_SAT:,} sats."
+        )
     with transaction.atomic():
         destination, _ = PayoutDestination.objects.select_for_update(no_key=True).get_or_create(user=user)
+        old_address = destination.address
         destination.address = address
         destination.wallet_name = wallet_name[:300]
         destination.auto_payout = auto_payout
         destination.minimum_payout_msat = minimum_payout_msat
         destination.verified_at = timezone.now() if address else None
         destination.save()
+        if address != old_address:
+            payouts_follow_destination(worker=user, address=address)
+            _notify_destination_changed_on_commit(user=user, old_address=old_address, new_address=address)
         enqueue_payout_on_commit(worker_id=user.pk)
     return destination
+
+
+def _notify_destination_changed_on_commit(*, user: User, old_address: str, new_address: str) -> None:
+    """Tell the account's owner by email: a stolen session or API key that redirects payouts must not go unseen."""
+    if not user.email:
+        return
+    context = {
+        "user": user,
+        "old_address": old_address,
+        "new_address": new_address,
+        "changed_at": timezone.now(),
+        "settings_url": settings.SITE_URL + reverse("payout_settings"),
+    }
+    subject = "Your Boltwork payout address was changed"
+    body = render_to_string("payments/email/payout_destination_changed.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [user.email], fail_silently=True))
 
 
 def bonus_pay(
@@ -53,6 +82,10 @@ def bonus_pay(
     """
     from tasks.models import Assignment  # tasks depends on payments, not the other way round
 
+    if worker.pk == requester.pk:
+        # With the claim check in tasks, this closes self-dealing: paying yourself was a way to move a requester
+        # balance out as "earnings" (requesters withdraw unspent balance directly instead).
+        raise InvalidInput("You cannot pay a bonus to yourself.")
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Say what the bonus is for: the worker will see it.")

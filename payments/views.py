@@ -8,6 +8,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,8 +22,8 @@ from marketplace.models import MSAT_PER_SAT, sats_rounded_up
 from payments import deposits, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.forms import BonusForm, DepositForm, PayoutDestinationForm
-from payments.lightning import get_backend
-from payments.models import Deposit, DepositStatus, WithdrawLink
+from payments.lightning import get_backend, test_wallet_enabled
+from payments.models import Deposit, DepositStatus, PayoutSource, WithdrawLink
 from tasks.models import Assignment
 
 STATEMENT_PAGE_SIZE = 30
@@ -45,6 +46,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
     context = {
         "summary": selectors.wallet_summary(user=request.user),
         "escrow_accounts": selectors.escrow_by_job(user=request.user),
+        "withdraw_min_msat": settings.WITHDRAW_MIN_MSAT,
         "page": entries,
         "backend_moves_real_money": get_backend().moves_real_money,
     }
@@ -108,9 +110,9 @@ def _deposit_context(deposit: Deposit) -> dict:
 def deposit_pay_with_dev_wallet(request: HttpRequest, deposit_id: int) -> HttpResponse:
     """Development backend only: pay the invoice from the built-in test wallet (no real money exists there)."""
     deposit = _own_deposit_or_404(request, deposit_id)
-    backend = get_backend()
-    if backend.moves_real_money:
+    if not test_wallet_enabled():
         raise Http404("Only the development backend has a test wallet.")
+    backend = get_backend()
     result = backend.pay_invoice(bolt11=deposit.bolt11, fee_limit_msat=0)
     deposits.deposit_refresh(deposit=deposit)
     if result.reason:
@@ -128,12 +130,15 @@ def payouts(request: HttpRequest) -> HttpResponse:
         "page": page,
         "summary": selectors.wallet_summary(user=request.user),
         "destination": selectors.payout_destination_of(user=request.user),
+        "fee_policy": selectors.payout_fee_policy(),
     }
     return render(request, "payments/payouts.html", context)
 
 
 @login_required
 def payout_settings(request: HttpRequest) -> HttpResponse:
+    """Where a worker is paid. Changing the address asks for the password again: a session left open must not be
+    enough to redirect someone's earnings."""
     destination = selectors.payout_destination_of(user=request.user)
     initial = {"auto_payout": True, "minimum_payout_sats": 1}
     if destination is not None:
@@ -142,7 +147,12 @@ def payout_settings(request: HttpRequest) -> HttpResponse:
             "auto_payout": destination.auto_payout,
             "minimum_payout_sats": destination.minimum_payout_msat // MSAT_PER_SAT,
         }
-    form = PayoutDestinationForm(request.POST or None, initial=initial)
+    current_address = destination.address if destination is not None else ""
+    form = PayoutDestinationForm(request.POST or None, initial=initial, current_address=current_address)
+    if request.method == "POST" and form.is_valid() and form.address_changes():
+        problem = _password_problem(request, form.cleaned_data["password"])
+        if problem:
+            form.add_error("password", problem)
     if request.method == "POST" and form.is_valid():
         try:
             destination = services.payout_destination_set(
@@ -162,17 +172,53 @@ def payout_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "payments/payout_settings.html", {"form": form, "destination": destination})
 
 
+PAYOUT_PASSWORD_FAILURES_ALLOWED = 5
+PAYOUT_PASSWORD_WINDOW_SECONDS = 15 * 60
+
+
+def _password_problem(request: HttpRequest, password: str) -> str | None:
+    """Why the password does not confirm a change of payout address, or None when it does.
+
+    Wrong passwords are counted per user in the cache (a fixed window, like the API's rate limit); past the limit
+    no password is checked at all, so this form cannot be used to guess the password of a session left open."""
+    key = f"payout-password-failures:{request.user.pk}"
+    if cache.get(key, 0) >= PAYOUT_PASSWORD_FAILURES_ALLOWED:
+        minutes = PAYOUT_PASSWORD_WINDOW_SECONDS // 60
+        return f"Too many wrong passwords: wait {minutes} minutes, then try again."
+    if request.user.check_password(password):
+        return None
+    cache.add(key, 0, timeout=PAYOUT_PASSWORD_WINDOW_SECONDS)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=PAYOUT_PASSWORD_WINDOW_SECONDS)
+    return "That is not your password."
+
+
+WITHDRAW_SOURCES = {"earnings": PayoutSource.EARNINGS, "balance": PayoutSource.BALANCE}
+
+
 @login_required
 def withdraw_page(request: HttpRequest) -> HttpResponse:
-    """Show an LNURL-withdraw QR for the whole balance. A new link each time: links are single use."""
+    """Show an LNURL-withdraw QR for the whole of a balance: earnings (`?from=earnings`, the default) or a
+    requester's unspent balance (`?from=balance`). The open link is shown again until it is used or runs out."""
+    source_name = request.GET.get("from", "earnings")
+    source = WITHDRAW_SOURCES.get(source_name, PayoutSource.EARNINGS)
+    back = "wallet" if source == PayoutSource.BALANCE else "payouts"
     try:
-        link = withdraw.withdraw_link_create(worker=request.user)
+        link = withdraw.withdraw_link_create(worker=request.user, source=source)
     except DomainError as error:
         messages.info(request, error.message)
-        return redirect("payouts")
+        return redirect(back)
     url = site_url(reverse("lnurl_withdraw_request", args=[link.k1]))
     encoded = lnurl.encode(url).bech32
-    context = {"link": link, "lnurl": encoded, "qr": qr_svg(f"lightning:{encoded}".upper())}
+    context = {
+        "link": link,
+        "lnurl": encoded,
+        "qr": qr_svg(f"lightning:{encoded}".upper()),
+        "back": back,
+        "fee_policy": selectors.payout_fee_policy(),
+    }
     return render(request, "payments/withdraw.html", context)
 
 
@@ -267,7 +313,7 @@ def _dev_wallet_metadata(username: str) -> str:
 @never_cache
 @require_GET
 def dev_wallet_pay_request(request: HttpRequest, username: str) -> JsonResponse:
-    if get_backend().moves_real_money:
+    if not test_wallet_enabled():
         raise Http404("The test wallet exists only with the development backend.")
     return JsonResponse(
         {
@@ -285,9 +331,9 @@ def dev_wallet_pay_request(request: HttpRequest, username: str) -> JsonResponse:
 @never_cache
 @require_GET
 def dev_wallet_invoice(request: HttpRequest, username: str) -> JsonResponse:
-    backend = get_backend()
-    if backend.moves_real_money:
+    if not test_wallet_enabled():
         raise Http404("The test wallet exists only with the development backend.")
+    backend = get_backend()
     amount = request.GET.get("amount", "")
     if not amount.isdigit() or int(amount) < MSAT_PER_SAT:
         return _lnurl_error("amount must be a number of millisatoshis, at least 1000")
@@ -303,9 +349,9 @@ def dev_wallet_invoice(request: HttpRequest, username: str) -> JsonResponse:
 @require_POST
 def withdraw_with_dev_wallet(request: HttpRequest, link_id: int) -> HttpResponse:
     """Development backend only: the test wallet claims the withdraw link, as a scanning wallet would."""
-    backend = get_backend()
-    if backend.moves_real_money:
+    if not test_wallet_enabled():
         raise Http404("The test wallet exists only with the development backend.")
+    backend = get_backend()
     link = WithdrawLink.objects.filter(pk=link_id, worker=request.user).first()
     if link is None:
         raise Http404("No such withdraw link.")

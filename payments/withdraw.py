@@ -1,4 +1,5 @@
-"""LNURL-withdraw (LUD-03): a worker without a Lightning Address pulls their balance into their wallet.
+"""LNURL-withdraw (LUD-03): a worker without a Lightning Address pulls their earnings into their wallet, and a
+requester takes unspent balance back out the same way.
 
 The worker's page shows a QR of a link; their wallet fetches the withdraw request, makes an invoice and calls our
 callback with `k1` and the invoice. The link is claimed by one conditional UPDATE, so two wallets calling at once
@@ -16,24 +17,55 @@ from marketplace.models import MSAT_PER_SAT, User
 from payments import lnurl_client
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.ledger import account_of_user, balance_msat
-from payments.models import AccountKind, PayoutKind, PayoutState, WithdrawLink
+from payments.models import PayoutKind, PayoutSource, PayoutState, WithdrawLink
 from payments.payouts import payout_create
 
+# A link that expires sooner than this is not offered again: the worker needs time to scan it.
+LINK_REUSE_MARGIN = timedelta(minutes=2)
 
-def withdraw_link_create(*, worker: User, now: datetime | None = None) -> WithdrawLink:
-    """Offer the worker's whole earned balance (in whole sats) through a new single-use link."""
+
+def withdraw_link_create(
+    *, worker: User, source: str = PayoutSource.EARNINGS, now: datetime | None = None
+) -> WithdrawLink:
+    """The user's LNURL-withdraw link for the whole of one balance (in whole sats): a worker's earnings, or a
+    requester's unspent balance.
+
+    The open link is reused while it stays valid for a while longer (its upper bound follows the balance), so
+    reloading the page makes no new rows. Raises WithdrawRefused under WITHDRAW_MIN_MSAT.
+    """
     now = now or timezone.now()
-    available = balance_msat(account=account_of_user(user=worker, kind=AccountKind.WORKER_EARNED))
-    maximum = available - available % MSAT_PER_SAT
-    if maximum < MSAT_PER_SAT:
-        raise WithdrawRefused("There is nothing to withdraw yet: your balance is under 1 sat.")
-    return WithdrawLink.objects.create(
-        worker=worker,
-        k1=secrets.token_hex(32),
-        min_withdrawable_msat=MSAT_PER_SAT,
-        max_withdrawable_msat=maximum,
-        expires_at=now + timedelta(seconds=settings.WITHDRAW_LINK_EXPIRY_SECONDS),
-    )
+    with transaction.atomic():
+        # One link at a time per user: two page loads at once must not make two.
+        User.objects.select_for_update(no_key=True).filter(pk=worker.pk).values_list("pk", flat=True).get()
+        available = balance_msat(account=account_of_user(user=worker, kind=source))
+        maximum = available - available % MSAT_PER_SAT
+        minimum = settings.WITHDRAW_MIN_MSAT
+        if maximum < minimum:
+            raise WithdrawRefused(
+                f"Withdrawals start at {lnurl_client.describe_amount(minimum)}; "
+                f"this balance is {lnurl_client.describe_amount(maximum)}."
+            )
+        link = (
+            WithdrawLink.objects.filter(
+                worker=worker, source=source, claimed_at__isnull=True, expires_at__gt=now + LINK_REUSE_MARGIN
+            )
+            .order_by("-expires_at")
+            .first()
+        )
+        if link is None:
+            return WithdrawLink.objects.create(
+                worker=worker,
+                source=source,
+                k1=secrets.token_hex(32),
+                min_withdrawable_msat=minimum,
+                max_withdrawable_msat=maximum,
+                expires_at=now + timedelta(seconds=settings.WITHDRAW_LINK_EXPIRY_SECONDS),
+            )
+        if (link.min_withdrawable_msat, link.max_withdrawable_msat) != (minimum, maximum):
+            link.min_withdrawable_msat = minimum
+            link.max_withdrawable_msat = maximum
+            link.save(update_fields=["min_withdrawable_msat", "max_withdrawable_msat"])
+        return link
 
 
 def withdraw_link_usable(*, k1: str, now: datetime | None = None) -> WithdrawLink:
@@ -73,6 +105,7 @@ def withdraw_claim(*, k1: str, invoice: str, now: datetime | None = None):
                 payout = payout_create(
                     worker=link.worker,
                     kind=PayoutKind.WITHDRAW,
+                    source=link.source,
                     amount_msat=amount,
                     destination="LNURL-withdraw",
                     state=PayoutState.INVOICE_VERIFIED,

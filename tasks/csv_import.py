@@ -14,6 +14,11 @@ from tasks.errors import TaskCsvInvalid
 
 MAX_COLUMNS = 100
 MAX_CELL_CHARS = 10_000
+MAX_COLUMN_NAME_CHARS = 100
+# Bounds on one physical line, checked before the csv module splits it: a header of millions of empty columns
+# would otherwise become a list of millions of strings (2.3 million columns cost a web process 220 MB).
+MAX_HEADER_LINE_CHARS = MAX_COLUMNS * (MAX_COLUMN_NAME_CHARS + 3)
+MAX_LINE_CHARS = MAX_COLUMNS * (MAX_CELL_CHARS + 3)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def parse_task_csv(text: str, *, required_columns: list[str], expected_columns: 
     if "\x00" in text:
         raise TaskCsvInvalid("The CSV contains a NUL byte: it looks like a binary file, not CSV text.")
 
-    numbered_rows = _numbered_rows(csv.reader(io.StringIO(text, newline=""), strict=True))
+    numbered_rows = _numbered_rows(csv.reader(_bounded_lines(text), strict=True))
     _, header = next(numbered_rows)
     columns = _check_header(header, required_columns, expected_columns)
     rows = _read_rows(numbered_rows, columns)
@@ -112,11 +117,29 @@ def check_task_rows(columns: list[str], rows: list[dict[str, str]]) -> None:
 def _column_name_problem(name: str, earlier_names: list[str]) -> str:
     if not name:
         return "the header has an empty column name."
-    if len(name) > 100:
-        return "the column name is longer than 100 characters."
+    if len(name) > MAX_COLUMN_NAME_CHARS:
+        return f"the column name is longer than {MAX_COLUMN_NAME_CHARS} characters."
     if name in earlier_names:
         return f"the column “{name}” appears twice in the header."
     return ""
+
+
+def _bounded_lines(text: str) -> Iterator[str]:
+    """The text's physical lines, refusing one longer than any valid header or row could be."""
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if number == 1 and len(line) > MAX_HEADER_LINE_CHARS:
+            raise TaskCsvInvalid(
+                f"Row 1: the header row is longer than {MAX_HEADER_LINE_CHARS:,} characters; a header has at most "
+                f"{MAX_COLUMNS} columns of at most {MAX_COLUMN_NAME_CHARS} characters.",
+                details={"row": 1},
+            )
+        if len(line) > MAX_LINE_CHARS:
+            raise TaskCsvInvalid(
+                f"Line {number} is longer than {MAX_LINE_CHARS:,} characters: more than {MAX_COLUMNS} columns of "
+                f"at most {MAX_CELL_CHARS:,} characters.",
+                details={"line": number},
+            )
+        yield line
 
 
 def _numbered_rows(reader) -> Iterator[tuple[int, list[str]]]:

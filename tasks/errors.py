@@ -5,6 +5,10 @@ class NoTaskAvailable(DomainError):
     code = "no_task_available"
 
 
+class OwnJob(DomainError):
+    code = "own_job"
+
+
 class AlreadySubmitted(DomainError):
     code = "already_submitted"
 

@@ -8,11 +8,20 @@ the bridge script below and submitted by the parent page with its CSRF token.
 
 from django.http import HttpResponse
 
-FRAME_POLICY = (
-    "sandbox allow-scripts allow-forms; default-src 'none'; script-src 'unsafe-inline'; "
-    "style-src 'unsafe-inline'; img-src data: https:; media-src https:; font-src data:; "
-    "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
-)
+
+def frame_policy(asset_hosts: list[str] | tuple[str, ...] = ()) -> str:
+    """The frame's Content-Security-Policy: it may load from and send to its own site and `data:` only, plus the
+    https origins the requester declared for the job (workers see them on the job page). Anything else a template
+    tries — an image whose URL carries what the worker typed, a fetch, a form posted elsewhere — is blocked; the
+    parent page's `frame-src 'self'` also stops the frame from navigating itself to another site."""
+    hosts = "".join(f" {host}" for host in asset_hosts)
+    return (
+        "sandbox allow-scripts allow-forms; default-src 'none'; "
+        f"script-src 'unsafe-inline'{hosts}; style-src 'unsafe-inline'{hosts}; "
+        f"img-src 'self' data:{hosts}; media-src 'self' data:{hosts}; font-src 'self' data:{hosts}; "
+        f"connect-src 'self'{hosts}; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+    )
+
 
 # Runs inside the sandbox. It turns the template's form submission into a message to the parent page, and submits
 # the form when the parent page's own buttons ask for it.
@@ -33,6 +42,8 @@ BRIDGE_SCRIPT = """<script>
   function send(form, next) {
     parent.postMessage({boltwork: "answer", answer: collect(form), next: !!next}, "*");
   }
+  // The template's own submit button: the parent page submits only if the worker has just acted in the page
+  // (a click or key press), so a template cannot submit by itself.
   document.addEventListener("submit", function (event) {
     event.preventDefault();
     send(event.target, false);
@@ -48,14 +59,14 @@ BRIDGE_SCRIPT = """<script>
 </script>"""
 
 
-def sandboxed_frame_response(rendered_template: str) -> HttpResponse:
+def sandboxed_frame_response(rendered_template: str, *, asset_hosts: list[str] | tuple[str, ...] = ()) -> HttpResponse:
     document = (
         '<!doctype html><html><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "</head><body>" + rendered_template + BRIDGE_SCRIPT + "</body></html>"
     )
     response = HttpResponse(document, content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = FRAME_POLICY
+    response["Content-Security-Policy"] = frame_policy(asset_hosts)
     response["X-Frame-Options"] = "SAMEORIGIN"
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"

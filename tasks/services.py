@@ -6,8 +6,9 @@ Locks are always taken in the same order: assignment, then task, then job.
 import json
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
 from api.models import WebhookEvent
@@ -18,7 +19,14 @@ from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
 from payments import escrow
 from tasks.csv_import import check_task_rows, parse_task_csv
-from tasks.errors import AlreadySubmitted, AnswerInvalid, AssignmentClosed, DeadlinePassed, NoTaskAvailable
+from tasks.errors import (
+    AlreadySubmitted,
+    AnswerInvalid,
+    AssignmentClosed,
+    DeadlinePassed,
+    NoTaskAvailable,
+    OwnJob,
+)
 from tasks.models import ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, ReviewSource, Task
 
 BULK_CREATE_BATCH = 5_000
@@ -46,11 +54,15 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
         raise InvalidInput("There are no tasks to add.")
     check_task_rows(columns, rows)
     with transaction.atomic():
+        # The requester first (the draft quota counts all their drafts), then the job.
+        User.objects.select_for_update(no_key=True).filter(pk=actor.pk).values_list("pk", flat=True).get()
         job = Job.objects.select_for_update(no_key=True).filter(pk=job.pk, requester=actor).first()
         if job is None:
             raise NotFound("No such job.")
         if job.status not in {JobStatus.DRAFT, JobStatus.PUBLISHED, JobStatus.PAUSED}:
             raise InvalidTransition(f"The job is {job.get_status_display().lower()}: no tasks can be added.")
+        if job.status == JobStatus.DRAFT:
+            _check_draft_task_quota(requester=actor, adding=len(rows))
         if job.input_columns and columns != job.input_columns:
             raise InvalidInput("The tasks must have the job's columns: " + ", ".join(job.input_columns) + ".")
         missing = [name for name in job_placeholders(job) if name not in columns]
@@ -68,6 +80,17 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
         job.open_slot_count += len(rows) * job.assignments_per_task
         job.save(update_fields=["input_columns", "task_count", "open_slot_count", "updated_at"])
     return len(rows)
+
+
+def _check_draft_task_quota(*, requester: User, adding: int) -> None:
+    """Tasks in drafts are stored for free until the job is published and funded: cap them per requester."""
+    held = Job.objects.filter(requester=requester, status=JobStatus.DRAFT).aggregate(n=Sum("task_count"))["n"] or 0
+    limit = settings.MAX_DRAFT_TASKS_PER_USER
+    if held + adding > limit:
+        raise InvalidInput(
+            f"Your drafts already hold {held:,} tasks; with these {adding:,} they would pass the limit of "
+            f"{limit:,} tasks in unpublished jobs. Publish or cancel a draft first."
+        )
 
 
 def _insert_tasks(*, job: Job, first_position: int, rows: list[dict[str, str]]) -> None:
@@ -101,9 +124,12 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     assignment in the job gets that one back instead of a second one (a double click claims once).
     """
     now = now or timezone.now()
-    job = Job.objects.only("id", "status", "expires_at", "time_limit_seconds").filter(pk=job.pk).first()
+    job = Job.objects.only("id", "requester_id", "status", "expires_at", "time_limit_seconds").filter(pk=job.pk).first()
     if job is None:
         raise NotFound("No such job.")
+    if job.requester_id == worker.pk:
+        # Approving your own work (and bonusing yourself) would turn a requester balance into "earnings".
+        raise OwnJob("This is your own job: you cannot work on its tasks.")
     _check_job_takes_claims(job, now)
     with transaction.atomic():
         # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks.

@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from marketplace import answer_forms
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError, InvalidInput, NotFound
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
 from marketplace.views import own_job_or_404
 from tasks import selectors, services
-from tasks.errors import AnswerInvalid, NoTaskAvailable
+from tasks.errors import NoTaskAvailable
 from tasks.framing import sandboxed_frame_response
 from tasks.models import Assignment, AssignmentStatus
 from tasks.results import results_csv_response
@@ -89,7 +89,8 @@ def assignment_frame(request: HttpRequest, assignment_id: int) -> HttpResponse:
     job = assignment.job
     if job.form_kind != FormKind.HTML:
         raise Http404("This task has no HTML template.")
-    return sandboxed_frame_response(answer_forms.render_html_template(job.html_template, assignment.task.input))
+    rendered = answer_forms.render_html_template(job.html_template, assignment.task.input)
+    return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
 
 
 @login_required
@@ -104,7 +105,7 @@ def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         data = request.POST
     try:
         services.assignment_submit(assignment=assignment, worker=request.user, data=data)
-    except AnswerInvalid as error:
+    except InvalidInput as error:  # the answer itself (AnswerInvalid for the form builder): say so on the page
         answer_form = None
         if job.form_kind == FormKind.BUILDER:
             answer_form = answer_forms.AnswerForm(job.form_fields, data=request.POST)
@@ -120,9 +121,11 @@ def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 
 def _html_answer_from_post(request: HttpRequest) -> object:
+    """The answer the page's script sent as JSON, or None (refused as empty) if it is not JSON. What JSON allows but
+    the database does not (NUL, lone surrogates) is refused by the answer's validation."""
     try:
         return json.loads(request.POST.get("answer_json", ""))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested deeper than the parser's stack
         return None
 
 

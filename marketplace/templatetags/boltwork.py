@@ -69,3 +69,10 @@ def sats_plain(msat: int | None) -> str:
 def sats_ceil(msat: int | None) -> int:
     """Millisatoshis rounded up to whole sats: what must be added to cover an amount."""
     return sats_rounded_up(msat or 0)
+
+
+@register.filter
+def basis_points_percent(basis_points: int) -> str:
+    """A percentage kept in basis points (1% = 100), for people: 1, 2.5, 0.25."""
+    whole, rest = divmod(int(basis_points), 100)
+    return f"{whole}.{rest:02d}".rstrip("0").rstrip(".") if rest else str(whole)

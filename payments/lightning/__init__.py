@@ -9,7 +9,7 @@ from payments.lightning.base import (
     PaymentOutcome,
     PaymentResult,
 )
-from payments.lightning.registry import get_backend
+from payments.lightning.registry import get_backend, test_wallet_enabled
 
 __all__ = [
     "CreatedInvoice",
@@ -20,4 +20,5 @@ __all__ = [
     "PaymentOutcome",
     "PaymentResult",
     "get_backend",
+    "test_wallet_enabled",
 ]

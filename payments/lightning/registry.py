@@ -17,6 +17,12 @@ def get_backend() -> LightningBackend:
     return builder()
 
 
+def test_wallet_enabled() -> bool:
+    """Whether the development backend's test wallet may pay invoices here: only on a development, test or demo
+    machine (see LIGHTNING_DEV_BACKEND_ALLOWED). Anywhere else it would be free money."""
+    return settings.LIGHTNING_BACKEND == "dev" and (settings.DEBUG or settings.LIGHTNING_DEV_BACKEND_ALLOWED)
+
+
 def _required(backend: str, *names: str) -> dict[str, str]:
     values = {name: getattr(settings, name, "") or "" for name in names}
     missing = [name for name, value in values.items() if not value]

@@ -23,11 +23,24 @@
   }
 
   // HTML template tasks run in a sandboxed iframe with an opaque origin. Its bridge script posts the answer here;
-  // this page puts it in the form and submits it with the CSRF token.
+  // this page puts it in the form and submits it with the CSRF token — but only when the worker has just acted
+  // (clicked or typed, in this page or in the frame: browsers pass that "user activation" up to the parent).
+  // The template's script shares the frame with the bridge and could post an answer by itself, on load or on a
+  // timer; such an answer is not submitted.
+  var GESTURE_WINDOW_MS = 5000;
+  var lastOwnButtonClick = 0;
+
+  function workerJustActed() {
+    if (navigator.userActivation) { return navigator.userActivation.isActive; }
+    // Without the User Activation API only this page's own buttons count.
+    return Date.now() - lastOwnButtonClick < GESTURE_WINDOW_MS;
+  }
+
   function connectTaskFrame() {
     var frame = document.getElementById("task-frame");
     var form = document.getElementById("answer-form");
     var answerInput = document.getElementById("answer-json");
+    var note = document.getElementById("frame-note");
     if (!frame || !form || !answerInput) { return; }
     var nextInput = document.createElement("input");
     nextInput.type = "hidden";
@@ -35,6 +48,13 @@
 
     window.addEventListener("message", function (event) {
       if (event.source !== frame.contentWindow || !event.data || event.data.boltwork !== "answer") { return; }
+      if (!workerJustActed()) {
+        if (note) {
+          note.textContent = "The task tried to send an answer by itself. Check it, then press Submit.";
+          note.hidden = false;
+        }
+        return;
+      }
       answerInput.value = JSON.stringify(event.data.answer || {});
       if (event.data.next) {
         nextInput.name = "next";
@@ -48,6 +68,7 @@
     form.querySelectorAll("[data-frame-submit]").forEach(function (button) {
       button.addEventListener("click", function (event) {
         event.preventDefault();
+        if (event.isTrusted) { lastOwnButtonClick = Date.now(); }
         frame.contentWindow.postMessage({boltwork: "collect", next: button.name === "next"}, "*");
       });
     });

@@ -17,6 +17,7 @@ from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer
 
 pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery"  # make_user's; changing the payout address on the web asks for it
 
 
 @pytest.fixture(autouse=True)
@@ -373,7 +374,7 @@ def test_a_minimum_under_one_sat_is_refused(worker):
 def test_the_settings_page_saves_a_working_address_and_says_where_payouts_go(worker_client, worker, wallet):
     response = worker_client.post(
         reverse("payout_settings"),
-        {"address": wallet.address, "auto_payout": "on", "minimum_payout_sats": "50"},
+        {"address": wallet.address, "auto_payout": "on", "minimum_payout_sats": "50", "password": PASSWORD},
         follow=True,
     )
 
@@ -391,7 +392,8 @@ def test_the_settings_page_shows_a_refused_address_next_to_the_field_and_saves_n
     wallet.route("/.well-known/lnurlp/alice", json_answer({"status": "ERROR", "reason": "No such user"}, status=404))
 
     response = worker_client.post(
-        reverse("payout_settings"), {"address": wallet.address, "auto_payout": "on", "minimum_payout_sats": "1"}
+        reverse("payout_settings"),
+        {"address": wallet.address, "auto_payout": "on", "minimum_payout_sats": "1", "password": PASSWORD},
     )
 
     assert response.status_code == 200

@@ -89,7 +89,8 @@ def _paid_payouts(worker, count: int) -> None:
     )
 
 
-def test_the_payouts_page(client):
+def test_the_payouts_page(client, settings):
+    settings.WITHDRAW_MIN_MSAT = 1_000
     worker = make_user("bob", funds_sats=0)
     give_earnings(worker, 21_000)
     payout = withdraw_claim(

@@ -53,6 +53,8 @@ def money_settings(settings):
     settings.PAYOUT_MAX_ATTEMPTS = 6
     settings.PAYOUT_FEE_LIMIT_FLOOR_MSAT = 10_000
     settings.PAYOUT_FEE_LIMIT_BASIS_POINTS = 100
+    settings.PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS = 500
+    settings.PAYOUT_MIN_MSAT = 1_000
     settings.LNURL_ALLOWED_INSECURE_HOSTS = []
 
 
@@ -205,11 +207,19 @@ def started_payout(wallet: FakeLnurlWallet, **destination) -> Payout:
 # Starting ------------------------------------------------------------------------------------------------------
 
 
-def test_the_fee_limit_is_the_floor_or_the_percentage_whichever_is_more():
-    assert payout_fee_limit_msat(21_000) == 10_000
+def test_the_fee_limit_is_the_floor_or_the_percentage_whichever_is_more_but_never_above_the_largest_share():
+    # max(10 sats, 1%), at most 5% of the amount
+    assert payout_fee_limit_msat(1_000) == 50  # was 10,000: ten times the payout, for whoever routes its last hop
+    assert payout_fee_limit_msat(21_000) == 1_050
+    assert payout_fee_limit_msat(200_000) == 10_000
     assert payout_fee_limit_msat(1_000_000) == 10_000
     assert payout_fee_limit_msat(2_000_000) == 20_000
     assert payout_fee_limit_msat(123_456_789) == 1_234_567
+
+
+@pytest.mark.parametrize("amount_msat", [1_000, 7_000, 10_000, 21_000, 99_999, 1_000_000, 10**12])
+def test_the_fee_limit_is_bounded_by_the_amount(amount_msat):
+    assert 0 <= payout_fee_limit_msat(amount_msat) <= amount_msat * 5 // 100
 
 
 def test_a_payout_takes_the_whole_balance_in_whole_sats_into_flight(django_capture_on_commit_callbacks, enqueued):
@@ -222,7 +232,7 @@ def test_a_payout_takes_the_whole_balance_in_whole_sats_into_flight(django_captu
     assert payout.kind == PayoutKind.LNURL_PAY
     assert payout.destination == "alice@wallet.example"
     assert payout.state == PayoutState.CREATED
-    assert payout.fee_limit_msat == 10_000
+    assert payout.fee_limit_msat == 600  # 5% of 12,000: the 10-sat floor would be most of the payout
     assert payout.payment_hash is None
     assert earned(worker) == 345  # the millisatoshis stay for next time
     assert platform(AccountKind.PAYOUTS_IN_FLIGHT) == 12_000
@@ -624,7 +634,7 @@ def test_an_unknown_outcome_stays_sending_and_no_new_invoice_is_asked_for(wallet
 
     assert payout.state == PayoutState.SENDING
     assert payout.payment_hash == bolt11_lib.decode(payout.bolt11).payment_hash
-    assert node.paid == [(payout.bolt11, 10_000)]  # with the fee limit
+    assert node.paid == [(payout.bolt11, 1_050)]  # with the fee limit: 5% of 21 sats
     assert_backoff_after_the_pay_call(payout, sent_at=now)
     assert "the node timed out" in payout.last_error
     assert platform(AccountKind.PAYOUTS_IN_FLIGHT) == AMOUNT

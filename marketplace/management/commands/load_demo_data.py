@@ -13,7 +13,7 @@ from django.db import transaction
 from marketplace import services
 from marketplace.models import Job, User
 from payments import deposits
-from payments.lightning import get_backend
+from payments.lightning import get_backend, test_wallet_enabled
 from payments.models import PayoutDestination
 from tasks.services import tasks_add
 
@@ -87,9 +87,12 @@ class Command(BaseCommand):
 
     def _fund_with_test_wallet(self, requester: User, amount_msat: int) -> None:
         """A real deposit, paid from the development backend's test wallet."""
+        if not test_wallet_enabled():
+            raise CommandError(
+                "Demo data needs the development Lightning backend and its test wallet (LIGHTNING_BACKEND=dev, with "
+                "DEBUG=1 or LIGHTNING_DEV_BACKEND_ALLOWED=1)."
+            )
         backend = get_backend()
-        if backend.moves_real_money:
-            raise CommandError("Demo data needs the development Lightning backend (LIGHTNING_BACKEND=dev).")
         deposit = deposits.deposit_create(user=requester, amount_msat=amount_msat)
         backend.pay_invoice(bolt11=deposit.bolt11, fee_limit_msat=0)
         deposits.deposit_refresh(deposit=deposit)
