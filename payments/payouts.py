@@ -212,13 +212,18 @@ def _move(*, payout_id: int, from_states: set[str], to_state: str, **fields) -> 
         payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state not in from_states:
             return None
-        if to_state not in PAYOUT_TRANSITIONS[payout.state]:
-            raise ValueError(f"Payout {payout_id}: {payout.state} → {to_state} is not allowed")
-        payout.state = to_state
-        for name, value in fields.items():
-            setattr(payout, name, value)
-        payout.save()
+        _change_state(payout, to_state, **fields)
     return payout
+
+
+def _change_state(payout: Payout, to_state: str, **fields) -> None:
+    """Move a payout that the caller has locked, refusing a move the transitions table does not allow."""
+    if to_state not in PAYOUT_TRANSITIONS[payout.state]:
+        raise ValueError(f"Payout {payout.pk}: {payout.state} → {to_state} is not allowed")
+    payout.state = to_state
+    for name, value in fields.items():
+        setattr(payout, name, value)
+    payout.save()
 
 
 def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
@@ -283,16 +288,6 @@ def _store_invoice(*, payout_id: int, asked_destination: str, offer: lnurl_clien
             last_error="",
         )
     return True
-
-
-def _change_state(payout: Payout, to_state: str, **fields) -> None:
-    """Move a payout that the caller has locked, refusing a move the transitions table does not allow."""
-    if to_state not in PAYOUT_TRANSITIONS[payout.state]:
-        raise ValueError(f"Payout {payout.pk}: {payout.state} → {to_state} is not allowed")
-    payout.state = to_state
-    for name, value in fields.items():
-        setattr(payout, name, value)
-    payout.save()
 
 
 def _fetch_invoice(payout: Payout) -> lnurl_client.InvoiceOffer:

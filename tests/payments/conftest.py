@@ -3,6 +3,17 @@
 import pytest
 
 from payments import background, payouts
+from tests.payments.lnurl_test_server import FakeLnurlWallet
+
+
+@pytest.fixture
+def wallet(settings):
+    """A worker's wallet service that answers LNURL-pay with invoices signed by a key of its own, allowlisted as
+    development would allowlist it."""
+    server = FakeLnurlWallet().start()
+    settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
+    yield server
+    server.stop()
 
 
 @pytest.fixture

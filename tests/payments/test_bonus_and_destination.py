@@ -8,7 +8,6 @@ from bech32 import bech32_encode, convertbits
 from django.urls import reverse
 
 from marketplace.errors import InvalidInput, NotFound
-from payments import background
 from payments.errors import InsufficientFunds, PayoutDestinationInvalid
 from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.models import AccountKind, Bonus, LedgerTransaction, PayoutDestination, TransactionKind
@@ -16,7 +15,7 @@ from payments.services import MAX_BONUS_MSAT, bonus_pay, payout_destination_set
 from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 PASSWORD = "correct horse battery"  # make_user's; changing the payout address on the web asks for it
 
 
@@ -26,23 +25,6 @@ def money_settings(settings):
     settings.BITCOIN_NETWORK = "mainnet"
     settings.PLATFORM_FEE_BASIS_POINTS = 1_000  # 10 %
     settings.LNURL_ALLOWED_INSECURE_HOSTS = []
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    """Background jobs enqueued on commit, recorded instead of sent to the broker."""
-    jobs: list[tuple[str, int]] = []
-
-    class Recorder:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def delay(self, argument: int) -> None:
-            jobs.append((self.name, argument))
-
-    monkeypatch.setattr(background, "advance_payout", Recorder("advance_payout"))
-    monkeypatch.setattr(background, "pay_out_worker", Recorder("pay_out_worker"))
-    return jobs
 
 
 def available(user) -> int:
@@ -243,14 +225,6 @@ def test_a_bonus_is_only_given_by_post(requester_client, approved):
 
 
 # Payout destination ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def wallet(settings):
-    server = FakeLnurlWallet().start()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
-    yield server
-    server.stop()
 
 
 def bech32_lnurl(url: str) -> str:

@@ -24,7 +24,6 @@ from payments.models import AccountKind, Payout, PayoutState
 from payments.payouts import payout_advance, payout_start_for_worker
 from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.factories import give_earnings, make_user, set_payout_destination
-from tests.payments.lnurl_test_server import FakeLnurlWallet
 from tests.payments.test_lightning_lnd import payment, stream
 
 pytestmark = pytest.mark.django_db
@@ -42,14 +41,6 @@ def money_settings(settings, enqueued):
     settings.PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS = 500
     settings.PAYOUT_MIN_MSAT = 10_000
     settings.WITHDRAW_MIN_MSAT = 10_000
-
-
-@pytest.fixture
-def wallet(settings):
-    server = FakeLnurlWallet().start()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
-    yield server
-    server.stop()
 
 
 def earned(user) -> int:

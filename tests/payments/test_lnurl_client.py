@@ -66,15 +66,6 @@ def mainnet(settings):
 
 
 @pytest.fixture
-def wallet(settings):
-    """A fake wallet service, allowlisted as development would allowlist it."""
-    server = FakeLnurlWallet().start()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def pay_request(wallet):
     return fetch_pay_request(wallet.pay_url)
 

@@ -17,7 +17,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from payments import background, payouts
 from payments.errors import PayoutStillInFlight
 from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.lightning import PaymentOutcome, PaymentResult, get_backend
@@ -36,12 +35,13 @@ from payments.payouts import (
 )
 from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.factories import give_earnings, make_user, set_payout_destination
+from tests.payments.conftest import run_background_jobs
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer, make_invoice, raw_answer
 
 # pytest-django's live server listens where this says; the LNURL client is allowed only the exact host:port.
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 AMOUNT = 21_000  # msat: what the workers below have earned
 
@@ -56,43 +56,6 @@ def money_settings(settings):
     settings.PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS = 500
     settings.PAYOUT_MIN_MSAT = 1_000
     settings.LNURL_ALLOWED_INSECURE_HOSTS = []
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    """Background jobs enqueued on commit, recorded instead of sent to the broker: the tests play the Celery
-    worker themselves (`run_background_jobs`)."""
-    jobs: list[tuple[str, int]] = []
-
-    class Recorder:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def delay(self, argument: int) -> None:
-            jobs.append((self.name, argument))
-
-    monkeypatch.setattr(background, "advance_payout", Recorder("advance_payout"))
-    monkeypatch.setattr(background, "pay_out_worker", Recorder("pay_out_worker"))
-    return jobs
-
-
-def run_background_jobs(jobs: list[tuple[str, int]]) -> None:
-    """What a Celery worker would do with the enqueued jobs, in order, including those they enqueue."""
-    while jobs:
-        name, argument = jobs.pop(0)
-        if name == "pay_out_worker":
-            payouts.payout_start_for_worker(worker_id=argument)
-        else:
-            payouts.payout_advance(payout_id=argument)
-
-
-@pytest.fixture
-def wallet(settings):
-    """A worker's wallet service that answers LNURL-pay with invoices signed by a key of its own."""
-    server = FakeLnurlWallet().start()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
-    yield server
-    server.stop()
 
 
 class RecordingDevBackend:

@@ -11,7 +11,6 @@ from django.test import Client
 from django.urls import reverse
 
 from marketplace.models import JobStatus
-from payments import background
 from payments.deposits import deposit_create, deposit_refresh
 from payments.lightning import get_backend
 from payments.models import DevInvoice, LedgerEntry, Payout, PayoutState, WithdrawLink
@@ -20,7 +19,7 @@ from payments.views import STATEMENT_PAGE_SIZE
 from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.factories import fund, give_earnings, make_draft_job, make_job, make_user, set_payout_destination
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 THIN_SPACE = "\u202f"  # the `sats` filter groups thousands with it
 
@@ -30,23 +29,6 @@ def money_settings(settings):
     settings.LIGHTNING_BACKEND = "dev"
     settings.BITCOIN_NETWORK = "mainnet"
     settings.WITHDRAW_MIN_MSAT = 1_000  # the pages below withdraw a few sats; the minimum has tests of its own
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    """Background jobs enqueued on commit, recorded instead of sent to the broker."""
-    jobs: list[tuple[str, int]] = []
-
-    class Recorder:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def delay(self, argument: int) -> None:
-            jobs.append((self.name, argument))
-
-    monkeypatch.setattr(background, "advance_payout", Recorder("advance_payout"))
-    monkeypatch.setattr(background, "pay_out_worker", Recorder("pay_out_worker"))
-    return jobs
 
 
 def non_lnbits_backend(settings) -> None:

@@ -16,7 +16,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from payments import background
 from payments.errors import WithdrawRefused
 from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.lightning import get_backend
@@ -36,7 +35,7 @@ from tests.factories import fund, give_earnings, make_user
 from tests.payments.invoices import signed_invoice
 from tests.payments.lnurl_test_server import make_invoice
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 EARNED = 21_500  # msat: the link offers the whole sats of it
 MAXIMUM = 21_000
@@ -49,23 +48,6 @@ def money_settings(settings):
     settings.WITHDRAW_LINK_EXPIRY_SECONDS = 600
     # The claim mechanics below use invoices of a few sats; the minimum has tests of its own.
     settings.WITHDRAW_MIN_MSAT = 1_000
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    """Background jobs enqueued on commit, recorded instead of sent to the broker."""
-    jobs: list[tuple[str, int]] = []
-
-    class Recorder:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def delay(self, argument: int) -> None:
-            jobs.append((self.name, argument))
-
-    monkeypatch.setattr(background, "advance_payout", Recorder("advance_payout"))
-    monkeypatch.setattr(background, "pay_out_worker", Recorder("pay_out_worker"))
-    return jobs
 
 
 @pytest.fixture
