@@ -39,8 +39,10 @@ ASSET_HOST_RE = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]
 MAX_HTML_ANSWER_BYTES = 64 * 1024
 MAX_ASSET_HOSTS = 10
 # Each use of a placeholder repeats a task value of up to 10,000 characters on every view of the task: bound the
-# page a form can make (100 uses × 10,000 characters = 1 MB).
-MAX_PLACEHOLDER_USES = 100
+# page a form can make. A prompt's filled HTML is sanitized again per view, so it gets fewer (20 uses of 10,000
+# characters: about 30 ms, benchmarks/markdown.py); an HTML template is only substituted (100 uses: 1 MB).
+MAX_PROMPT_PLACEHOLDER_USES = 20
+MAX_TEMPLATE_PLACEHOLDER_USES = 100
 # JSON may escape any code unit, so `"\u0000"` and a lone `"\ud800"` parse into text that PostgreSQL cannot hold
 # (NUL) or that has no UTF-8 form at all: a 500 either way. A valid escaped pair is joined into one character.
 UNSTORABLE_CHARACTER_RE = re.compile("[\x00\ud800-\udfff]")
@@ -125,12 +127,17 @@ def _clean_bound(value: object, number: int, which: str) -> str | None:
     return str(bound)
 
 
-def check_placeholder_uses(text: str, pattern: re.Pattern) -> None:
+def check_placeholder_uses(text: str, *, html_template: bool) -> None:
+    pattern, limit = (
+        (HTML_PLACEHOLDER_RE, MAX_TEMPLATE_PLACEHOLDER_USES)
+        if html_template
+        else (PROMPT_PLACEHOLDER_RE, MAX_PROMPT_PLACEHOLDER_USES)
+    )
     uses = len(pattern.findall(text))
-    if uses > MAX_PLACEHOLDER_USES:
+    if uses > limit:
         raise InvalidInput(
-            f"The form uses placeholders {uses:,} times; at most {MAX_PLACEHOLDER_USES} uses are allowed, since each "
-            "one repeats a task's value on the worker's page."
+            f"The form uses placeholders {uses:,} times; at most {limit} uses are allowed, since each one repeats a "
+            "task's value on the worker's page."
         )
 
 

@@ -132,7 +132,7 @@ def job_set_builder_form(*, job: Job, actor: User, prompt: str, fields: list[dic
     cleaned_fields = answer_forms.clean_form_fields(fields)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidInput(f"The prompt is longer than {MAX_PROMPT_CHARS:,} characters.")
-    answer_forms.check_placeholder_uses(prompt, answer_forms.PROMPT_PLACEHOLDER_RE)
+    answer_forms.check_placeholder_uses(prompt, html_template=False)
     placeholders = answer_forms.prompt_placeholders(prompt)
     prompt_html = answer_forms.render_prompt_html(prompt.strip())
     with transaction.atomic():
@@ -172,7 +172,7 @@ def job_set_html_template(*, job: Job, actor: User, html_template: str, asset_ho
         raise InvalidInput(
             "The template has no form fields: add at least one <input>, <select> or <textarea> with a name."
         )
-    answer_forms.check_placeholder_uses(html_template, answer_forms.HTML_PLACEHOLDER_RE)
+    answer_forms.check_placeholder_uses(html_template, html_template=True)
     placeholders = answer_forms.html_placeholders(html_template)
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
