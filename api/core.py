@@ -127,6 +127,12 @@ class StrictJsonParser(Parser):
     """JSON bodies and query strings as ninja parses them, minus text the database cannot store."""
 
     def parse_body(self, request: HttpRequest) -> dict:
+        # JSON costs tens of times its size in Python objects: no endpoint with a JSON body needs more than this
+        # (task imports, the one large body, read their own body: see api/endpoints.py).
+        if len(request.body) > settings.API_MAX_JSON_BODY_BYTES:
+            raise ApiError(
+                413, "request_too_large", f"The body is larger than {settings.API_MAX_JSON_BODY_BYTES:,} bytes."
+            )
         data = super().parse_body(request)
         if not isinstance(data, dict):
             raise ApiError(400, "validation_error", "The body must be a JSON object.")

@@ -5,10 +5,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from django.conf import settings
 from ninja import Field, Schema
 from pydantic import AwareDatetime, ConfigDict, PlainSerializer
 
 from marketplace.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
+
+MAX_TASKS_PER_REQUEST = settings.TASK_CSV_MAX_ROWS  # the same limit as a CSV upload
 
 
 class InputSchema(Schema):
@@ -148,7 +151,7 @@ class TaskIn(InputSchema):
 
 
 class TasksIn(InputSchema):
-    tasks: list[TaskIn] = Field(..., min_length=1, max_length=100_000)
+    tasks: list[TaskIn] = Field(..., min_length=1, max_length=MAX_TASKS_PER_REQUEST)
 
 
 class CreatedOut(Schema):

@@ -317,6 +317,8 @@ LNURL_HOST_BUSY_RETRY_SECONDS = env.float("LNURL_HOST_BUSY_RETRY_SECONDS", defau
 
 # The JSON API: requests per API key owner per minute (0 turns the limit off).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# The largest JSON body an API endpoint parses (task imports, up to TASK_CSV_MAX_BYTES, are checked apart).
+API_MAX_JSON_BODY_BYTES = env.int("API_MAX_JSON_BODY_BYTES", default=2 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

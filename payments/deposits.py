@@ -30,12 +30,7 @@ def deposit_create(*, user: User, amount_msat: int) -> Deposit:
             f"A deposit must be between {settings.DEPOSIT_MIN_MSAT // MSAT_PER_SAT:,} and "
             f"{settings.DEPOSIT_MAX_MSAT // MSAT_PER_SAT:,} sats."
         )
-    pending = Deposit.objects.filter(user=user, status=DepositStatus.PENDING, expires_at__gt=timezone.now()).count()
-    if pending >= settings.DEPOSIT_MAX_PENDING_PER_USER:
-        raise DepositInvalid(
-            f"You already have {pending} unpaid deposit invoice{'s' if pending != 1 else ''}, the most one account "
-            "may hold at once. Pay one of them, or wait until it expires."
-        )
+    _check_pending_cap(user)  # early, to spare the node an invoice nobody will see
     try:
         invoice = get_backend().create_invoice(
             amount_msat=amount_msat,
@@ -46,13 +41,26 @@ def deposit_create(*, user: User, amount_msat: int) -> Deposit:
         raise LightningUnavailable(
             "The Lightning node did not answer; no invoice was made. Try again in a minute."
         ) from error
-    return Deposit.objects.create(
-        user=user,
-        amount_msat=amount_msat,
-        bolt11=invoice.bolt11,
-        payment_hash=invoice.payment_hash,
-        expires_at=invoice.expires_at,
-    )
+    with transaction.atomic():
+        # Again under the user's row lock: requests racing past the first check must not all get an invoice.
+        User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True).get()
+        _check_pending_cap(user)
+        return Deposit.objects.create(
+            user=user,
+            amount_msat=amount_msat,
+            bolt11=invoice.bolt11,
+            payment_hash=invoice.payment_hash,
+            expires_at=invoice.expires_at,
+        )
+
+
+def _check_pending_cap(user: User) -> None:
+    pending = Deposit.objects.filter(user=user, status=DepositStatus.PENDING, expires_at__gt=timezone.now()).count()
+    if pending >= settings.DEPOSIT_MAX_PENDING_PER_USER:
+        raise DepositInvalid(
+            f"You already have {pending} unpaid deposit invoice{'s' if pending != 1 else ''}, the most one account "
+            "may hold at once. Pay one of them, or wait until it expires."
+        )
 
 
 def deposit_refresh(*, deposit: Deposit, now: datetime | None = None) -> Deposit:

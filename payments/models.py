@@ -235,6 +235,9 @@ class Payout(models.Model):
     payment_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     preimage = models.CharField(max_length=64, blank=True)
     fee_limit_msat = models.PositiveBigIntegerField(default=0)
+    # The part of the fee limit the user pays, held beside the amount while the payout is open; what the route did
+    # not cost goes back to them. 0 when the platform pays the routing fee (workers' earnings).
+    fee_reserve_msat = models.PositiveBigIntegerField(default=0)
     fee_msat = models.PositiveBigIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -118,14 +118,21 @@ def payout_create(
 ) -> Payout:
     """Create the payout and move its amount from the user's `source` balance (a worker's earnings, or a
     requester's unspent balance) into `payouts_in_flight`, in the caller's transaction. Enqueues the payout's
-    background job once that commits."""
+    background job once that commits.
+
+    Who pays the routing fee: the platform for earnings; the requester for unspent balance, since that money paid
+    the platform no fee and a requester could otherwise cycle deposits and withdrawals through a route whose last
+    hop they own, at the platform's cost. Their fee limit is held from the balance beside the amount."""
+    fee_limit = payout_fee_limit_msat(amount_msat)
+    reserve = fee_limit if source == PayoutSource.BALANCE else 0
     payout = Payout.objects.create(
         worker=worker,
         kind=kind,
         source=source,
         amount_msat=amount_msat,
         destination=destination,
-        fee_limit_msat=payout_fee_limit_msat(amount_msat),
+        fee_limit_msat=fee_limit,
+        fee_reserve_msat=reserve,
         next_attempt_at=timezone.now(),
         **fields,
     )
@@ -134,8 +141,8 @@ def payout_create(
         key=f"payout-start:{payout.pk}",
         memo=f"Payout {payout.pk}",
         lines=[
-            Line(account_of_user(user=worker, kind=source), -amount_msat),
-            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), amount_msat),
+            Line(account_of_user(user=worker, kind=source), -(amount_msat + reserve)),
+            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), amount_msat + reserve),
         ],
     )
     _enqueue_advance_on_commit(payout.pk)
@@ -231,6 +238,9 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
     payout = Payout.objects.get(pk=payout_id)
     if payout.next_attempt_at and payout.next_attempt_at > now:
         return False
+    payout = _with_current_destination(payout)
+    if payout is None:
+        return False
     slot = payout_host_slot(payout.destination)
     if slot is None:
         # Another payout is asking this wallet's server (which may be slow): ask shortly, spending no attempt, and
@@ -263,6 +273,23 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
     except IntegrityError:
         _retry_later(payout_id=payout_id, reason="The wallet sent an invoice that was already used.", now=now)
         return False
+
+
+def _with_current_destination(payout: Payout) -> Payout | None:
+    """An automatic payout asks for its invoice where the worker wants to be paid now: one whose invoice was dropped
+    after a change of address (a failed payment, an expired invoice, a moderator's retry), or that was started as
+    the address changed, follows the new address; with none left, its money returns. None when it was failed."""
+    if payout.kind != PayoutKind.LNURL_PAY:
+        return payout
+    current = PayoutDestination.objects.filter(user_id=payout.worker_id).values_list("address", flat=True).first()
+    current = current or ""
+    if current == payout.destination:
+        return payout
+    if not current:
+        _fail(payout_id=payout.pk, from_states={PayoutState.CREATED}, reason=DESTINATION_REMOVED)
+        return None
+    Payout.objects.filter(pk=payout.pk, state=PayoutState.CREATED).update(destination=current)
+    return Payout.objects.get(pk=payout.pk)
 
 
 def _store_invoice(*, payout_id: int, asked_destination: str, offer: lnurl_client.InvoiceOffer, now: datetime) -> bool:
@@ -304,6 +331,10 @@ def _retry_later(*, payout_id: int, reason: str, now: datetime) -> None:
     with transaction.atomic():
         payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state != PayoutState.INVOICE_REQUESTED:
+            return
+        if payout.kind == PayoutKind.LNURL_PAY and not payout.destination:
+            # The worker removed their address while this request was under way: nothing to ask again.
+            _fail_locked(payout, reason=DESTINATION_REMOVED)
             return
         payout.last_error = reason[:2000]
         if payout.attempts >= settings.PAYOUT_MAX_ATTEMPTS:
@@ -384,16 +415,28 @@ def _succeed(*, payout_id: int, preimage: str, fee_msat: int, now: datetime) -> 
         payout.last_error = ""
         payout.next_attempt_at = None
         payout.save()
-        lines = [
-            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -payout.amount_msat),
-            Line(platform_account(kind=AccountKind.LIGHTNING_OUT), payout.amount_msat + fee_msat),
-        ]
-        if fee_msat:
-            lines.append(Line(platform_account(kind=AccountKind.ROUTING_FEES), -fee_msat))
-        ledger_post(kind=TransactionKind.PAYOUT_SUCCESS, key=f"payout-success:{payout.pk}", lines=lines)
+        ledger_post(kind=TransactionKind.PAYOUT_SUCCESS, key=f"payout-success:{payout.pk}", lines=_paid_lines(payout))
         if payout.kind == PayoutKind.LNURL_PAY:
             # Rewards approved while this payout was under way wait in the balance: send them now.
             _enqueue_start_on_commit(payout.worker_id)
+
+
+def _paid_lines(payout: Payout) -> list[Line]:
+    """The money in flight leaves for the outside world with its routing fee. The user's fee reserve pays the fee
+    first and its rest goes back to them; the platform pays any fee beyond the reserve."""
+    fee = payout.fee_msat or 0
+    paid_by_user = min(fee, payout.fee_reserve_msat)
+    lines = [
+        Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -(payout.amount_msat + payout.fee_reserve_msat)),
+        Line(platform_account(kind=AccountKind.LIGHTNING_OUT), payout.amount_msat + fee),
+    ]
+    if payout.fee_reserve_msat - paid_by_user:
+        lines.append(
+            Line(account_of_user(user=payout.worker, kind=payout.source), payout.fee_reserve_msat - paid_by_user)
+        )
+    if fee - paid_by_user:
+        lines.append(Line(platform_account(kind=AccountKind.ROUTING_FEES), -(fee - paid_by_user)))
+    return lines
 
 
 def _payment_failed(*, payout_id: int, reason: str, now: datetime) -> None:
@@ -447,8 +490,8 @@ def _fail_locked(payout: Payout, *, reason: str) -> None:
         key=f"payout-return:{payout.pk}",
         memo=f"Payout {payout.pk} failed: the amount is back in your balance",
         lines=[
-            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -payout.amount_msat),
-            Line(account_of_user(user=payout.worker, kind=payout.source), payout.amount_msat),
+            Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -(payout.amount_msat + payout.fee_reserve_msat)),
+            Line(account_of_user(user=payout.worker, kind=payout.source), payout.amount_msat + payout.fee_reserve_msat),
         ],
     )
 

@@ -42,6 +42,9 @@ def payout_destination_set(
             f"The minimum payout is at least 1 sat and at most {MAX_MINIMUM_PAYOUT_MSAT // MSAT_PER_SAT:,} sats."
         )
     with transaction.atomic():
+        # The user first, as payout_start_for_worker locks it: a payout being started now either committed before
+        # this (and follows the change below) or starts after it, with the new address.
+        User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True).get()
         destination, _ = PayoutDestination.objects.select_for_update(no_key=True).get_or_create(user=user)
         old_address = destination.address
         destination.address = address

@@ -18,7 +18,7 @@ from payments import lnurl_client
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.ledger import account_of_user, balance_msat
 from payments.models import PayoutKind, PayoutSource, PayoutState, WithdrawLink
-from payments.payouts import payout_create
+from payments.payouts import payout_create, payout_fee_limit_msat
 
 # A link that expires sooner than this is not offered again: the worker needs time to scan it.
 LINK_REUSE_MARGIN = timedelta(minutes=2)
@@ -38,7 +38,7 @@ def withdraw_link_create(
         # One link at a time per user: two page loads at once must not make two.
         User.objects.select_for_update(no_key=True).filter(pk=worker.pk).values_list("pk", flat=True).get()
         available = balance_msat(account=account_of_user(user=worker, kind=source))
-        maximum = available - available % MSAT_PER_SAT
+        maximum = _largest_withdrawal(available, source)
         minimum = settings.WITHDRAW_MIN_MSAT
         if maximum < minimum:
             raise WithdrawRefused(
@@ -66,6 +66,23 @@ def withdraw_link_create(
             link.max_withdrawable_msat = maximum
             link.save(update_fields=["min_withdrawable_msat", "max_withdrawable_msat"])
         return link
+
+
+def _largest_withdrawal(available_msat: int, source: str) -> int:
+    """The most whole sats a link may offer: the balance, less room for the routing fee reserve when the user pays
+    it (unspent balance; see payout_create). Amount + fee limit grows with the amount, so a binary search finds it."""
+    whole_sats = available_msat // MSAT_PER_SAT
+    if source != PayoutSource.BALANCE:
+        return whole_sats * MSAT_PER_SAT
+    low, high = 0, whole_sats  # `low` sats always fit; find the most that do
+    while low < high:
+        middle = (low + high + 1) // 2
+        amount = middle * MSAT_PER_SAT
+        if amount + payout_fee_limit_msat(amount) <= available_msat:
+            low = middle
+        else:
+            high = middle - 1
+    return low * MSAT_PER_SAT
 
 
 def withdraw_link_usable(*, k1: str, now: datetime | None = None) -> WithdrawLink:

@@ -125,20 +125,28 @@ def _column_name_problem(name: str, earlier_names: list[str]) -> str:
 
 
 def _bounded_lines(text: str) -> Iterator[str]:
-    """The text's physical lines, refusing one longer than any valid header or row could be."""
-    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
-        if number == 1 and len(line) > MAX_HEADER_LINE_CHARS:
+    """The text's lines, refusing a record (a row, whose quoted cells may span lines) longer than any valid header
+    or row could be, before the csv module splits it."""
+    record_number, record_chars, in_quotes = 1, 0, False
+    for line in io.StringIO(text, newline=""):
+        record_chars += len(line)
+        if record_number == 1 and record_chars > MAX_HEADER_LINE_CHARS:
             raise TaskCsvInvalid(
                 f"Row 1: the header row is longer than {MAX_HEADER_LINE_CHARS:,} characters; a header has at most "
                 f"{MAX_COLUMNS} columns of at most {MAX_COLUMN_NAME_CHARS} characters.",
                 details={"row": 1},
             )
-        if len(line) > MAX_LINE_CHARS:
+        if record_chars > MAX_LINE_CHARS:
             raise TaskCsvInvalid(
-                f"Line {number} is longer than {MAX_LINE_CHARS:,} characters: more than {MAX_COLUMNS} columns of "
-                f"at most {MAX_CELL_CHARS:,} characters.",
-                details={"line": number},
+                f"Row {record_number} is longer than {MAX_LINE_CHARS:,} characters: more than {MAX_COLUMNS} columns "
+                f"of at most {MAX_CELL_CHARS:,} characters.",
+                details={"row": record_number},
             )
+        # An odd number of quotes opens or closes a quoted cell ("" inside one is an escaped quote: even).
+        if line.count('"') % 2:
+            in_quotes = not in_quotes
+        if not in_quotes:
+            record_number, record_chars = record_number + 1, 0
         yield line
 
 

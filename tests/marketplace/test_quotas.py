@@ -171,8 +171,34 @@ def test_a_header_at_the_longest_allowed_still_parses():
 def test_a_data_line_longer_than_any_valid_row_is_refused():
     text = "review\n" + "," * (MAX_LINE_CHARS + 1) + "\n"
 
-    with pytest.raises(TaskCsvInvalid, match="Line 2 is longer than"):
+    with pytest.raises(TaskCsvInvalid, match="Row 2 is longer than"):
         parse_task_csv(text, required_columns=[], expected_columns=None)
+
+
+def test_a_header_spread_over_many_lines_by_quoted_line_breaks_is_bounded_as_one_row():
+    """Each line short, the row huge: a quote left open at each line's end carries the row on to the next."""
+    text = ',"\n",'.join("," * 9_000 for _ in range(200)) + "\nx\n"
+
+    with pytest.raises(TaskCsvInvalid, match="Row 1: the header row is longer than"):
+        parse_task_csv(text, required_columns=[], expected_columns=None)
+
+
+def test_a_data_row_spread_over_many_lines_is_bounded_as_one_row():
+    text = "review\n" + ',"\n",'.join("," * 900_000 for _ in range(3)) + "\n"
+
+    with pytest.raises(TaskCsvInvalid, match="Row 2 is longer than"):
+        parse_task_csv(text, required_columns=[], expected_columns=None)
+
+
+def test_quoted_line_breaks_and_escaped_quotes_in_cells_still_parse():
+    text = 'review,notes\n"line one\nline two","she said ""hi""\nthen left"\nplain,"a, b"\n'
+
+    parsed = parse_task_csv(text, required_columns=[], expected_columns=None)
+
+    assert parsed.rows == [
+        {"review": "line one\nline two", "notes": 'she said "hi"\nthen left'},
+        {"review": "plain", "notes": "a, b"},
+    ]
 
 
 # Placeholders -------------------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ checked first, in pages, within a time budget.
 """
 
 import itertools
+import threading
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from payments import deposits
@@ -122,3 +124,30 @@ def test_the_add_funds_page_says_so_and_creates_nothing(settings, client):
     assert response.status_code == 200
     assert "You already have 1 unpaid deposit invoice, the most" in response.content.decode()
     assert Deposit.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_racing_past_the_cap_do_not_all_get_an_invoice(settings):
+    settings.DEPOSIT_MAX_PENDING_PER_USER = 5
+    payer = make_user("payer", funds_sats=0)
+    outcomes: list[str] = []
+    start = threading.Barrier(20)
+
+    def ask() -> None:
+        start.wait()
+        try:
+            deposit_create(user=payer, amount_msat=1_000)
+            outcomes.append("created")
+        except DepositInvalid:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count("created") == 5  # was 13 of 20 past a cap of 5
+    assert Deposit.objects.filter(user=payer).count() == 5

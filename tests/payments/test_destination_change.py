@@ -5,6 +5,8 @@ A payout with no invoice yet follows the new address; with no address, its amoun
 a payout that holds an invoice is left alone, since that invoice may be paid already. The owner is told by email.
 """
 
+from datetime import timedelta
+
 import bolt11 as bolt11_lib
 import pytest
 from django.core import mail
@@ -14,7 +16,7 @@ from django.utils import timezone
 from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.lightning import PaymentOutcome, PaymentResult
 from payments.models import AccountKind, Payout, PayoutKind, PayoutState
-from payments.payouts import payout_advance, payout_create
+from payments.payouts import SENDING_SETTLE_TIME, payout_advance, payout_create
 from payments.services import payout_destination_set
 from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.lnurl_test_server import FakeLnurlWallet
@@ -194,3 +196,72 @@ def test_the_owner_is_told_by_email_when_the_address_changes_and_only_then(
     assert "payout address was changed" in message.subject
     assert new_wallet.address in message.body
     assert "If you did not" in message.body
+
+
+class InFlightThenFailedNode(PayingNode):
+    """The first payment's outcome is unknown, and the node later says it failed; later payments are paid."""
+
+    def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
+        if not self.paid:
+            self.paid.append(bolt11)
+            return PaymentResult(outcome=PaymentOutcome.UNKNOWN, reason="in flight")
+        return super().pay_invoice(bolt11=bolt11, fee_limit_msat=fee_limit_msat)
+
+    def payment_status(self, *, payment_hash: str) -> PaymentResult:
+        return PaymentResult(outcome=PaymentOutcome.FAILED, reason="no route")
+
+
+def test_an_invoice_dropped_after_the_address_changed_is_asked_again_of_the_new_address(
+    worker, new_wallet, old_wallet, monkeypatch
+):
+    """The payout held the old wallet's invoice when the worker changed address, so it was left alone; once that
+    invoice turned out failed, the next one must come from the new address."""
+    node = InFlightThenFailedNode([old_wallet, new_wallet])
+    monkeypatch.setattr("payments.payouts.get_backend", lambda: node)
+    payout = payout_advance(payout_id=open_payout(worker).pk)
+    assert payout.state == PayoutState.SENDING  # holding the old wallet's invoice
+
+    change_address(worker, new_wallet.address)
+    assert Payout.objects.get(pk=payout.pk).destination == old_wallet.address  # left alone: it may be paid
+    later = timezone.now() + SENDING_SETTLE_TIME + timedelta(seconds=1)
+    payout = payout_advance(payout_id=payout.pk, now=later)  # the node is sure now: it failed
+    assert (payout.state, payout.payment_hash) == (PayoutState.CREATED, None)
+
+    payout = payout_advance(payout_id=payout.pk, now=payout.next_attempt_at)
+
+    assert payout.state == PayoutState.SUCCEEDED
+    assert payout.destination == new_wallet.address
+    assert payout.payment_hash in new_wallet.issued_preimages
+    assert len(old_wallet.requests_to(old_wallet.callback_path)) == 1
+
+
+def test_a_payout_started_as_the_address_changed_asks_the_new_address(worker, new_wallet, old_wallet, node):
+    payout = open_payout(worker)  # made with the old address, as a start racing the change would
+    set_payout_destination(worker, new_wallet.address)  # the change, saved without following the payout
+
+    payout = payout_advance(payout_id=payout.pk)
+
+    assert (payout.state, payout.destination) == (PayoutState.SUCCEEDED, new_wallet.address)
+    assert not old_wallet.requests_to(old_wallet.callback_path)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_removing_the_address_during_the_last_attempt_returns_the_money(settings, worker, old_wallet, new_wallet):
+    """The last allowed request to the old wallet fails while the worker removes the address: the payout must not
+    wait for a moderator with nowhere to pay."""
+    settings.PAYOUT_MAX_ATTEMPTS = 1
+    payout = open_payout(worker)
+
+    def remove_address_and_refuse(handler):
+        change_address(worker, "")
+        connection.close()
+        handler.send_json({"status": "ERROR", "reason": "try later"})
+
+    old_wallet.route(old_wallet.callback_path, remove_address_and_refuse)
+
+    payout = payout_advance(payout_id=payout.pk)
+
+    assert payout.state == PayoutState.FAILED
+    assert "removed your Lightning Address" in payout.last_error
+    assert earned(worker) == AMOUNT
+    assert in_flight() == 0
