@@ -5,6 +5,7 @@ from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
+from marketplace.answer_fields import answer_kinds
 from marketplace.models import Job
 from tasks.selectors import result_rows
 
@@ -33,6 +34,7 @@ def _timestamp(value) -> str:
 def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
     input_columns = list(job.input_columns)
     answer_fields = list(job.answer_fields)
+    kinds = answer_kinds(form_fields=job.form_fields, answer_fields=answer_fields)
     yield [
         "AssignmentId",
         "WorkerId",
@@ -58,7 +60,7 @@ def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
             safe_cell(row["feedback"]),
             str(row["task__position"]),
             *(safe_cell(task_input.get(name)) for name in input_columns),
-            *(safe_cell(answer.get(name)) for name in answer_fields),
+            *(safe_cell(kinds[name].csv_cell(answer.get(name))) for name in answer_fields),
         ]
 
 
