@@ -25,10 +25,15 @@ def deliver_webhook(delivery_id: int) -> None:
         come_back_when_due(deliver_webhook, delivery_id, delivery.next_attempt_at)
 
 
+def enqueue_webhook_delivery(delivery_id: int) -> None:
+    """The one way a delivery is sent: called after the transaction that wrote it commits."""
+    deliver_webhook.delay(delivery_id)
+
+
 @shared_task
 def deliver_due_webhooks() -> int:
     """Sweeper: retries that are due, and deliveries whose message was lost."""
     due = webhooks.webhook_deliveries_due()
     for delivery_id in due:
-        deliver_webhook.delay(delivery_id)
+        enqueue_webhook_delivery(delivery_id)
     return len(due)

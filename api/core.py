@@ -17,9 +17,8 @@ from ninja.security import HttpBearer
 
 from api import services
 from api.models import ApiKey
-from marketplace.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, NotFound
 from marketplace.models import User
-from payments.errors import InsufficientFunds, LightningUnavailable
 
 MAX_PAGE_SIZE = 500
 # Answers that say nothing about the request itself: a repeat with the same Idempotency-Key must try again (a 403
@@ -54,24 +53,10 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     return JsonResponse(error_body(code, message, details), status=status)
 
 
-def status_of(error: DomainError) -> int:
-    """Not found 404, short of funds 402, bad input 400, node unreachable 503; every other refusal is a state
-    conflict, 409 (already submitted, job not published, no task available, idempotency key reused, ...)."""
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, InsufficientFunds):
-        return 402
-    if isinstance(error, LightningUnavailable):
-        return 503
-    if isinstance(error, InvalidInput):
-        return 400
-    return 409
-
-
 def install_error_handlers(api) -> None:
     @api.exception_handler(DomainError)
     def domain_error(request, error: DomainError):
-        return error_response(status_of(error), error.code, error.message, error.details)
+        return error_response(error.status, error.code, error.message, error.details)
 
     @api.exception_handler(ApiError)
     def api_error(request, error: ApiError):
@@ -227,7 +212,7 @@ def idempotent(view):
         try:
             record = services.idempotency_begin(user=user, key=key, fingerprint=fingerprint)
         except DomainError as error:
-            return error_response(status_of(error), error.code, error.message, error.details)
+            return error_response(error.status, error.code, error.message, error.details)
         if record is not None:
             replay = HttpResponse(record.response_body, status=record.response_status, content_type="application/json")
             replay["Idempotent-Replayed"] = "true"

@@ -23,10 +23,10 @@ from api.core import (
     parse_id,
 )
 from api.models import ApiScope
+from core.errors import NotFound
 from marketplace import selectors as job_selectors
 from marketplace import services as job_services
-from marketplace.answer_forms import render_html_template
-from marketplace.errors import NotFound
+from marketplace.answer_forms import answer_form_data, render_html_template
 from marketplace.models import MAX_REWARD_MSAT, FormKind, Job, User
 from payments import deposits
 from payments import selectors as money_selectors
@@ -562,24 +562,9 @@ def assignment_submit(request: HttpRequest, assignment_id: str, body: schemas.Su
     assignment = task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=parse_id(assignment_id))
     data = body.answer
     if assignment.job.form_kind == FormKind.BUILDER:
-        data = _builder_form_data(body.answer)
+        data = answer_form_data(assignment.job.form_fields, body.answer)
     submitted = task_services.assignment_submit(assignment=assignment, worker=request.auth, data=data)
     return worker_assignment_out(submitted)
-
-
-def _builder_form_data(answer: dict) -> dict:
-    """The answer as the web form would post it (the form's field prefix; lists for multiple choice; booleans
-    as checkbox values), so the API and the web page run the very same validation."""
-    data = {}
-    for name, value in answer.items():
-        if isinstance(value, bool):
-            if value:
-                data[f"answer-{name}"] = "on"
-        elif isinstance(value, list):
-            data[f"answer-{name}"] = [str(item) for item in value]
-        elif value is not None:
-            data[f"answer-{name}"] = str(value)
-    return data
 
 
 @router.post(

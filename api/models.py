@@ -95,9 +95,11 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
+    """One event on its way to one endpoint: the body is the event itself (type, time, data), so the delivery
+    records only how sending it went."""
+
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
-    payload = models.JSONField()
+    event = models.ForeignKey("core.Event", on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
@@ -111,6 +113,11 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_idx"),
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due_idx"),
         ]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="delivery_once_per_event")]
 
     def __str__(self) -> str:
-        return f"{self.event} → {self.endpoint_id}"
+        return f"{self.event_id} → {self.endpoint_id}"
+
+    def body(self) -> dict:
+        """What is POSTed: the event as webhooks have always shown it."""
+        return {"type": self.event.type, "created_at": self.event.created_at.isoformat(), "data": self.event.data}

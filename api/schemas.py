@@ -3,13 +3,14 @@ with an offset."""
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import AwareDatetime, ConfigDict, PlainSerializer
+from pydantic import AwareDatetime, ConfigDict, PlainSerializer, TypeAdapter, WithJsonSchema
 
-from marketplace.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
+from core.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
+from marketplace.answer_fields import FIELD_KINDS, answer_value_types
 
 MAX_TASKS_PER_REQUEST = settings.TASK_CSV_MAX_ROWS  # the same limit as a CSV upload
 
@@ -22,6 +23,16 @@ class InputSchema(Schema):
 
 Timestamp = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str)]
 Msat = Annotated[int, Field(ge=0)]
+# An answer's value, by the kind of its field (marketplace.answer_fields): text, a list of texts (multiple choice, or
+# same-named controls of an HTML template), a number as exact decimal text, a checkbox's boolean, or null.
+AnswerValue = Union[answer_value_types()]  # noqa: UP007 (a union built from the registry)
+Answer = dict[str, AnswerValue]
+# A submitted answer is checked by the job's answer form, field by field with its messages, not by pydantic: the
+# document says what each kind takes (a number may also be sent as a JSON number), the form refuses the rest.
+AnswerIn = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "additionalProperties": TypeAdapter(AnswerValue).json_schema()}),
+]
 
 
 class ErrorDetail(Schema):
@@ -58,7 +69,7 @@ class DepositOut(Schema):
 
 class FormField(InputSchema):
     name: str = Field(..., max_length=40)
-    kind: Literal["short_text", "long_text", "single_choice", "multiple_choice", "number", "checkbox"]
+    kind: Literal[tuple(FIELD_KINDS)]  # the registry's kinds, in its order
     label: str = Field(..., max_length=300)
     help_text: str = Field("", max_length=500)
     required: bool = False
@@ -164,7 +175,7 @@ class AssignmentOut(Schema):
     task_input: dict
     worker_id: str
     status: Literal["accepted", "submitted", "approved", "rejected", "returned", "expired"]
-    answer: dict | None
+    answer: Answer | None
     accepted_at: Timestamp
     submitted_at: Timestamp | None
     reviewed_at: Timestamp | None
@@ -243,7 +254,7 @@ class ClaimOut(Schema):
 
 
 class SubmitIn(InputSchema):
-    answer: dict
+    answer: AnswerIn
 
 
 class WorkerAssignmentOut(Schema):
@@ -251,7 +262,7 @@ class WorkerAssignmentOut(Schema):
     job_id: str
     task_id: str
     status: Literal["accepted", "submitted", "approved", "rejected", "returned", "expired"]
-    answer: dict | None
+    answer: Answer | None
     deadline: Timestamp
     submitted_at: Timestamp | None
     reviewed_at: Timestamp | None

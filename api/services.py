@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from api.models import ApiKey, ApiScope, IdempotencyRecord, hash_secret
-from marketplace.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput, NotFound
 from marketplace.models import User
 
 KEY_PREFIX = "bw_"

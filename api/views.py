@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from api import services, webhooks
 from api.forms import ApiKeyForm, WebhookEndpointForm
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from marketplace.errors import DomainError
+from core.errors import DomainError
 
 
 @login_required
@@ -53,7 +53,7 @@ def api_settings(request: HttpRequest) -> HttpResponse:
         "key_form": key_form,
         "endpoints": WebhookEndpoint.objects.filter(user=request.user, deleted_at__isnull=True).select_related("job"),
         "deliveries": WebhookDelivery.objects.filter(endpoint__user=request.user)
-        .select_related("endpoint")
+        .select_related("endpoint", "event")
         .order_by("-created_at")[:50],
         "webhook_form": webhook_form,
         "shown_once": shown_once,

@@ -1,7 +1,8 @@
 """Webhooks: events POSTed to a requester's https endpoints, signed, retried with backoff for a day.
 
-An event is written as one delivery row per matching endpoint in the same transaction as the change it reports,
-and sent by a Celery job after that commits; the sweeper re-sends what is due, so a lost message only delays it.
+Webhooks are a consumer of the domain events (core.events): for each event of a webhook type, one delivery row per
+matching endpoint is written in the same transaction as the change (`webhook_deliveries_record`), and sent by a
+Celery job after that commits (api/handlers.py); the sweeper re-sends what is due, so a lost message only delays it.
 Signature header: `Boltwork-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>`.
 """
 
@@ -13,14 +14,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
-from api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from marketplace.errors import InvalidInput, NotFound
+from api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from core.errors import InvalidInput, NotFound
+from core.models import Event
+from core.safe_http import FetchFailed, UnsafeUrl, check_url_policy, safe_post
 from marketplace.models import Job, User
 from payments.host_limits import webhook_host_slot
-from payments.safe_http import FetchFailed, UnsafeUrl, check_url_policy, safe_post
+from payments.models import Deposit
 
 MAX_ENDPOINTS_PER_USER = 20
 GIVE_UP_AFTER = timedelta(days=1)
@@ -54,26 +57,36 @@ def webhook_endpoint_delete(*, user: User, endpoint_id: int) -> None:
         )
 
 
-def webhook_emit(*, user_id: int, job_id: int | None, event: str, data: dict) -> int:
-    """Record the event for every live endpoint of the user that covers this job; deliver after commit.
-
-    Call inside the transaction that makes the change. Returns the number of deliveries queued.
-    """
-    endpoints = WebhookEndpoint.objects.filter(user_id=user_id, deleted_at__isnull=True)
-    endpoints = (
-        endpoints.filter(Q(job__isnull=True) | Q(job_id=job_id)) if job_id else endpoints.filter(job__isnull=True)
-    )
+def webhook_deliveries_record(event: Event) -> None:
+    """The webhook consumer of events (subscribed in ApiConfig.ready as a recorder): one delivery per live endpoint
+    of the subject's owner that covers its job, written in the event's transaction and sent after it commits."""
+    if event.type == WebhookEvent.DEPOSIT_PAID:
+        payer = Deposit.objects.filter(pk=int(event.data["deposit_id"])).values("user_id")
+        endpoints = WebhookEndpoint.objects.filter(user_id=Subquery(payer), job__isnull=True)
+    else:
+        job_id = int(event.data["job_id"])
+        requester = Job.objects.filter(pk=job_id).values("requester_id")
+        endpoints = WebhookEndpoint.objects.filter(user_id=Subquery(requester)).filter(
+            Q(job__isnull=True) | Q(job_id=job_id)
+        )
     now = timezone.now()
-    payload = {"type": event, "created_at": now.isoformat(), "data": data}
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(endpoint=endpoint, event=event, payload=payload, next_attempt_at=now) for endpoint in endpoints
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(endpoint=endpoint, event=event, next_attempt_at=now)
+        for endpoint in endpoints.filter(deleted_at__isnull=True)
     )
-    if deliveries:
-        from api.background import deliver_webhook
 
-        ids = [delivery.pk for delivery in deliveries]
-        transaction.on_commit(lambda: [deliver_webhook.delay(delivery_id) for delivery_id in ids])
-    return len(deliveries)
+
+def webhook_deliveries_of(event: Event) -> list[int]:
+    return list(WebhookDelivery.objects.filter(event=event, status=DeliveryStatus.PENDING).values_list("pk", flat=True))
+
+
+def _webhook_owner_and_job(event: Event) -> tuple[int | None, int | None]:
+    """Whose endpoints hear an event: the job's requester for work events, the payer for a deposit."""
+    if event.type == WebhookEvent.DEPOSIT_PAID:
+        payer_id = Deposit.objects.filter(pk=int(event.data["deposit_id"])).values_list("user_id", flat=True).first()
+        return payer_id, None
+    job_id = int(event.data["job_id"])
+    return Job.objects.filter(pk=job_id).values_list("requester_id", flat=True).first(), job_id
 
 
 def signature_header(*, secret: str, body: bytes, timestamp: int) -> str:
@@ -92,7 +105,11 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
     after the event, then given up. Safe to run twice: the row is claimed under a lock before the POST."""
     now = now or timezone.now()
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update(no_key=True).select_related("endpoint").get(pk=delivery_id)
+        delivery = (
+            WebhookDelivery.objects.select_for_update(no_key=True, of=("self", "endpoint"))
+            .select_related("endpoint", "event")
+            .get(pk=delivery_id)
+        )
         if delivery.status == DeliveryStatus.PENDING and delivery.endpoint.deleted_at is not None:
             # Deleted after this was queued (or while it was emitted): answers never go to a removed URL.
             delivery.status = DeliveryStatus.CANCELLED
@@ -110,10 +127,10 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
         # Claim this attempt: a concurrent run sees it not due until the retry time.
         delivery.next_attempt_at = now + retry_delay(delivery.attempts)
         delivery.save(update_fields=["attempts", "next_attempt_at"])
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    body = json.dumps(delivery.body(), separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
-        "Boltwork-Event": delivery.event,
+        "Boltwork-Event": delivery.event.type,
         "Boltwork-Delivery": str(delivery.pk),
         "Boltwork-Signature": signature_header(
             secret=delivery.endpoint.secret, body=body, timestamp=int(now.timestamp())

@@ -57,8 +57,8 @@ def best_time(function, *args, repeats: int) -> float:
 
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    from core.text import MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS, html_excerpt, render_markdown
     from marketplace.answer_forms import MAX_PROMPT_PLACEHOLDER_USES, fill_prompt, render_prompt_html
-    from marketplace.text import MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS, html_excerpt, render_markdown
 
     try:
         import markdown as python_markdown

@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from core.errors import DomainError
 from marketplace import services
-from marketplace.errors import DomainError
 from marketplace.models import Job, Tag, User
 
 
@@ -42,7 +42,7 @@ class JobAdmin(admin.ModelAdmin):
         closed = 0
         for job in queryset:
             try:
-                services.job_close(job=job, actor=None)
+                services.job_close(job=job, actor=None, moderator=request.user)
                 closed += 1
             except DomainError as error:
                 self.message_user(request, f"{job}: {error.message}", messages.WARNING)

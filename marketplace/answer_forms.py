@@ -2,33 +2,23 @@
 and turning both into what a worker sees.
 
 Form builder fields are stored on the job as a list of plain dicts:
-`{"name", "kind", "label", "help_text", "required", "choices", "min", "max"}`.
+`{"name", "kind", "label", "help_text", "required", "choices", "min", "max"}`. What differs between kinds of field
+is in `marketplace.answer_fields`; this module asks its registry.
 """
 
 import html
 import re
-from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from django import forms
 
-from marketplace.errors import InvalidInput
-from marketplace.text import render_markdown, sanitize_html
+from core.errors import InvalidInput
+from core.text import render_markdown, sanitize_html
+from marketplace.answer_fields import FIELD_KINDS
 
-FIELD_KINDS = {
-    "short_text": "Short text",
-    "long_text": "Long text",
-    "single_choice": "Single choice",
-    "multiple_choice": "Multiple choice",
-    "number": "Number",
-    "checkbox": "Checkbox",
-}
-CHOICE_KINDS = {"single_choice", "multiple_choice"}
 MAX_FIELDS = 50
-MAX_CHOICES = 100
-MAX_SHORT_TEXT = 500
-MAX_LONG_TEXT = 10_000
+ANSWER_FORM_PREFIX = "answer"  # the worker's form's fields are posted as answer-<name>
 FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 PROMPT_PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
@@ -88,43 +78,8 @@ def _clean_field(raw: dict, number: int) -> dict:
         "min": None,
         "max": None,
     }
-    if kind in CHOICE_KINDS:
-        field["choices"] = _clean_choices(raw.get("choices"), number)
-    if kind == "number":
-        field["min"] = _clean_bound(raw.get("min"), number, "minimum")
-        field["max"] = _clean_bound(raw.get("max"), number, "maximum")
-        if field["min"] is not None and field["max"] is not None and Decimal(field["min"]) > Decimal(field["max"]):
-            raise InvalidInput(f"Field {number}: the minimum is larger than the maximum.")
+    field.update(FIELD_KINDS[kind].clean_definition(raw, number))
     return field
-
-
-def _clean_choices(raw_choices: object, number: int) -> list[str]:
-    if isinstance(raw_choices, str):
-        raw_choices = raw_choices.splitlines()
-    if not isinstance(raw_choices, list):
-        raise InvalidInput(f"Field {number}: give the choices as a list.")
-    choices = []
-    for choice in raw_choices:
-        text = str(choice).strip()
-        if text and text not in choices:
-            choices.append(text[:200])
-    if len(choices) < 2:
-        raise InvalidInput(f"Field {number}: a choice field needs at least two different choices.")
-    if len(choices) > MAX_CHOICES:
-        raise InvalidInput(f"Field {number}: at most {MAX_CHOICES} choices.")
-    return choices
-
-
-def _clean_bound(value: object, number: int, which: str) -> str | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        bound = Decimal(str(value).strip())
-    except ArithmeticError:
-        raise InvalidInput(f"Field {number}: the {which} must be a number.") from None
-    if not bound.is_finite():
-        raise InvalidInput(f"Field {number}: the {which} must be a number.")
-    return str(bound)
 
 
 def check_placeholder_uses(text: str, *, html_template: bool) -> None:
@@ -264,45 +219,27 @@ class AnswerForm(forms.Form):
     """The worker's answer form, built from the job's form builder fields."""
 
     def __init__(self, form_fields: list[dict], *args, **kwargs) -> None:
-        kwargs.setdefault("prefix", "answer")
+        kwargs.setdefault("prefix", ANSWER_FORM_PREFIX)
         super().__init__(*args, **kwargs)
+        self.kinds = {field["name"]: FIELD_KINDS[field["kind"]] for field in form_fields}
         for field in form_fields:
-            self.fields[field["name"]] = _django_field(field)
+            common = {"label": field["label"], "help_text": field.get("help_text", ""), "required": field["required"]}
+            self.fields[field["name"]] = self.kinds[field["name"]].form_field(field, common)
+
+    def answer(self) -> dict:
+        """The answer to store, from a valid form: each kind's JSON value (numbers as exact decimal text)."""
+        return {name: self.kinds[name].to_json(value) for name, value in self.cleaned_data.items()}
 
 
-def _django_field(field: dict) -> forms.Field:
-    common = {"label": field["label"], "help_text": field.get("help_text", ""), "required": field["required"]}
-    kind = field["kind"]
-    if kind == "short_text":
-        return forms.CharField(max_length=MAX_SHORT_TEXT, **common)
-    if kind == "long_text":
-        return forms.CharField(max_length=MAX_LONG_TEXT, widget=forms.Textarea(attrs={"rows": 4}), **common)
-    if kind == "single_choice":
-        return forms.ChoiceField(choices=[(c, c) for c in field["choices"]], widget=forms.RadioSelect, **common)
-    if kind == "multiple_choice":
-        return forms.MultipleChoiceField(
-            choices=[(c, c) for c in field["choices"]], widget=forms.CheckboxSelectMultiple, **common
-        )
-    if kind == "number":
-        return forms.DecimalField(
-            min_value=Decimal(field["min"]) if field.get("min") is not None else None,
-            max_value=Decimal(field["max"]) if field.get("max") is not None else None,
-            max_digits=30,
-            decimal_places=10,
-            **common,
-        )
-    return forms.BooleanField(**common)
-
-
-def answer_from_cleaned_data(cleaned_data: dict) -> dict:
-    """JSON-safe answer values: numbers as their exact decimal text, never floats."""
-    answer = {}
-    for name, value in cleaned_data.items():
-        if isinstance(value, Decimal):
-            answer[name] = format(value.normalize(), "f") if value == value.to_integral() else str(value)
-        else:
-            answer[name] = value
-    return answer
+def answer_form_data(form_fields: list[dict], answer: dict) -> dict:
+    """A JSON answer (the API's) as the web form would post it, so both run the very same validation. Keys that
+    are not fields of the form are left out, as the form would ignore them."""
+    data = {}
+    for field in form_fields:
+        posted = FIELD_KINDS[field["kind"]].form_data(answer.get(field["name"]))
+        if posted is not None:
+            data[f"{ANSWER_FORM_PREFIX}-{field['name']}"] = posted
+    return data
 
 
 def clean_html_answer(raw_answer: object, *, field_names: list[str]) -> dict:

@@ -1,27 +1,6 @@
-"""Domain errors. Views turn them into messages next to the form; the API turns `code` into its error body."""
+"""Errors of jobs. The base classes are in core.errors."""
 
-
-class DomainError(Exception):
-    code = "invalid"
-
-    def __init__(self, message: str, *, details: dict | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-
-
-class NotFound(DomainError):
-    """The object does not exist or is not the actor's to see: callers answer 404 and leak nothing."""
-
-    code = "not_found"
-
-
-class InvalidInput(DomainError):
-    code = "validation_error"
-
-
-class InvalidTransition(DomainError):
-    code = "invalid_state"
+from core.errors import DomainError
 
 
 class JobNotOpen(DomainError):

@@ -5,15 +5,10 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from marketplace.answer_forms import FIELD_KINDS
-from marketplace.models import (
-    MAX_ASSIGNMENTS_PER_TASK,
-    MAX_REWARD_MSAT,
-    MIN_REWARD_MSAT,
-    MSAT_PER_SAT,
-    Job,
-)
-from marketplace.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
+from core.money import MSAT_PER_SAT
+from core.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
+from marketplace.answer_fields import kind_choices
+from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, MAX_REWARD_MSAT, MIN_REWARD_MSAT, Job
 
 
 class SignupForm(AllauthSignupForm):
@@ -136,7 +131,7 @@ class BuilderPromptForm(forms.Form):
 class BuilderFieldForm(forms.Form):
     name = forms.CharField(max_length=40, help_text="Column name in the results, e.g. label.")
     label = forms.CharField(max_length=300, help_text="The question the worker sees.")
-    kind = forms.ChoiceField(choices=list(FIELD_KINDS.items()))
+    kind = forms.ChoiceField(choices=kind_choices)
     required = forms.BooleanField(required=False, initial=True)
     help_text = forms.CharField(max_length=500, required=False, label="Help text")
     choices = forms.CharField(

@@ -3,15 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplace.text import EXCERPT_CHARS, MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
-
-MSAT_PER_SAT = 1000
-
-
-def sats_rounded_up(msat: int) -> int:
-    """Whole sats that cover `msat`: what must be added to pay an amount."""
-    return -(-int(msat) // MSAT_PER_SAT)
-
+from core.money import MSAT_PER_SAT
+from core.text import EXCERPT_CHARS, MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
 
 MIN_REWARD_MSAT = 1 * MSAT_PER_SAT
 MAX_REWARD_MSAT = 1_000_000 * MSAT_PER_SAT

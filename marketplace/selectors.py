@@ -4,7 +4,7 @@ number of queries."""
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from marketplace.errors import NotFound
+from core.errors import NotFound
 from marketplace.models import Job, JobStatus, User
 from tasks.models import AssignmentStatus
 

@@ -7,8 +7,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.errors import InvalidInput, InvalidTransition, NotFound
+from core.events import Actor, record_event
+from core.text import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_INSTRUCTIONS_CHARS,
+    MAX_PROMPT_CHARS,
+    html_excerpt,
+    render_markdown,
+)
 from marketplace import answer_forms
-from marketplace.errors import InvalidInput, InvalidTransition, NotFound
 from marketplace.models import (
     JOB_TRANSITIONS,
     MAX_ASSIGNMENTS_PER_TASK,
@@ -22,13 +30,6 @@ from marketplace.models import (
     JobStatus,
     Tag,
     User,
-)
-from marketplace.text import (
-    MAX_DESCRIPTION_CHARS,
-    MAX_INSTRUCTIONS_CHARS,
-    MAX_PROMPT_CHARS,
-    html_excerpt,
-    render_markdown,
 )
 from payments import escrow
 
@@ -76,6 +77,13 @@ def job_create(
             expires_at=expires_at,
         )
         job.tags.set(_tags_from_names(tags or []))
+        record_event(
+            type="job.created",
+            actor=Actor.of(requester),
+            subject=("job", job.pk),
+            audience=[requester.pk],
+            data={"job_id": str(job.pk), "status": job.status},
+        )
     return job
 
 
@@ -223,8 +231,7 @@ def job_publish(*, job: Job, actor: User) -> Job:
             _check_ready_to_publish(job)
             escrow.escrow_fund_for_publish(job=job)  # raises InsufficientFunds, and nothing is published
             job.published_at = timezone.now()
-        job.status = JobStatus.PUBLISHED
-        job.save(update_fields=["status", "published_at", "fee_per_assignment_msat", "updated_at"])
+        _transition(job, JobStatus.PUBLISHED, actor=Actor.of(actor), save=["published_at", "fee_per_assignment_msat"])
     return job
 
 
@@ -246,13 +253,13 @@ def job_resume(*, job: Job, actor: User) -> Job:
         return job_publish(job=job, actor=actor)
 
 
-def job_close(*, job: Job, actor: User | None) -> Job:
+def job_close(*, job: Job, actor: User | None, moderator: User | None = None) -> Job:
     """End a job for good: no new claims; work already taken can still be submitted and reviewed. The escrow of
     slots nobody holds goes back to the requester at once, the rest as those assignments end unapproved.
 
-    `actor=None` is the system closing an expired job.
+    `actor=None` is the system closing an expired job, or the `moderator` who closes it from the admin.
     """
-    return _job_move(job=job, actor=actor, to_status=JobStatus.CLOSED)
+    return _job_move(job=job, actor=actor, to_status=JobStatus.CLOSED, moderator=moderator)
 
 
 def job_cancel(*, job: Job, actor: User) -> Job:
@@ -291,21 +298,38 @@ def jobs_close_expired(*, now: datetime | None = None) -> int:
     return len(expired_ids)
 
 
-def _job_move(*, job: Job, actor: User | None, to_status: str) -> Job:
+def _job_move(*, job: Job, actor: User | None, to_status: str, moderator: User | None = None) -> Job:
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         if job.status == to_status:
             return job
-        _check_transition(job, to_status)
-        job.status = to_status
-        fields = ["status", "updated_at"]
-        if to_status in {JobStatus.CLOSED, JobStatus.CANCELLED}:
+        ending = to_status in {JobStatus.CLOSED, JobStatus.CANCELLED}
+        if ending:
             job.closed_at = timezone.now()
-            fields.append("closed_at")
-        job.save(update_fields=fields)
-        if to_status in {JobStatus.CLOSED, JobStatus.CANCELLED}:
+        _transition(
+            job,
+            to_status,
+            actor=Actor.moderator(moderator) if moderator else Actor.user_or_system(actor, rule="expiry of the job"),
+            save=["closed_at"] if ending else [],
+        )
+        if ending:
             escrow.escrow_refund_unclaimable(job=job, event_key="close")
     return job
+
+
+def _transition(job: Job, to_status: str, *, actor: Actor, save: list[str]) -> None:
+    """The one gate of the job state machine, for a job the caller has locked: refuses a move the transitions
+    table does not allow, saves the status (and the fields named in `save`), and records `job.<status>`."""
+    _check_transition(job, to_status)
+    job.status = to_status
+    job.save(update_fields=["status", "updated_at", *save])
+    record_event(
+        type=f"job.{to_status}",
+        actor=actor,
+        subject=("job", job.pk),
+        audience=[job.requester_id],
+        data={"job_id": str(job.pk), "status": to_status},
+    )
 
 
 def _lock_own_job(*, job_id: int, actor: User | None) -> Job:

@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     # Worker
     path("work/", task_views.worker_dashboard, name="worker_dashboard"),
+    path("activity/", views.activity, name="activity"),
     path("work/assignments/<int:assignment_id>/", task_views.assignment_detail, name="assignment_detail"),
     path("work/assignments/<int:assignment_id>/frame/", task_views.assignment_frame, name="assignment_frame"),
     path("work/assignments/<int:assignment_id>/submit/", task_views.assignment_submit, name="assignment_submit"),

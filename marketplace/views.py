@@ -8,8 +8,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.errors import DomainError, NotFound
+from core.money import MSAT_PER_SAT, sats_rounded_up
+from core.selectors import events_for_user
 from marketplace import answer_forms, selectors, services
-from marketplace.errors import DomainError, NotFound
 from marketplace.forms import (
     BoardFilterForm,
     BuilderFieldFormSet,
@@ -21,7 +23,7 @@ from marketplace.forms import (
     TaskCsvForm,
     builder_field_initial,
 )
-from marketplace.models import MSAT_PER_SAT, FormKind, Job, JobStatus, sats_rounded_up
+from marketplace.models import FormKind, Job, JobStatus
 from payments.errors import InsufficientFunds
 from payments.escrow import publish_cost_msat
 from payments.selectors import wallet_summary
@@ -33,6 +35,7 @@ from tasks.models import Task
 BOARD_PAGE_SIZE = 20
 BUILDER_TEXT_FIELDS = ["name", "label", "kind", "help_text", "choices", "min", "max"]
 TASKS_PAGE_SIZE = 50
+ACTIVITY_PAGE_SIZE = 50
 
 
 def own_job_or_404(request: HttpRequest, job_id: int) -> Job:
@@ -339,3 +342,13 @@ def job_expiry(request: HttpRequest, job_id: int) -> HttpResponse:
     else:
         messages.success(request, "Expiry updated.")
     return redirect("job_manage", job_id=job.pk)
+
+
+# The audit log of one's own objects ---------------------------------------------------------------------------
+
+
+@login_required
+def activity(request: HttpRequest) -> HttpResponse:
+    """Everything that happened to the user's jobs, assignments, payouts and deposits, and who did it."""
+    page = Paginator(events_for_user(user_id=request.user.pk), ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "marketplace/activity.html", {"page": page})

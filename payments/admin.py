@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from marketplace.errors import DomainError
+from core.errors import DomainError
 from payments.models import Account, Bonus, Deposit, LedgerEntry, LedgerTransaction, Payout, PayoutState, WithdrawLink
 from payments.payouts import payout_fail_by_moderator, payout_retry_by_moderator
 
@@ -67,7 +67,7 @@ class PayoutAdmin(ReadOnlyAdmin):
     def retry_payouts(self, request, queryset) -> None:
         retried = 0
         for payout in queryset.filter(state=PayoutState.NEEDS_MODERATOR):
-            payout_retry_by_moderator(payout=payout)
+            payout_retry_by_moderator(payout=payout, moderator=request.user)
             retried += 1
         self.message_user(request, f"{retried} payout(s) sent back to be retried.")
 
@@ -78,7 +78,7 @@ class PayoutAdmin(ReadOnlyAdmin):
     def fail_payouts(self, request, queryset) -> None:
         for payout in queryset.filter(state=PayoutState.NEEDS_MODERATOR):
             try:
-                payout_fail_by_moderator(payout=payout, reason=f"by {request.user.username}")
+                payout_fail_by_moderator(payout=payout, reason=f"by {request.user.username}", moderator=request.user)
             except DomainError as error:
                 self.message_user(request, f"Payout {payout.pk}: {error.message}", messages.WARNING)
             else:

@@ -57,16 +57,26 @@ def advance_payout(payout_id: int) -> None:
         come_back_when_due(advance_payout, payout_id, payout.next_attempt_at)
 
 
+def enqueue_payout_start(worker_id: int) -> None:
+    """The one way `pay_out_worker` is enqueued (by event handlers, after the change commits, and the sweeper)."""
+    pay_out_worker.delay(worker_id)
+
+
+def enqueue_payout_advance(payout_id: int) -> None:
+    """The one way `advance_payout` is enqueued."""
+    advance_payout.delay(payout_id)
+
+
 @shared_task
 def advance_due_payouts() -> int:
     """Sweeper: every open payout whose next step is due gets a job, and so does every worker whose balance waits
     for a payout that never started."""
     due = payouts.payouts_due()
     for payout_id in due:
-        advance_payout.delay(payout_id)
+        enqueue_payout_advance(payout_id)
     waiting = payouts.workers_waiting_for_payout()
     for worker_id in waiting:
-        pay_out_worker.delay(worker_id)
+        enqueue_payout_start(worker_id)
     return len(due) + len(waiting)
 
 

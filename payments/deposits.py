@@ -8,9 +8,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from api.models import WebhookEvent
-from api.webhooks import webhook_emit
-from marketplace.models import MSAT_PER_SAT, User
+from core.events import Actor, record_event
+from core.money import MSAT_PER_SAT
+from marketplace.models import User
 from payments.errors import DepositInvalid, LightningUnavailable
 from payments.ledger import Line, account_of_user, ledger_post, platform_account
 from payments.lightning import InvoiceState, LightningError, get_backend
@@ -97,8 +97,17 @@ def _settle(*, deposit_id: int, now: datetime) -> Deposit:
                 Line(account_of_user(user=deposit.user, kind=AccountKind.REQUESTER_AVAILABLE), deposit.amount_msat),
             ],
         )
-        data = {"deposit_id": str(deposit.pk), "amount_msat": deposit.amount_msat, "payment_hash": deposit.payment_hash}
-        webhook_emit(user_id=deposit.user_id, job_id=None, event=WebhookEvent.DEPOSIT_PAID, data=data)
+        record_event(
+            type="deposit.paid",
+            actor=Actor.system("a Lightning payment arrived"),
+            subject=("deposit", deposit.pk),
+            audience=[deposit.user_id],
+            data={
+                "deposit_id": str(deposit.pk),
+                "amount_msat": deposit.amount_msat,
+                "payment_hash": deposit.payment_hash,
+            },
+        )
     return deposit
 
 

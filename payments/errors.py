@@ -1,10 +1,11 @@
-from marketplace.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput
 
 
 class InsufficientFunds(DomainError):
     """`details["missing_msat"]` says how much is missing."""
 
     code = "insufficient_funds"
+    status = 402
 
 
 class LedgerError(Exception):
@@ -25,6 +26,7 @@ class WithdrawRefused(DomainError):
 
 class LightningUnavailable(DomainError):
     code = "lightning_unavailable"
+    status = 503
 
 
 class PayoutStillInFlight(DomainError):

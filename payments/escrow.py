@@ -9,7 +9,6 @@ These functions run inside the caller's transaction (the job or assignment row i
 """
 
 from django.conf import settings
-from django.db import transaction
 
 from marketplace.models import Job, JobStatus, User
 from payments.ledger import Line, _lock_accounts, account_of_job, account_of_user, ledger_post, platform_account
@@ -117,10 +116,3 @@ def _live_assignment_count(job: Job) -> int:
 
     live = [AssignmentStatus.ACCEPTED, AssignmentStatus.SUBMITTED]
     return Assignment.objects.filter(job=job, status__in=live).count()
-
-
-def enqueue_payout_on_commit(*, worker_id: int) -> None:
-    """After the transaction that credited a worker commits, try to pay them out."""
-    from payments.background import pay_out_worker
-
-    transaction.on_commit(lambda: pay_out_worker.delay(worker_id))

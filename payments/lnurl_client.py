@@ -2,7 +2,7 @@
 
 Specs: LUD-01 (bech32 LNURLs), LUD-06 (payRequest), LUD-09 and LUD-10 (success actions), LUD-12 (comments),
 LUD-16 (Lightning Addresses), LUD-17 (`lnurlp://`). Pure functions and dataclasses, no models: the payout
-service records each step's result itself. Every outbound request goes through `payments.safe_http`, whose
+service records each step's result itself. Every outbound request goes through `core.safe_http`, whose
 `UnsafeUrl` and `FetchFailed` pass through these functions unchanged; the errors defined here all derive from
 `LnurlFailure`. Every error's `str()` is a sentence a worker can read.
 
@@ -30,7 +30,7 @@ from Cryptodome.Cipher import AES
 from Cryptodome.Util.Padding import unpad
 from django.conf import settings
 
-from payments.safe_http import FetchFailed, UnsafeUrl, check_url_policy, is_insecure_host_allowed, safe_get_json
+from core.safe_http import FetchFailed, UnsafeUrl, check_url_policy, is_insecure_host_allowed, safe_get_json
 
 logger = logging.getLogger(__name__)
 

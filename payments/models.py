@@ -206,7 +206,8 @@ PAYOUT_TRANSITIONS: dict[str, set[str]] = {
         PayoutState.FAILED,
         PayoutState.NEEDS_MODERATOR,
     },
-    PayoutState.NEEDS_MODERATOR: {PayoutState.CREATED, PayoutState.FAILED, PayoutState.SENDING},
+    # A moderator retries or fails it; asking the node about a stored invoice may also find it paid.
+    PayoutState.NEEDS_MODERATOR: {PayoutState.CREATED, PayoutState.FAILED, PayoutState.SENDING, PayoutState.SUCCEEDED},
     PayoutState.SUCCEEDED: set(),
     PayoutState.FAILED: set(),
 }

@@ -19,6 +19,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from core.errors import InvalidTransition
+from core.events import Actor, record_event
+from core.safe_http import FetchFailed, UnsafeUrl
 from marketplace.models import User
 from payments import lnurl_client
 from payments.errors import PayoutStillInFlight
@@ -37,9 +40,9 @@ from payments.models import (
     PayoutState,
     TransactionKind,
 )
-from payments.safe_http import FetchFailed, UnsafeUrl
 
 logger = logging.getLogger(__name__)
+SYSTEM = Actor.system("payouts")
 
 BASIS_POINTS = 10_000
 # A payout stuck in `invoice_requested` this long lost its process mid-request: no invoice was stored, so asking
@@ -117,8 +120,8 @@ def payout_create(
     **fields,
 ) -> Payout:
     """Create the payout and move its amount from the user's `source` balance (a worker's earnings, or a
-    requester's unspent balance) into `payouts_in_flight`, in the caller's transaction. Enqueues the payout's
-    background job once that commits.
+    requester's unspent balance) into `payouts_in_flight`, in the caller's transaction, and record
+    `payout.started` (its handler starts the payout's background job once that commits).
 
     Who pays the routing fee: the platform for earnings; the requester for unspent balance, since that money paid
     the platform no fee and a requester could otherwise cycle deposits and withdrawals through a route whose last
@@ -145,20 +148,8 @@ def payout_create(
             Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), amount_msat + reserve),
         ],
     )
-    _enqueue_advance_on_commit(payout.pk)
+    _record(payout, "payout.started", actor=SYSTEM)
     return payout
-
-
-def _enqueue_start_on_commit(worker_id: int) -> None:
-    from payments.background import pay_out_worker
-
-    transaction.on_commit(lambda: pay_out_worker.delay(worker_id))
-
-
-def _enqueue_advance_on_commit(payout_id: int) -> None:
-    from payments.background import advance_payout
-
-    transaction.on_commit(lambda: advance_payout.delay(payout_id))
 
 
 def payouts_follow_destination(*, worker: User, address: str) -> None:
@@ -180,14 +171,15 @@ def payouts_follow_destination(*, worker: User, address: str) -> None:
             Payout.objects.filter(pk=payout.pk).update(destination=address)
             continue
         if not address:
-            _fail_locked(payout, reason=DESTINATION_REMOVED)
+            _fail_locked(payout, reason=DESTINATION_REMOVED, actor=Actor.of(worker))
             continue
         fresh = {"destination": address, "attempts": 0, "next_attempt_at": now, "last_error": DESTINATION_CHANGED}
         if payout.state == PayoutState.CREATED:
             Payout.objects.filter(pk=payout.pk).update(**fresh, updated_at=now)
+            payout.refresh_from_db()
+            _record(payout, "payout.redirected", actor=Actor.of(worker))
         else:
-            _change_state(payout, PayoutState.CREATED, **fresh)
-        _enqueue_advance_on_commit(payout.pk)
+            _transition(payout, PayoutState.CREATED, actor=Actor.of(worker), **fresh)
 
 
 # Moving a payout along -----------------------------------------------------------------------------------------
@@ -219,18 +211,40 @@ def _move(*, payout_id: int, from_states: set[str], to_state: str, **fields) -> 
         payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state not in from_states:
             return None
-        _change_state(payout, to_state, **fields)
+        _transition(payout, to_state, actor=SYSTEM, **fields)
     return payout
 
 
-def _change_state(payout: Payout, to_state: str, **fields) -> None:
-    """Move a payout that the caller has locked, refusing a move the transitions table does not allow."""
+def _transition(payout: Payout, to_state: str, *, actor: Actor, **fields) -> None:
+    """The one gate of the payout state machine, for a payout the caller has locked: refuses a move the
+    transitions table does not allow, saves the state with `fields`, and records `payout.<state>`."""
     if to_state not in PAYOUT_TRANSITIONS[payout.state]:
-        raise ValueError(f"Payout {payout.pk}: {payout.state} → {to_state} is not allowed")
+        raise InvalidTransition(f"Payout {payout.pk}: {payout.state} → {to_state} is not allowed.")
     payout.state = to_state
     for name, value in fields.items():
         setattr(payout, name, value)
     payout.save()
+    _record(payout, f"payout.{to_state}", actor=actor)
+
+
+def _record(payout: Payout, event_type: str, *, actor: Actor) -> None:
+    record_event(
+        type=event_type,
+        actor=actor,
+        subject=("payout", payout.pk),
+        audience=[payout.worker_id],
+        data={
+            "payout_id": str(payout.pk),
+            "worker_id": str(payout.worker_id),
+            "kind": payout.kind,
+            "source": payout.source,
+            "amount_msat": payout.amount_msat,
+            "state": payout.state,
+            "attempts": payout.attempts,
+            "due_at": payout.next_attempt_at.isoformat() if payout.next_attempt_at else None,
+            "error": payout.last_error,
+        },
+    )
 
 
 def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
@@ -304,11 +318,12 @@ def _store_invoice(*, payout_id: int, asked_destination: str, offer: lnurl_clien
             if not payout.destination:
                 _fail_locked(payout, reason=DESTINATION_REMOVED)
                 return False
-            _change_state(payout, PayoutState.CREATED, next_attempt_at=now, last_error=DESTINATION_CHANGED)
+            _transition(payout, PayoutState.CREATED, actor=SYSTEM, next_attempt_at=now, last_error=DESTINATION_CHANGED)
             return True
-        _change_state(
+        _transition(
             payout,
             PayoutState.INVOICE_VERIFIED,
+            actor=SYSTEM,
             bolt11=offer.bolt11,
             payment_hash=offer.payment_hash,
             success_action=offer.success_action,
@@ -336,13 +351,16 @@ def _retry_later(*, payout_id: int, reason: str, now: datetime) -> None:
             # The worker removed their address while this request was under way: nothing to ask again.
             _fail_locked(payout, reason=DESTINATION_REMOVED)
             return
-        payout.last_error = reason[:2000]
         if payout.attempts >= settings.PAYOUT_MAX_ATTEMPTS:
-            payout.state = PayoutState.NEEDS_MODERATOR
+            _transition(payout, PayoutState.NEEDS_MODERATOR, actor=SYSTEM, last_error=reason[:2000])
         else:
-            payout.state = PayoutState.CREATED
-            payout.next_attempt_at = now + retry_delay(payout.attempts)
-        payout.save()
+            _transition(
+                payout,
+                PayoutState.CREATED,
+                actor=SYSTEM,
+                last_error=reason[:2000],
+                next_attempt_at=now + retry_delay(payout.attempts),
+            )
 
 
 def _send(*, payout_id: int, now: datetime | None) -> bool:
@@ -406,19 +424,17 @@ def _succeed(*, payout_id: int, preimage: str, fee_msat: int, now: datetime) -> 
         payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state == PayoutState.SUCCEEDED:
             return
-        if payout.state not in {PayoutState.SENDING, PayoutState.NEEDS_MODERATOR}:
-            raise ValueError(f"Payout {payout_id} was paid while {payout.state}")
-        payout.state = PayoutState.SUCCEEDED
-        payout.preimage = preimage
-        payout.fee_msat = fee_msat
-        payout.settled_at = now
-        payout.last_error = ""
-        payout.next_attempt_at = None
-        payout.save()
+        _transition(
+            payout,
+            PayoutState.SUCCEEDED,
+            actor=SYSTEM,
+            preimage=preimage,
+            fee_msat=fee_msat,
+            settled_at=now,
+            last_error="",
+            next_attempt_at=None,
+        )
         ledger_post(kind=TransactionKind.PAYOUT_SUCCESS, key=f"payout-success:{payout.pk}", lines=_paid_lines(payout))
-        if payout.kind == PayoutKind.LNURL_PAY:
-            # Rewards approved while this payout was under way wait in the balance: send them now.
-            _enqueue_start_on_commit(payout.worker_id)
 
 
 def _paid_lines(payout: Payout) -> list[Line]:
@@ -445,19 +461,18 @@ def _payment_failed(*, payout_id: int, reason: str, now: datetime) -> None:
         payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
         if payout.state != PayoutState.SENDING:
             return
-        payout.last_error = f"Payment failed: {reason}"[:2000]
+        error = f"Payment failed: {reason}"[:2000]
         if payout.kind == PayoutKind.WITHDRAW:
             # The wallet gave us this one invoice; there is no asking for another.
-            _fail_locked(payout, reason=payout.last_error)
+            _fail_locked(payout, reason=error)
             return
-        payout.bolt11 = ""
-        payout.payment_hash = None
+        dropped = {"bolt11": "", "payment_hash": None, "last_error": error}
         if payout.attempts >= settings.PAYOUT_MAX_ATTEMPTS:
-            payout.state = PayoutState.NEEDS_MODERATOR
+            _transition(payout, PayoutState.NEEDS_MODERATOR, actor=SYSTEM, **dropped)
         else:
-            payout.state = PayoutState.CREATED
-            payout.next_attempt_at = now + retry_delay(payout.attempts)
-        payout.save()
+            _transition(
+                payout, PayoutState.CREATED, actor=SYSTEM, next_attempt_at=now + retry_delay(payout.attempts), **dropped
+            )
 
 
 def _still_unknown(*, payout_id: int, reason: str, now: datetime) -> None:
@@ -479,12 +494,9 @@ def _fail(*, payout_id: int, from_states: set[str], reason: str) -> None:
             _fail_locked(payout, reason=reason)
 
 
-def _fail_locked(payout: Payout, *, reason: str) -> None:
+def _fail_locked(payout: Payout, *, reason: str, actor: Actor | None = None) -> None:
     """Give the money back to the balance it came from. Only for payouts that certainly sent nothing."""
-    payout.state = PayoutState.FAILED
-    payout.last_error = reason[:2000]
-    payout.next_attempt_at = None
-    payout.save()
+    _transition(payout, PayoutState.FAILED, actor=actor or SYSTEM, last_error=reason[:2000], next_attempt_at=None)
     ledger_post(
         kind=TransactionKind.PAYOUT_RETURN,
         key=f"payout-return:{payout.pk}",
@@ -499,22 +511,28 @@ def _fail_locked(payout: Payout, *, reason: str) -> None:
 # Moderators ----------------------------------------------------------------------------------------------------
 
 
-def payout_retry_by_moderator(*, payout: Payout) -> Payout:
+def payout_retry_by_moderator(*, payout: Payout, moderator: User | None = None) -> Payout:
     """Give a payout that waits for a moderator a fresh set of attempts. With a stored invoice it only re-checks
     that invoice's payment (it may have been paid); without one it asks the wallet again."""
     with transaction.atomic():
         payout = Payout.objects.select_for_update(no_key=True).get(pk=payout.pk)
         if payout.state != PayoutState.NEEDS_MODERATOR:
             return payout
-        payout.state = PayoutState.SENDING if payout.payment_hash else PayoutState.CREATED
-        payout.attempts = 0
-        payout.next_attempt_at = timezone.now()
-        payout.save()
-        _enqueue_advance_on_commit(payout.pk)
+        _transition(
+            payout,
+            PayoutState.SENDING if payout.payment_hash else PayoutState.CREATED,
+            actor=_moderator(moderator),
+            attempts=0,
+            next_attempt_at=timezone.now(),
+        )
     return payout
 
 
-def payout_fail_by_moderator(*, payout: Payout, reason: str) -> Payout:
+def _moderator(user: User | None) -> Actor:
+    return Actor.moderator(user) if user is not None else Actor.system("moderator action")
+
+
+def payout_fail_by_moderator(*, payout: Payout, reason: str, moderator: User | None = None) -> Payout:
     """A moderator, having checked the node, declares a waiting payout failed: the money returns to the worker.
 
     Refused while the backend still reports the stored payment as possibly in flight or paid.
@@ -528,7 +546,7 @@ def payout_fail_by_moderator(*, payout: Payout, reason: str) -> Payout:
     with transaction.atomic():
         payout = Payout.objects.select_for_update(no_key=True).get(pk=payout.pk)
         if payout.state == PayoutState.NEEDS_MODERATOR:
-            _fail_locked(payout, reason=f"Failed by a moderator: {reason}")
+            _fail_locked(payout, reason=f"Failed by a moderator: {reason}", actor=_moderator(moderator))
     return payout
 
 

@@ -1,21 +1,20 @@
 """Worker payout settings and bonuses. (Ledger, escrow, deposits, payouts and withdrawals have modules of their own.)"""
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.errors import InvalidInput, NotFound
-from marketplace.models import MSAT_PER_SAT, User
+from core.errors import InvalidInput, NotFound
+from core.events import Actor, record_event
+from core.money import MSAT_PER_SAT
+from core.safe_http import FetchFailed, UnsafeUrl
+from marketplace.models import User
 from payments import lnurl_client
 from payments.errors import PayoutDestinationInvalid
-from payments.escrow import enqueue_payout_on_commit, platform_fee_msat
+from payments.escrow import platform_fee_msat
 from payments.ledger import Line, account_of_user, ledger_post, platform_account
 from payments.models import AccountKind, Bonus, PayoutDestination, TransactionKind
 from payments.payouts import payouts_follow_destination
-from payments.safe_http import FetchFailed, UnsafeUrl
 
 MAX_BONUS_MSAT = 10_000_000 * MSAT_PER_SAT
 MAX_MINIMUM_PAYOUT_MSAT = 100_000_000 * MSAT_PER_SAT  # 1 bitcoin
@@ -55,25 +54,21 @@ def payout_destination_set(
         destination.save()
         if address != old_address:
             payouts_follow_destination(worker=user, address=address)
-            _notify_destination_changed_on_commit(user=user, old_address=old_address, new_address=address)
-        enqueue_payout_on_commit(worker_id=user.pk)
+        record_event(
+            type="payout_destination.changed",
+            actor=Actor.of(user),
+            subject=("user", user.pk),
+            audience=[user.pk],
+            data={
+                "worker_id": str(user.pk),
+                "address_changed": address != old_address,
+                "old_address": old_address,
+                "new_address": address,
+                "auto_payout": auto_payout,
+                "minimum_payout_msat": minimum_payout_msat,
+            },
+        )
     return destination
-
-
-def _notify_destination_changed_on_commit(*, user: User, old_address: str, new_address: str) -> None:
-    """Tell the account's owner by email: a stolen session or API key that redirects payouts must not go unseen."""
-    if not user.email:
-        return
-    context = {
-        "user": user,
-        "old_address": old_address,
-        "new_address": new_address,
-        "changed_at": timezone.now(),
-        "settings_url": settings.SITE_URL + reverse("payout_settings"),
-    }
-    subject = "Your Boltwork payout address was changed"
-    body = render_to_string("payments/email/payout_destination_changed.txt", context)
-    transaction.on_commit(lambda: send_mail(subject, body, None, [user.email], fail_silently=True))
 
 
 def bonus_pay(
@@ -118,5 +113,17 @@ def bonus_pay(
         if fee:
             lines.append(Line(platform_account(kind=AccountKind.PLATFORM_FEES), fee))
         ledger_post(kind=TransactionKind.BONUS, key=f"bonus:{bonus.pk}", memo=f"Bonus: {reason[:200]}", lines=lines)
-        enqueue_payout_on_commit(worker_id=worker.pk)
+        record_event(
+            type="bonus.paid",
+            actor=Actor.of(requester),
+            subject=("bonus", bonus.pk),
+            audience=[requester.pk, worker.pk],
+            data={
+                "bonus_id": str(bonus.pk),
+                "worker_id": str(worker.pk),
+                "amount_msat": amount_msat,
+                "fee_msat": fee,
+                "assignment_id": str(assignment_id) if assignment_id else None,
+            },
+        )
     return bonus

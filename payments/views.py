@@ -17,8 +17,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from marketplace.errors import DomainError
-from marketplace.models import MSAT_PER_SAT, sats_rounded_up
+from core.errors import DomainError
+from core.money import MSAT_PER_SAT, sats_rounded_up
 from payments import deposits, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.forms import BonusForm, DepositForm, PayoutDestinationForm

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from marketplace.models import MSAT_PER_SAT, User
+from core.money import MSAT_PER_SAT
+from marketplace.models import User
 from payments import lnurl_client
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.ledger import account_of_user, balance_msat

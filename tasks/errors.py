@@ -1,4 +1,4 @@
-from marketplace.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput
 
 
 class NoTaskAvailable(DomainError):

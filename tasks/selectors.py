@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from django.db.models import Count, Q, QuerySet
 
-from marketplace.errors import NotFound
+from core.errors import NotFound
 from marketplace.models import Job, User
 from tasks.models import Assignment, AssignmentStatus
 

@@ -11,10 +11,10 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
-from api.models import WebhookEvent
-from api.webhooks import webhook_emit
+from core.errors import InvalidInput, InvalidTransition, NotFound
+from core.events import Actor, record_event
 from marketplace import answer_forms
-from marketplace.errors import InvalidInput, InvalidTransition, JobNotOpen, NotFound
+from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
 from payments import escrow
@@ -155,7 +155,7 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         )
         if not still_open:
             raise JobNotOpen("This job is not taking new work right now.")
-        return Assignment.objects.create(
+        assignment = Assignment.objects.create(
             task=task,
             job=job,
             worker=worker,
@@ -163,6 +163,8 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
             accepted_at=now,
             deadline_at=now + timedelta(seconds=job.time_limit_seconds),
         )
+        _record_assignment_event(assignment, "assignment.accepted", actor=Actor.of(worker))
+        return assignment
 
 
 def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool) -> Task | None:
@@ -211,12 +213,14 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
         if assignment.deadline_at <= now:
             raise DeadlinePassed("The time limit for this assignment has passed; the answer was not accepted.")
         job = assignment.job
-        assignment.answer = answer_validate(job=job, data=data)
-        assignment.status = AssignmentStatus.SUBMITTED
-        assignment.submitted_at = now
-        assignment.auto_approve_at = now + timedelta(seconds=job.auto_approve_seconds)
-        assignment.save(update_fields=["answer", "status", "submitted_at", "auto_approve_at"])
-        _emit_assignment_event(assignment, WebhookEvent.ASSIGNMENT_SUBMITTED)
+        _transition(
+            assignment,
+            AssignmentStatus.SUBMITTED,
+            actor=Actor.of(worker),
+            answer=answer_validate(job=job, data=data),
+            submitted_at=now,
+            auto_approve_at=now + timedelta(seconds=job.auto_approve_seconds),
+        )
     return assignment
 
 
@@ -230,7 +234,7 @@ def answer_validate(*, job: Job, data) -> dict:
             "Some answers need attention.",
             details={name: list(errors) for name, errors in form.errors.items()},
         )
-    return answer_forms.answer_from_cleaned_data(form.cleaned_data)
+    return form.answer()
 
 
 def assignment_return(*, assignment: Assignment, worker: User, now: datetime | None = None) -> Assignment:
@@ -281,18 +285,28 @@ def _assignment_release(*, assignment_id: int, worker: User | None, to_status: s
             assignment = _lock_workers_assignment(assignment_id=assignment_id, worker=worker)
         if assignment.status == to_status:
             return assignment
-        if to_status not in ASSIGNMENT_TRANSITIONS[assignment.status]:
-            raise InvalidTransition(
-                f"This assignment is {assignment.get_status_display().lower()}: it cannot be "
-                f"{AssignmentStatus(to_status).label.lower()}."
-            )
-        if to_status == AssignmentStatus.EXPIRED and assignment.deadline_at > now:
+        expiring = to_status == AssignmentStatus.EXPIRED and assignment.status == AssignmentStatus.ACCEPTED
+        if expiring and assignment.deadline_at > now:
             raise DeadlinePassed("The assignment is not overdue yet.")
-        assignment.status = to_status
-        assignment.ended_at = now
-        assignment.save(update_fields=["status", "ended_at"])
+        actor = Actor.user_or_system(worker, rule="expiry at the deadline")
+        _transition(assignment, to_status, actor=actor, ended_at=now)
         _reopen_slot(assignment)
     return assignment
+
+
+def _transition(assignment: Assignment, to_status: str, *, actor: Actor, **fields) -> None:
+    """The one gate of the assignment state machine, for an assignment the caller has locked: refuses a move the
+    transitions table does not allow, saves the status with `fields`, and records `assignment.<status>`."""
+    if to_status not in ASSIGNMENT_TRANSITIONS[assignment.status]:
+        raise InvalidTransition(
+            f"This assignment is {assignment.get_status_display().lower()}: it cannot be "
+            f"{AssignmentStatus(to_status).label.lower()}."
+        )
+    assignment.status = to_status
+    for name, value in fields.items():
+        setattr(assignment, name, value)
+    assignment.save(update_fields=["status", *fields])
+    _record_assignment_event(assignment, f"assignment.{to_status}", actor=actor)
 
 
 def _reopen_slot(assignment: Assignment) -> None:
@@ -339,6 +353,7 @@ def assignment_review(
     if not approve and not feedback:
         raise InvalidInput("A rejection needs a reason: the worker will see it.")
     target = AssignmentStatus.APPROVED if approve else AssignmentStatus.REJECTED
+    actor = Actor.user_or_system(reviewer, rule="auto-approve after the review period")
     with transaction.atomic():
         queryset = Assignment.objects.select_for_update(of=("self",), no_key=True).select_related("job", "worker")
         if reviewer is not None:
@@ -352,23 +367,23 @@ def assignment_review(
             raise InvalidTransition(
                 f"This assignment is {assignment.get_status_display().lower()}: only submitted work can be reviewed."
             )
-        assignment.status = target
-        assignment.reviewed_at = now
-        assignment.review_source = ReviewSource.REQUESTER if reviewer is not None else ReviewSource.AUTO
-        assignment.feedback = feedback
-        assignment.save(update_fields=["status", "reviewed_at", "review_source", "feedback"])
+        _transition(
+            assignment,
+            target,
+            actor=actor,
+            reviewed_at=now,
+            review_source=ReviewSource.REQUESTER if reviewer is not None else ReviewSource.AUTO,
+            feedback=feedback,
+        )
         if approve:
             escrow.reward_pay_for_approval(job=assignment.job, assignment_id=assignment.pk, worker=assignment.worker)
-            escrow.enqueue_payout_on_commit(worker_id=assignment.worker_id)
-            _emit_assignment_event(assignment, WebhookEvent.ASSIGNMENT_APPROVED)
-            _emit_if_job_completed(assignment.job)
+            _record_if_job_completed(assignment.job, actor=actor)
         else:
             _reopen_slot(assignment)
-            _emit_assignment_event(assignment, WebhookEvent.ASSIGNMENT_REJECTED)
     return assignment
 
 
-def _emit_assignment_event(assignment: Assignment, event: str) -> None:
+def _record_assignment_event(assignment: Assignment, event_type: str, *, actor: Actor) -> None:
     data = {
         "assignment_id": str(assignment.pk),
         "job_id": str(assignment.job_id),
@@ -378,15 +393,26 @@ def _emit_assignment_event(assignment: Assignment, event: str) -> None:
         "answer": assignment.answer,
         "feedback": assignment.feedback,
     }
-    webhook_emit(user_id=assignment.job.requester_id, job_id=assignment.job_id, event=event, data=data)
+    record_event(
+        type=event_type,
+        actor=actor,
+        subject=("assignment", assignment.pk),
+        audience=[assignment.job.requester_id, assignment.worker_id],
+        data=data,
+    )
 
 
-def _emit_if_job_completed(job: Job) -> None:
+def _record_if_job_completed(job: Job, *, actor: Actor) -> None:
     """`job.completed`: the approval that makes every slot of the job approved."""
     approved = Assignment.objects.filter(job_id=job.pk, status=AssignmentStatus.APPROVED).count()
     if approved == job.task_count * job.assignments_per_task:
-        data = {"job_id": str(job.pk), "approved_assignments": approved}
-        webhook_emit(user_id=job.requester_id, job_id=job.pk, event=WebhookEvent.JOB_COMPLETED, data=data)
+        record_event(
+            type="job.completed",
+            actor=actor,
+            subject=("job", job.pk),
+            audience=[job.requester_id],
+            data={"job_id": str(job.pk), "approved_assignments": approved},
+        )
 
 
 def assignments_review_bulk(

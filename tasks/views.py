@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.errors import DomainError, InvalidInput, NotFound
 from marketplace import answer_forms
-from marketplace.errors import DomainError, InvalidInput, NotFound
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
 from marketplace.views import own_job_or_404

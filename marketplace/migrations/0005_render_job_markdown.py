@@ -3,7 +3,7 @@
 from django.db import migrations
 
 from marketplace.answer_forms import render_prompt_html
-from marketplace.text import html_excerpt, render_markdown
+from core.text import html_excerpt, render_markdown
 
 
 def render_existing_jobs(apps, schema_editor):

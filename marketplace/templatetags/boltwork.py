@@ -1,6 +1,7 @@
 from django import template
 
-from marketplace.models import MSAT_PER_SAT, sats_rounded_up
+from core.money import MSAT_PER_SAT, sats_rounded_up
+from marketplace.answer_fields import answer_kinds
 
 register = template.Library()
 
@@ -47,11 +48,20 @@ def values_for(mapping: dict, keys: list[str]) -> list:
 
 @register.filter
 def lookup(mapping: dict | None, key: str):
-    """`mapping[key]` for templates; lists (multiple-choice answers) are joined for display."""
+    """`mapping[key]` for templates (a task's input); lists are joined for display. Answers: `answer_items`."""
     value = (mapping or {}).get(key, "")
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return value
+
+
+@register.simple_tag
+def answer_items(job, answer: dict | None) -> list[tuple[str, str]]:
+    """(name, text) of each of the job's answer fields, in the form's order, as its kind displays the value ("" for
+    none): `{% answer_items job assignment.answer as items %}`."""
+    answer = answer or {}
+    kinds = answer_kinds(form_fields=job.form_fields, answer_fields=job.answer_fields)
+    return [(name, kind.display(answer.get(name))) for name, kind in kinds.items()]
 
 
 @register.filter

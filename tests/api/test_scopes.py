@@ -16,7 +16,7 @@ from django.utils import timezone
 from api.api import api
 from api.models import ApiKey
 from api.services import ALL_SCOPES, api_key_create, api_key_revoke
-from marketplace.errors import InvalidInput
+from core.errors import InvalidInput
 from marketplace.models import Job
 from payments.models import Bonus, Deposit, PayoutDestination
 from tasks.models import Assignment

@@ -14,10 +14,10 @@ from api.models import DeliveryStatus, WebhookDelivery
 from api.webhooks import (
     webhook_deliver,
     webhook_deliveries_due,
-    webhook_emit,
     webhook_endpoint_create,
     webhook_endpoint_delete,
 )
+from core.events import Actor, record_event
 from tests.api import test_webhooks as webhook_tests
 from tests.factories import make_job, make_submitted_assignment
 
@@ -68,7 +68,13 @@ def test_a_delivery_emitted_while_its_endpoint_is_deleted_is_never_sent(receiver
     def emit_in_an_open_transaction() -> None:
         try:
             with transaction.atomic():
-                webhook_emit(user_id=requester.pk, job_id=job.pk, event="job.completed", data={"job_id": str(job.pk)})
+                record_event(
+                    type="job.completed",
+                    actor=Actor.system("test"),
+                    subject=("job", job.pk),
+                    audience=[requester.pk],
+                    data={"job_id": str(job.pk)},
+                )
                 emitted.set()
                 assert deleted.wait(TIMEOUT_SECONDS)
         except Exception as error:  # noqa: BLE001 - handed back to the test, which asserts on it

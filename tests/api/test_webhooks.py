@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from api.models import DeliveryStatus, WebhookDelivery
 from api.webhooks import webhook_deliver, webhook_deliveries_due, webhook_endpoint_create, webhook_endpoint_delete
-from marketplace.errors import InvalidInput
+from core.errors import InvalidInput
 from payments import deposits
 from payments.lightning import get_backend
 from tasks import services as task_services
@@ -77,7 +77,7 @@ def test_an_approval_is_delivered_signed_with_the_endpoints_secret(receiver):
 
     delivered = deliver_all()
 
-    assert [delivery.event for delivery in delivered] == ["assignment.submitted", "assignment.approved"]
+    assert [delivery.event.type for delivery in delivered] == ["assignment.submitted", "assignment.approved"]
     assert all(delivery.status == DeliveryStatus.DELIVERED for delivery in delivered)
     request = receiver.requests[-1]
     payload = json.loads(request["body"])

@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.models import User
-from payments import escrow, payouts, services
+from payments import background, payouts, services
 from payments.background import advance_due_payouts, sync_pending_deposits
 from payments.deposits import deposit_create, deposit_refresh, deposits_sync
 from payments.ledger import account_of_user
@@ -443,7 +443,7 @@ def test_the_sweeper_pays_a_reward_whose_payout_message_was_lost(money, monkeypa
     )
 
     with monkeypatch.context() as patch:
-        patch.setattr(escrow, "enqueue_payout_on_commit", lambda **_: None)  # this approval's message is lost
+        patch.setattr(background, "enqueue_payout_start", lambda _worker_id: None)  # this approval's message is lost
         approved_assignment(job=job, worker=worker)
     assert balance_of(worker, AccountKind.WORKER_EARNED) == REWARD_MSAT
     money.celery.wait_for_job(advance_due_payouts.delay().id)
@@ -487,9 +487,8 @@ def test_a_payout_whose_pay_call_answers_unknown_stays_sending_until_payment_sta
     worker = make_user(funds_sats=0)
     job = make_job(tasks=1, reward_msat=REWARD_MSAT)
     # The first steps run here, with the wrapped backend: keep the Celery worker from taking the payout first.
-    monkeypatch.setattr(escrow, "enqueue_payout_on_commit", lambda **_: None)
-    monkeypatch.setattr(services, "enqueue_payout_on_commit", lambda **_: None)
-    monkeypatch.setattr(payouts, "_enqueue_advance_on_commit", lambda _payout_id: None)
+    monkeypatch.setattr(background, "enqueue_payout_start", lambda _worker_id: None)
+    monkeypatch.setattr(background, "enqueue_payout_advance", lambda _payout_id: None)
     services.payout_destination_set(
         user=worker, address=money.address(wallet), auto_payout=True, minimum_payout_msat=1_000
     )

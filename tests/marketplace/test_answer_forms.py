@@ -4,10 +4,10 @@ from html.parser import HTMLParser
 
 import pytest
 
+from core.errors import InvalidInput
+from core.text import render_markdown
 from marketplace import answer_forms
 from marketplace.answer_forms import clean_form_fields, clean_html_answer
-from marketplace.errors import InvalidInput
-from marketplace.text import render_markdown
 
 
 class _Attributes(HTMLParser):
@@ -221,7 +221,7 @@ def test_answer_form_numbers_are_stored_as_exact_text():
     fields = clean_form_fields([field(name="n", kind="number", min="0", max="10")])
     form = answer_forms.AnswerForm(fields, data={"answer-n": "2.50"})
     assert form.is_valid(), form.errors
-    assert answer_forms.answer_from_cleaned_data(form.cleaned_data) == {"n": "2.50"}
+    assert form.answer() == {"n": "2.50"}
     form = answer_forms.AnswerForm(fields, data={"answer-n": "10"})
     assert form.is_valid()
-    assert answer_forms.answer_from_cleaned_data(form.cleaned_data) == {"n": "10"}
+    assert form.answer() == {"n": "10"}

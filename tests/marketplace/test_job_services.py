@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import InvalidInput, InvalidTransition, NotFound
 from marketplace import services
-from marketplace.errors import InvalidInput, InvalidTransition, NotFound
 from marketplace.models import FormKind, Job, JobStatus, Tag
 from tasks.services import tasks_add
 from tests.factories import (

@@ -10,11 +10,8 @@ from django.urls import reverse
 from markdown_it import MarkdownIt
 
 from api import schemas
-from marketplace import answer_forms, services
-from marketplace.errors import InvalidInput
-from marketplace.forms import BuilderPromptForm, JobTermsForm
-from marketplace.models import Job
-from marketplace.text import (
+from core.errors import InvalidInput
+from core.text import (
     EXCERPT_CHARS,
     MAX_DESCRIPTION_CHARS,
     MAX_INSTRUCTIONS_CHARS,
@@ -22,6 +19,9 @@ from marketplace.text import (
     html_excerpt,
     render_markdown,
 )
+from marketplace import answer_forms, services
+from marketplace.forms import BuilderPromptForm, JobTermsForm
+from marketplace.models import Job
 from tasks import services as task_services
 from tests.factories import SENTIMENT_FIELDS, make_bare_draft, make_user
 

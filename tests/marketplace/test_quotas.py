@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.errors import InvalidInput
 from marketplace import services
-from marketplace.errors import InvalidInput
 from marketplace.models import Job
 from tasks.csv_import import MAX_HEADER_LINE_CHARS, MAX_LINE_CHARS, parse_task_csv
 from tasks.errors import TaskCsvInvalid

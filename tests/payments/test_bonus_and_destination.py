@@ -7,7 +7,7 @@ import pytest
 from bech32 import bech32_encode, convertbits
 from django.urls import reverse
 
-from marketplace.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from payments.errors import InsufficientFunds, PayoutDestinationInvalid
 from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.models import AccountKind, Bonus, LedgerTransaction, PayoutDestination, TransactionKind

@@ -17,6 +17,7 @@ import pytest
 from Cryptodome.Cipher import AES
 from Cryptodome.Util.Padding import pad
 
+from core.safe_http import FetchFailed, UnsafeUrl
 from payments.lnurl_client import (
     AmountlessInvoice,
     AmountOutOfRange,
@@ -37,7 +38,6 @@ from payments.lnurl_client import (
     request_invoice,
     verify_invoice,
 )
-from payments.safe_http import FetchFailed, UnsafeUrl
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer, make_invoice, raw_answer
 
 REAL_GETADDRINFO = socket.getaddrinfo

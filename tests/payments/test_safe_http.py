@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from payments import safe_http
-from payments.safe_http import FetchFailed, UnsafeUrl, address_refusal, check_url_policy, safe_get_json
+from core import safe_http
+from core.safe_http import FetchFailed, UnsafeUrl, address_refusal, check_url_policy, safe_get_json
 from tests.payments.lnurl_test_server import (
     FakeLnurlWallet,
     dribbling_answer,

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from payments import safe_http
-from payments.safe_http import Deadline, FetchFailed, safe_get_json, safe_post
+from core import safe_http
+from core.safe_http import Deadline, FetchFailed, safe_get_json, safe_post
 from tests.payments.slow_servers import (
     SlowServer,
     answer_after,

@@ -84,7 +84,7 @@ def test_a_requester_cannot_pay_themselves_a_bonus(requester, worker):
     give_earnings(worker, 10_000, requester=requester)  # real work for this requester exists
     before = available(requester)
 
-    from marketplace.errors import InvalidInput
+    from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="bonus to yourself"):
         bonus_pay(requester=requester, worker=requester, amount_msat=5_000, reason="for me")

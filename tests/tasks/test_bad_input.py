@@ -9,8 +9,8 @@ import json
 import pytest
 from django.urls import reverse
 
+from core.errors import InvalidInput
 from marketplace.answer_forms import clean_html_answer
-from marketplace.errors import InvalidInput
 from tasks import services
 from tasks.models import AssignmentStatus
 from tests.factories import make_html_job

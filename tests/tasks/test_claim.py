@@ -7,8 +7,9 @@ import pytest
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.errors import InvalidTransition, NotFound
 from marketplace import services as job_services
-from marketplace.errors import InvalidTransition, JobNotOpen, NotFound
+from marketplace.errors import JobNotOpen
 from marketplace.models import Job
 from tasks import services
 from tasks.errors import AssignmentClosed, DeadlinePassed, NoTaskAvailable

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Q
 
-from marketplace.errors import DomainError
+from core.errors import DomainError
 from tasks import services
 from tasks.errors import NoTaskAvailable
 from tasks.models import SLOT_HOLDING_STATUSES, Assignment, Task

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.errors import InvalidInput
 from marketplace import services as job_services
-from marketplace.errors import InvalidInput
 from tasks.csv_import import decode_task_csv, parse_task_csv
 from tasks.errors import TaskCsvInvalid
 from tasks.models import Task

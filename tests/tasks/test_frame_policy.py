@@ -6,9 +6,9 @@ from django.test import Client
 from django.urls import reverse
 
 from api.services import api_key_create
+from core.errors import InvalidInput
 from marketplace import services
 from marketplace.answer_forms import clean_asset_hosts
-from marketplace.errors import InvalidInput
 from tasks.framing import frame_policy
 from tasks.services import assignment_claim, tasks_add
 from tests.factories import make_user

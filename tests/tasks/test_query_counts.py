@@ -24,16 +24,19 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-CLAIM = 9  # job, savepoint, worker lock, open assignment?, task (skip locked), task, job, insert, release
+# job, savepoint, worker lock, open assignment?, task (skip locked), task, job, insert, the event and its readers,
+# release
+CLAIM = 11
 START_VIEW = 2 + 2 + CLAIM  # session, user, job, its tags, the claim
-SUBMIT = 5  # savepoint, assignment + job locked, update, the requester's webhook endpoints, release
+EVENT = 3  # the event, who may read it, and the webhook consumer's endpoints of the subject's owner
+SUBMIT = 4 + EVENT  # savepoint, assignment + job locked, update, the event, release
 # Approve: savepoint, assignment + job locked, update, the three ledger accounts (the worker's is created: select,
 # savepoint, insert, release), then the ledger posting (savepoint, key check, account locks, transaction, entries,
-# one balance update, release), the webhook endpoints, the approved count (is the job complete?), release.
-APPROVE = 19
+# one balance update, release), the event, the approved count (is the job complete?), release.
+APPROVE = 18 + EVENT
 # Reject: savepoint, assignment + job locked, update, the task's and the job's open slots, the job locked to see
-# whether a closed job's escrow is refunded, the webhook endpoints, release.
-REJECT = 8
+# whether a closed job's escrow is refunded, the event, release.
+REJECT = 7 + EVENT
 BULK_FIXED = 3  # the ownership check, savepoint, release
 BULK_PER_ITEM = APPROVE
 AUTO_APPROVE_FIXED = 1  # the due ids; then one review each

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from marketplace.errors import InvalidInput, InvalidTransition, NotFound
+from core.errors import InvalidInput, InvalidTransition, NotFound
 from tasks import services
 from tasks.models import Assignment, AssignmentStatus, ReviewSource
 from tests.factories import answer_data, make_job, make_submitted_assignment, make_user

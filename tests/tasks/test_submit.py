@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import InvalidInput, NotFound
 from marketplace import services as job_services
-from marketplace.errors import InvalidInput, NotFound
 from tasks import services
 from tasks.errors import AlreadySubmitted, AnswerInvalid, AssignmentClosed, DeadlinePassed
 from tasks.models import Assignment, AssignmentStatus

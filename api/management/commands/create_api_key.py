@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from api.services import ALL_SCOPES, MAX_KEY_LIFETIME, api_key_create
-from marketplace.errors import DomainError
+from core.errors import DomainError
 from marketplace.models import User
 
 

@@ -1,0 +1,65 @@
+"""What payments do when domain events happen (subscribed in PaymentsConfig.ready): the payout trigger, and the
+notice to a worker whose payout address changed. Each runs after the change commits; the sweepers redo what a
+lost message missed."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from core.events import subscribe
+from core.models import ActorKind, Event
+from marketplace.models import User
+from payments import background
+from payments.models import PayoutKind
+
+
+def start_payout(event: Event) -> None:
+    """Money reached a worker's earnings (an approval, a bonus), or where they want it sent changed: pay out."""
+    background.enqueue_payout_start(int(event.data["worker_id"]))
+
+
+def send_next_payout(event: Event) -> None:
+    """Rewards approved while a payout was under way wait in the balance: send them once it is paid."""
+    if event.data["kind"] == PayoutKind.LNURL_PAY:
+        background.enqueue_payout_start(int(event.data["worker_id"]))
+
+
+def advance_payout_if_due(event: Event) -> None:
+    """A payout that is due now (started, redirected, retried by a moderator) gets its job at once; one that waits
+    for its retry time is left to the sweeper."""
+    if event.type == "payout.sending" and event.actor_kind != ActorKind.MODERATOR:
+        return  # the job that moved it is paying it right now
+    due_at = event.data.get("due_at")
+    if due_at and datetime.fromisoformat(due_at) <= timezone.now():
+        background.enqueue_payout_advance(int(event.subject_id))
+
+
+def tell_owner_their_address_changed(event: Event) -> None:
+    """A stolen session or API key that redirects payouts must not go unseen: the account's owner is emailed."""
+    if not event.data["address_changed"]:
+        return
+    user = User.objects.filter(pk=int(event.data["worker_id"])).first()
+    if user is None or not user.email:
+        return
+    context = {
+        "user": user,
+        "old_address": event.data["old_address"],
+        "new_address": event.data["new_address"],
+        "changed_at": event.created_at,
+        "settings_url": settings.SITE_URL + reverse("payout_settings"),
+    }
+    body = render_to_string("payments/email/payout_destination_changed.txt", context)
+    send_mail("Your Boltwork payout address was changed", body, None, [user.email], fail_silently=True)
+
+
+def connect() -> None:
+    for event_type in ("assignment.approved", "bonus.paid", "payout_destination.changed"):
+        subscribe(event_type, start_payout)
+    subscribe("payout_destination.changed", tell_owner_their_address_changed)
+    subscribe("payout.succeeded", send_next_payout)
+    for event_type in ("payout.started", "payout.created", "payout.redirected", "payout.sending"):
+        subscribe(event_type, advance_payout_if_due)
