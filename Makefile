@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run     set up .venv, migrate, load demo data, start web + Celery worker + beat (DEBUG=1, SQLite)"
 	@echo "make test    ruff + pytest against PostgreSQL and Redis (starts them if needed, installs Chromium)"
-	@echo "make lint    ruff check and ruff format --check"
+	@echo "make lint    ruff check, ruff format --check and the import layers (lint-imports)"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make clean   remove var/ and staticfiles/"
 
@@ -58,6 +58,7 @@ test: venv chromium lnbits
 	@status=0; \
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "+ lint-imports (the layers, docs/architecture.md)"; $(BIN)/lint-imports --no-cache || status=1; \
 	echo "+ pytest"; $(BIN)/pytest || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
 	exit $$status
@@ -79,6 +80,7 @@ lint: venv
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
 	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/lint-imports --no-cache || status=1; \
 	exit $$status
 
 format: venv

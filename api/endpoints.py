@@ -32,6 +32,7 @@ from payments import deposits
 from payments import selectors as money_selectors
 from payments import services as money_services
 from payments.models import Deposit, Payout
+from tasks import bonuses
 from tasks import selectors as task_selectors
 from tasks import services as task_services
 from tasks.csv_import import decode_task_csv
@@ -52,7 +53,7 @@ ERRORS = {
     409: schemas.ErrorOut,
     429: schemas.ErrorOut,
 }
-# payments.services.bonus_pay's words for a worker who never worked for the requester; a malformed id gets them too.
+# tasks.bonuses.bonus_pay's words for a worker who never worked for the requester; a malformed id gets them too.
 NO_SUCH_WORKER = "No such worker or assignment among your jobs."
 # Fields that have no "empty" value: sending null for them in a PATCH is a mistake, not a change.
 NOT_NULLABLE_IN_PATCH = frozenset(schemas.JobTerms.model_fields) - {"expires_at"}
@@ -171,7 +172,7 @@ def bonus_create(request: HttpRequest, body: schemas.BonusIn):
     # unrelated user, so the answer never tells whether an account exists. (The instance is never saved: the
     # service finds no assignment of it and stops.)
     worker = User.objects.filter(pk=worker_pk).first() or User(pk=worker_pk)
-    bonus = money_services.bonus_pay(
+    bonus = bonuses.bonus_pay(
         requester=request.auth,
         worker=worker,
         amount_msat=body.amount_msat,

@@ -109,10 +109,10 @@ def measure_payouts(lnbits, platform, arguments) -> None:
     from django.utils import timezone
 
     from marketplace import services as job_services
+    from marketplace.escrow import platform_fee_msat
     from marketplace.models import User
     from payments import services
     from payments.deposits import deposit_create, deposit_refresh
-    from payments.escrow import platform_fee_msat
     from payments.models import OPEN_PAYOUT_STATES, Account, AccountKind, DepositStatus, Payout, PayoutState
     from tasks.models import Assignment
     from tasks.services import assignment_claim, assignment_review, assignment_submit, tasks_add

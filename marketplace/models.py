@@ -98,6 +98,8 @@ class Job(models.Model):
     # Kept by the task services in the same transaction as the rows they count, so the board never counts tasks.
     task_count = models.PositiveIntegerField(default=0)
     open_slot_count = models.PositiveIntegerField(default=0)
+    # Assignments in progress or waiting for review: the slots whose escrow can still be claimed by an approval.
+    live_assignment_count = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,12 +1,11 @@
 """Read queries for job pages. Each returns a queryset or values with everything the page shows, in a constant
 number of queries."""
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound
 from marketplace.models import Job, JobStatus, User
-from tasks.models import AssignmentStatus
 
 # What lists of jobs never show: the Markdown's source and HTML (the board shows the excerpt) and the answer form.
 BIG_FIELDS_NOT_LISTED = (
@@ -65,34 +64,3 @@ def job_of_requester_get(*, requester: User, job_id: int) -> Job:
     if job is None:
         raise NotFound("No such job.")
     return job
-
-
-def jobs_of_requester_with_progress(*, requester: User) -> QuerySet[Job]:
-    """The requester's jobs, newest first, with assignment counts by status (one query)."""
-    return (
-        Job.objects.filter(requester=requester)
-        .exclude(status=JobStatus.CANCELLED)
-        .annotate(
-            in_progress_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.ACCEPTED)),
-            submitted_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.SUBMITTED)),
-            approved_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.APPROVED)),
-            rejected_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.REJECTED)),
-            assignments_wanted=F("task_count") * F("assignments_per_task"),
-        )
-        .defer(*BIG_FIELDS_NOT_LISTED)
-        .order_by("-created_at")
-    )
-
-
-def job_progress(*, job: Job) -> dict[str, int]:
-    """Counts of one job's assignments by status, plus what the job still wants."""
-    counts = dict(job.assignments.values_list("status").annotate(n=Count("id")).order_by().values_list("status", "n"))
-    wanted = job.task_count * job.assignments_per_task
-    return {
-        "wanted": wanted,
-        "in_progress": counts.get(AssignmentStatus.ACCEPTED, 0),
-        "submitted": counts.get(AssignmentStatus.SUBMITTED, 0),
-        "approved": counts.get(AssignmentStatus.APPROVED, 0),
-        "rejected": counts.get(AssignmentStatus.REJECTED, 0),
-        "remaining": job.open_slot_count,
-    }

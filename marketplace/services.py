@@ -9,6 +9,7 @@ from django.utils.text import slugify
 
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
+from core.locks import lock_user
 from core.text import (
     MAX_DESCRIPTION_CHARS,
     MAX_INSTRUCTIONS_CHARS,
@@ -16,7 +17,7 @@ from core.text import (
     html_excerpt,
     render_markdown,
 )
-from marketplace import answer_forms
+from marketplace import answer_forms, escrow
 from marketplace.models import (
     JOB_TRANSITIONS,
     MAX_ASSIGNMENTS_PER_TASK,
@@ -31,7 +32,6 @@ from marketplace.models import (
     Tag,
     User,
 )
-from payments import escrow
 
 MAX_TAGS = 10
 MAX_EXPIRY_AHEAD = timedelta(days=3653)
@@ -346,7 +346,7 @@ def _lock_own_job(*, job_id: int, actor: User | None) -> Job:
 def _check_draft_quota(requester: User) -> None:
     """Drafts cost nothing until they are published: cap how many one person keeps. Locks the requester's row so
     two requests at once cannot both take the last place."""
-    User.objects.select_for_update(no_key=True).filter(pk=requester.pk).values_list("pk", flat=True).get()
+    lock_user(requester.pk)
     drafts = Job.objects.filter(requester=requester, status=JobStatus.DRAFT).count()
     if drafts >= settings.MAX_DRAFT_JOBS_PER_USER:
         raise InvalidInput(

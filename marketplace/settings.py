@@ -44,13 +44,14 @@ INSTALLED_APPS = [
     "tasks",
     "payments",
     "api",
+    "web",
     "ninja",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "marketplace.middleware.ContentSecurityPolicyMiddleware",
-    "marketplace.middleware.RequestSizeLimitMiddleware",
+    "web.middleware.ContentSecurityPolicyMiddleware",
+    "web.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -61,7 +62,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
 ]
 
-ROOT_URLCONF = "marketplace.urls"
+ROOT_URLCONF = "web.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
 
 TEMPLATES = [
@@ -74,7 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "payments.context_processors.lightning",
+                "web.context_processors.lightning",
             ],
         },
     },
@@ -106,8 +107,8 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "board"
 
 # django-allauth
-ACCOUNT_ADAPTER = "marketplace.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "marketplace.forms.SignupForm"}
+ACCOUNT_ADAPTER = "web.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "web.forms.SignupForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 # "mandatory" blocks log in until the address is verified; "optional" sends the mail but lets people in. Only
@@ -158,7 +159,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 24 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # The largest request body read at all: anything declaring more is answered 413 before a byte of it is read
-# (marketplace.middleware.RequestSizeLimitMiddleware). A task CSV upload is the largest legitimate request.
+# (web.middleware.RequestSizeLimitMiddleware). A task CSV upload is the largest legitimate request.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=TASK_CSV_MAX_BYTES + 1024 * 1024)
 
 # Quotas on work that costs nothing until it is paid for.

@@ -4,13 +4,14 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.events import Actor, record_event
+from core.locks import lock_user
 from core.money import MSAT_PER_SAT
-from marketplace.models import User
 from payments.errors import DepositInvalid, LightningUnavailable
 from payments.ledger import Line, account_of_user, ledger_post, platform_account
 from payments.lightning import InvoiceState, LightningError, get_backend
@@ -21,7 +22,7 @@ from payments.models import AccountKind, Deposit, DepositStatus, TransactionKind
 LATE_PAYMENT_WINDOW = timedelta(days=1)
 
 
-def deposit_create(*, user: User, amount_msat: int) -> Deposit:
+def deposit_create(*, user: AbstractUser, amount_msat: int) -> Deposit:
     """Ask the Lightning backend for an invoice of `amount_msat` (whole sats) and remember it."""
     if amount_msat % MSAT_PER_SAT:
         raise DepositInvalid("Deposits are in whole sats.")
@@ -43,7 +44,7 @@ def deposit_create(*, user: User, amount_msat: int) -> Deposit:
         ) from error
     with transaction.atomic():
         # Again under the user's row lock: requests racing past the first check must not all get an invoice.
-        User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True).get()
+        lock_user(user.pk)
         _check_pending_cap(user)
         return Deposit.objects.create(
             user=user,
@@ -54,7 +55,7 @@ def deposit_create(*, user: User, amount_msat: int) -> Deposit:
         )
 
 
-def _check_pending_cap(user: User) -> None:
+def _check_pending_cap(user: AbstractUser) -> None:
     pending = Deposit.objects.filter(user=user, status=DepositStatus.PENDING, expires_at__gt=timezone.now()).count()
     if pending >= settings.DEPOSIT_MAX_PENDING_PER_USER:
         raise DepositInvalid(

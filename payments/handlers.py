@@ -5,6 +5,7 @@ lost message missed."""
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -12,7 +13,6 @@ from django.utils import timezone
 
 from core.events import subscribe
 from core.models import ActorKind, Event
-from marketplace.models import User
 from payments import background
 from payments.models import PayoutKind
 
@@ -42,7 +42,7 @@ def tell_owner_their_address_changed(event: Event) -> None:
     """A stolen session or API key that redirects payouts must not go unseen: the account's owner is emailed."""
     if not event.data["address_changed"]:
         return
-    user = User.objects.filter(pk=int(event.data["worker_id"])).first()
+    user = get_user_model().objects.filter(pk=int(event.data["worker_id"])).first()
     if user is None or not user.email:
         return
     context = {

@@ -6,13 +6,17 @@ below zero (the database refuses too, with a check constraint).
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, Sum, Value, When
 
-from marketplace.models import Job, User
 from payments.errors import InsufficientFunds, LedgerError
 from payments.models import NON_NEGATIVE_KINDS, Account, AccountKind, LedgerEntry, LedgerTransaction
+
+if TYPE_CHECKING:  # payments sits below jobs: it names them in hints only
+    from marketplace.models import Job
 
 
 @dataclass(frozen=True)
@@ -21,11 +25,11 @@ class Line:
     amount_msat: int
 
 
-def account_of_user(*, user: User, kind: str) -> Account:
+def account_of_user(*, user: AbstractUser, kind: str) -> Account:
     return _account(kind=kind, user=user, job=None)
 
 
-def account_of_job(*, job: Job) -> Account:
+def account_of_job(*, job: "Job") -> Account:
     return _account(kind=AccountKind.JOB_ESCROW, user=None, job=job)
 
 
@@ -33,7 +37,7 @@ def platform_account(*, kind: str) -> Account:
     return _account(kind=kind, user=None, job=None)
 
 
-def _account(*, kind: str, user: User | None, job: Job | None) -> Account:
+def _account(*, kind: str, user: AbstractUser | None, job: "Job | None") -> Account:
     account = Account.objects.filter(kind=kind, user=user, job=job).first()
     if account is not None:
         return account

@@ -10,8 +10,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplace.models import Job
-
 
 class AccountKind(models.TextChoices):
     REQUESTER_AVAILABLE = "requester_available", "Requester balance"
@@ -43,7 +41,7 @@ NON_NEGATIVE_KINDS = frozenset(
 class Account(models.Model):
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
-    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.PROTECT)
+    job = models.ForeignKey("marketplace.Job", null=True, blank=True, on_delete=models.PROTECT)
     # A cache of the sum of this account's entries, updated in the same transaction as each entry under a row lock.
     # The entries are the truth; `ledger_check` compares the two.
     balance_msat = models.BigIntegerField(default=0)

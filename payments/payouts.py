@@ -15,6 +15,8 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -22,7 +24,6 @@ from django.utils import timezone
 from core.errors import InvalidTransition
 from core.events import Actor, record_event
 from core.safe_http import FetchFailed, UnsafeUrl
-from marketplace.models import User
 from payments import lnurl_client
 from payments.errors import PayoutStillInFlight
 from payments.host_limits import payout_host_slot
@@ -89,7 +90,7 @@ def payout_start_for_worker(*, worker_id: int) -> Payout | None:
     another payout of theirs is open: one payout at a time per worker, so a balance is never sent twice.
     """
     with transaction.atomic():
-        worker = User.objects.select_for_update(no_key=True).filter(pk=worker_id).first()
+        worker = get_user_model().objects.select_for_update(no_key=True).filter(pk=worker_id).first()
         if worker is None:
             return None
         destination = PayoutDestination.objects.filter(user=worker).first()
@@ -112,7 +113,7 @@ def _whole_sats(amount_msat: int) -> int:
 
 def payout_create(
     *,
-    worker: User,
+    worker: AbstractUser,
     kind: str,
     amount_msat: int,
     destination: str,
@@ -152,7 +153,7 @@ def payout_create(
     return payout
 
 
-def payouts_follow_destination(*, worker: User, address: str) -> None:
+def payouts_follow_destination(*, worker: AbstractUser, address: str) -> None:
     """The worker changed or removed their Lightning Address: every open payout of theirs that holds no invoice
     yet follows it. With a new address it is asked for afresh (a payout waiting for a moderator gets new
     attempts); with none, its amount goes back to the worker's earnings. A payout with an invoice is left alone:
@@ -511,7 +512,7 @@ def _fail_locked(payout: Payout, *, reason: str, actor: Actor | None = None) -> 
 # Moderators ----------------------------------------------------------------------------------------------------
 
 
-def payout_retry_by_moderator(*, payout: Payout, moderator: User | None = None) -> Payout:
+def payout_retry_by_moderator(*, payout: Payout, moderator: AbstractUser | None = None) -> Payout:
     """Give a payout that waits for a moderator a fresh set of attempts. With a stored invoice it only re-checks
     that invoice's payment (it may have been paid); without one it asks the wallet again."""
     with transaction.atomic():
@@ -528,11 +529,11 @@ def payout_retry_by_moderator(*, payout: Payout, moderator: User | None = None) 
     return payout
 
 
-def _moderator(user: User | None) -> Actor:
+def _moderator(user: AbstractUser | None) -> Actor:
     return Actor.moderator(user) if user is not None else Actor.system("moderator action")
 
 
-def payout_fail_by_moderator(*, payout: Payout, reason: str, moderator: User | None = None) -> Payout:
+def payout_fail_by_moderator(*, payout: Payout, reason: str, moderator: AbstractUser | None = None) -> Payout:
     """A moderator, having checked the node, declares a waiting payout failed: the money returns to the worker.
 
     Refused while the backend still reports the stored payment as possibly in flight or paid.

@@ -1,9 +1,9 @@
 """Read queries for wallet pages: balances, statements, payouts. A constant number of queries per page."""
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db.models import Q, QuerySet, Sum
 
-from marketplace.models import User
 from payments.models import (
     OPEN_PAYOUT_STATES,
     Account,
@@ -16,7 +16,7 @@ from payments.models import (
 )
 
 
-def wallet_summary(*, user: User) -> dict[str, int]:
+def wallet_summary(*, user: AbstractUser) -> dict[str, int]:
     """The user's balances in msat: available to spend on jobs, held in escrow, earned, paid out, being paid."""
     balances = dict(Account.objects.filter(user=user).values_list("kind", "balance_msat"))
     escrow = Account.objects.filter(kind=AccountKind.JOB_ESCROW, job__requester=user).aggregate(
@@ -35,7 +35,7 @@ def wallet_summary(*, user: User) -> dict[str, int]:
     }
 
 
-def escrow_by_job(*, user: User) -> QuerySet[Account]:
+def escrow_by_job(*, user: AbstractUser) -> QuerySet[Account]:
     return (
         Account.objects.filter(kind=AccountKind.JOB_ESCROW, job__requester=user)
         .exclude(balance_msat=0)
@@ -44,7 +44,7 @@ def escrow_by_job(*, user: User) -> QuerySet[Account]:
     )
 
 
-def statement(*, user: User) -> QuerySet[LedgerEntry]:
+def statement(*, user: AbstractUser) -> QuerySet[LedgerEntry]:
     """Every movement on the user's own accounts and their jobs' escrow, newest first."""
     return (
         LedgerEntry.objects.filter(Q(account__user=user) | Q(account__job__requester=user))
@@ -53,11 +53,11 @@ def statement(*, user: User) -> QuerySet[LedgerEntry]:
     )
 
 
-def payouts_of_worker(*, worker: User) -> QuerySet[Payout]:
+def payouts_of_worker(*, worker: AbstractUser) -> QuerySet[Payout]:
     return Payout.objects.filter(worker=worker).order_by("-created_at", "-id")
 
 
-def deposits_of_user(*, user: User) -> QuerySet[Deposit]:
+def deposits_of_user(*, user: AbstractUser) -> QuerySet[Deposit]:
     return Deposit.objects.filter(user=user).order_by("-created_at")
 
 
@@ -72,5 +72,5 @@ def payout_fee_policy() -> dict[str, int]:
     }
 
 
-def payout_destination_of(*, user: User) -> PayoutDestination | None:
+def payout_destination_of(*, user: AbstractUser) -> PayoutDestination | None:
     return PayoutDestination.objects.filter(user=user).first()

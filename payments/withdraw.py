@@ -10,11 +10,12 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.locks import lock_user
 from core.money import MSAT_PER_SAT
-from marketplace.models import User
 from payments import lnurl_client
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.ledger import account_of_user, balance_msat
@@ -26,7 +27,7 @@ LINK_REUSE_MARGIN = timedelta(minutes=2)
 
 
 def withdraw_link_create(
-    *, worker: User, source: str = PayoutSource.EARNINGS, now: datetime | None = None
+    *, worker: AbstractUser, source: str = PayoutSource.EARNINGS, now: datetime | None = None
 ) -> WithdrawLink:
     """The user's LNURL-withdraw link for the whole of one balance (in whole sats): a worker's earnings, or a
     requester's unspent balance.
@@ -37,7 +38,7 @@ def withdraw_link_create(
     now = now or timezone.now()
     with transaction.atomic():
         # One link at a time per user: two page loads at once must not make two.
-        User.objects.select_for_update(no_key=True).filter(pk=worker.pk).values_list("pk", flat=True).get()
+        lock_user(worker.pk)
         available = balance_msat(account=account_of_user(user=worker, kind=source))
         maximum = _largest_withdrawal(available, source)
         minimum = settings.WITHDRAW_MIN_MSAT

@@ -2,10 +2,11 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from core.errors import NotFound
-from marketplace.models import Job, User
+from marketplace.models import Job, JobStatus, User
+from marketplace.selectors import BIG_FIELDS_NOT_LISTED
 from tasks.models import Assignment, AssignmentStatus
 
 RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
@@ -103,3 +104,37 @@ def result_rows(*, job: Job) -> Iterator[dict]:
         )
         .iterator(chunk_size=2_000)
     )
+
+
+# Progress of jobs, counted from their assignments ---------------------------------------------------------------
+
+
+def jobs_of_requester_with_progress(*, requester: User) -> QuerySet[Job]:
+    """The requester's jobs, newest first, with assignment counts by status (one query)."""
+    return (
+        Job.objects.filter(requester=requester)
+        .exclude(status=JobStatus.CANCELLED)
+        .annotate(
+            in_progress_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.ACCEPTED)),
+            submitted_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.SUBMITTED)),
+            approved_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.APPROVED)),
+            rejected_count=Count("assignments", filter=Q(assignments__status=AssignmentStatus.REJECTED)),
+            assignments_wanted=F("task_count") * F("assignments_per_task"),
+        )
+        .defer(*BIG_FIELDS_NOT_LISTED)
+        .order_by("-created_at")
+    )
+
+
+def job_progress(*, job: Job) -> dict[str, int]:
+    """Counts of one job's assignments by status, plus what the job still wants."""
+    counts = dict(job.assignments.values_list("status").annotate(n=Count("id")).order_by().values_list("status", "n"))
+    wanted = job.task_count * job.assignments_per_task
+    return {
+        "wanted": wanted,
+        "in_progress": counts.get(AssignmentStatus.ACCEPTED, 0),
+        "submitted": counts.get(AssignmentStatus.SUBMITTED, 0),
+        "approved": counts.get(AssignmentStatus.APPROVED, 0),
+        "rejected": counts.get(AssignmentStatus.REJECTED, 0),
+        "remaining": job.open_slot_count,
+    }

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
-from marketplace import answer_forms
+from core.locks import lock_user
+from marketplace import answer_forms, escrow
 from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
-from payments import escrow
 from tasks.csv_import import check_task_rows, parse_task_csv
 from tasks.errors import (
     AlreadySubmitted,
@@ -55,7 +55,7 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
     check_task_rows(columns, rows)
     with transaction.atomic():
         # The requester first (the draft quota counts all their drafts), then the job.
-        User.objects.select_for_update(no_key=True).filter(pk=actor.pk).values_list("pk", flat=True).get()
+        lock_user(actor.pk)
         job = Job.objects.select_for_update(no_key=True).filter(pk=job.pk, requester=actor).first()
         if job is None:
             raise NotFound("No such job.")
@@ -133,7 +133,7 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     _check_job_takes_claims(job, now)
     with transaction.atomic():
         # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks.
-        User.objects.select_for_update(no_key=True).filter(pk=worker.pk).values_list("pk", flat=True).get()
+        lock_user(worker.pk)
         open_assignment = (
             Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.ACCEPTED, deadline_at__gt=now)
             .order_by("accepted_at")
@@ -151,7 +151,7 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         Task.objects.filter(pk=task.pk).update(slots_open=F("slots_open") - 1)
         # The status is checked again under the job row lock: a pause or close that committed meanwhile wins.
         still_open = Job.objects.filter(pk=job.pk, status=JobStatus.PUBLISHED).update(
-            open_slot_count=F("open_slot_count") - 1
+            open_slot_count=F("open_slot_count") - 1, live_assignment_count=F("live_assignment_count") + 1
         )
         if not still_open:
             raise JobNotOpen("This job is not taking new work right now.")
@@ -312,7 +312,9 @@ def _transition(assignment: Assignment, to_status: str, *, actor: Actor, **field
 def _reopen_slot(assignment: Assignment) -> None:
     """Give an ended, unapproved assignment's slot back; on a closed job its escrow goes back to the requester."""
     Task.objects.filter(pk=assignment.task_id).update(slots_open=F("slots_open") + 1)
-    Job.objects.filter(pk=assignment.job_id).update(open_slot_count=F("open_slot_count") + 1)
+    Job.objects.filter(pk=assignment.job_id).update(
+        open_slot_count=F("open_slot_count") + 1, live_assignment_count=F("live_assignment_count") - 1
+    )
     escrow.escrow_refund_unclaimable(job=assignment.job, event_key=f"assignment:{assignment.pk}")
 
 
@@ -376,6 +378,8 @@ def assignment_review(
             feedback=feedback,
         )
         if approve:
+            # The job row before the accounts (the order of the refund at close): the slot is no longer live.
+            Job.objects.filter(pk=assignment.job_id).update(live_assignment_count=F("live_assignment_count") - 1)
             escrow.reward_pay_for_approval(job=assignment.job, assignment_id=assignment.pk, worker=assignment.worker)
             _record_if_job_completed(assignment.job, actor=actor)
         else:

@@ -200,7 +200,9 @@ def make_many_submitted_assignments(*, job: Job, count: int, answer: dict | None
         for task, worker in zip(tasks, workers, strict=True)
     )
     Task.objects.filter(pk__in=[task.pk for task in tasks]).update(slots_open=F("slots_open") - 1)
-    Job.objects.filter(pk=job.pk).update(open_slot_count=F("open_slot_count") - count)
+    Job.objects.filter(pk=job.pk).update(
+        open_slot_count=F("open_slot_count") - count, live_assignment_count=F("live_assignment_count") + count
+    )
     return assignments
 
 

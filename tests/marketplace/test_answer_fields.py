@@ -16,12 +16,12 @@ from core.errors import InvalidInput
 from marketplace import answer_fields, services
 from marketplace.answer_fields import FIELD_KINDS, TEMPLATE_FIELD, FieldKind, answer_kinds, kind_choices
 from marketplace.answer_forms import AnswerForm, answer_form_data, clean_form_fields
-from marketplace.forms import BuilderFieldForm
 from tasks.models import Assignment, AssignmentStatus
 from tasks.results import results_csv_lines
 from tasks.selectors import result_rows
 from tasks.services import assignment_claim, assignment_submit, tasks_add
 from tests.factories import make_user
+from web.forms import BuilderFieldForm
 
 DEFINITIONS = {
     "short_text": {"name": "f", "kind": "short_text", "label": "Word", "required": True},

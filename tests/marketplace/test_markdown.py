@@ -20,10 +20,10 @@ from core.text import (
     render_markdown,
 )
 from marketplace import answer_forms, services
-from marketplace.forms import BuilderPromptForm, JobTermsForm
 from marketplace.models import Job
 from tasks import services as task_services
 from tests.factories import SENTIMENT_FIELDS, make_bare_draft, make_user
+from web.forms import BuilderPromptForm, JobTermsForm
 
 DESCRIPTION = "Rate **bold reviews** of [our shop](https://shop.example)."
 INSTRUCTIONS = "| Mood | Answer |\n|:-|-:|\n| happy | ~~Negative~~ Positive |\n\n1. Read\n2. Decide"

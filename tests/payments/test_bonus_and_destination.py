@@ -11,7 +11,8 @@ from core.errors import InvalidInput, NotFound
 from payments.errors import InsufficientFunds, PayoutDestinationInvalid
 from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.models import AccountKind, Bonus, LedgerTransaction, PayoutDestination, TransactionKind
-from payments.services import MAX_BONUS_MSAT, bonus_pay, payout_destination_set
+from payments.services import payout_destination_set
+from tasks.bonuses import MAX_BONUS_MSAT, bonus_pay
 from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer
 

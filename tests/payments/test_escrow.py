@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from marketplace import services as job_services
+from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat, publish_cost_msat
 from marketplace.models import JobStatus
 from payments.errors import InsufficientFunds
-from payments.escrow import escrow_per_slot_msat, platform_fee_msat, publish_cost_msat
 from payments.ledger import account_of_job, account_of_user, balance_msat, platform_account
 from payments.models import AccountKind
 from tasks import services as task_services

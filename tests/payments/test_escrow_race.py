@@ -1,9 +1,8 @@
 """The refund at close against an approval committing in the middle of it, on two real PostgreSQL connections.
 
 The refund reads how many assignments are still live and how much escrow there is. An approval ends a live
-assignment and pays its slot out of the escrow in one transaction, and never takes the job row the refund holds; if
-it commits between those two reads, the refund sees it half (still live, already paid) and keeps a slot's escrow
-that nothing will ever claim.
+assignment and pays its slot out of the escrow in one transaction; if it committed between those two reads, the
+refund would see it half (still live, already paid) and keep a slot's escrow that nothing will ever claim.
 """
 
 import threading
@@ -12,9 +11,10 @@ import time
 import pytest
 from django.db import connection
 
+from marketplace import escrow
 from marketplace import services as job_services
-from payments import background, escrow
-from payments.escrow import escrow_per_slot_msat
+from marketplace.escrow import escrow_per_slot_msat
+from payments import background
 from payments.ledger import account_of_job, account_of_user, balance_msat
 from payments.models import AccountKind
 from tasks import services as task_services
@@ -66,21 +66,22 @@ def test_an_approval_committing_during_the_refund_at_close_strands_no_escrow(mon
             connection.close()
 
     thread = threading.Thread(target=approve_on_another_connection)
-    count_live = escrow._live_assignment_count
+    per_slot_of = escrow.escrow_per_slot_msat
+    refund_thread = threading.current_thread()
 
-    def count_then_let_the_approval_run(job_being_closed):
-        live = count_live(job_being_closed)
-        # Inside the refund, right after the live count: the approval either commits now (the race) or, if the
-        # refund holds the escrow, waits for it; go on once it has done one or the other.
-        thread.start()
-        deadline = time.monotonic() + TIMEOUT_SECONDS
-        while thread.is_alive() and time.monotonic() < deadline:
-            if "pid" in approval and backend_is_waiting_for_a_lock(approval["pid"]):
-                break
-            time.sleep(0.02)
-        return live
+    def read_then_let_the_approval_run(job_being_closed):
+        # Inside the refund, after it read the live count and the escrow: the approval either commits now (the
+        # race) or, if the refund holds what it needs, waits for it; go on once it has done one or the other.
+        if threading.current_thread() is refund_thread and not thread.is_alive() and "pid" not in approval:
+            thread.start()
+            deadline = time.monotonic() + TIMEOUT_SECONDS
+            while thread.is_alive() and time.monotonic() < deadline:
+                if "pid" in approval and backend_is_waiting_for_a_lock(approval["pid"]):
+                    break
+                time.sleep(0.02)
+        return per_slot_of(job_being_closed)
 
-    monkeypatch.setattr(escrow, "_live_assignment_count", count_then_let_the_approval_run)
+    monkeypatch.setattr(escrow, "escrow_per_slot_msat", read_then_let_the_approval_run)
 
     job_services.job_close(job=job, actor=job.requester)
     thread.join(TIMEOUT_SECONDS)

@@ -5,10 +5,10 @@ need no password; a minimum too large for the database is a form error, not a 50
 import pytest
 from django.urls import reverse
 
-from payments.forms import MAX_MINIMUM_PAYOUT_SATS
 from payments.models import PayoutDestination
-from payments.views import PAYOUT_PASSWORD_FAILURES_ALLOWED
 from tests.factories import set_payout_destination
+from web.wallet_forms import MAX_MINIMUM_PAYOUT_SATS
+from web.wallet_views import PAYOUT_PASSWORD_FAILURES_ALLOWED
 
 pytestmark = pytest.mark.django_db
 

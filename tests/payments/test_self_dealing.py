@@ -13,8 +13,8 @@ from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.lightning import PaymentOutcome, PaymentResult, get_backend
 from payments.models import AccountKind, DevInvoice, Payout, PayoutKind, PayoutSource, PayoutState, WithdrawLink
 from payments.payouts import payout_advance
-from payments.services import bonus_pay
 from payments.withdraw import withdraw_claim, withdraw_link_create
+from tasks.bonuses import bonus_pay
 from tasks.errors import OwnJob
 from tasks.models import Assignment
 from tasks.services import assignment_claim

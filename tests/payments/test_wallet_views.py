@@ -15,9 +15,9 @@ from payments.deposits import deposit_create, deposit_refresh
 from payments.lightning import get_backend
 from payments.models import DevInvoice, LedgerEntry, Payout, PayoutState, WithdrawLink
 from payments.payouts import payout_advance
-from payments.views import STATEMENT_PAGE_SIZE
 from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.factories import fund, give_earnings, make_draft_job, make_job, make_user, set_payout_destination
+from web.wallet_views import STATEMENT_PAGE_SIZE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 

@@ -9,9 +9,9 @@ from api.services import api_key_create
 from core.errors import InvalidInput
 from marketplace import services
 from marketplace.answer_forms import clean_asset_hosts
-from tasks.framing import frame_policy
 from tasks.services import assignment_claim, tasks_add
 from tests.factories import make_user
+from web.framing import frame_policy
 
 pytestmark = pytest.mark.django_db
 

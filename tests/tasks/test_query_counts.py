@@ -30,10 +30,11 @@ CLAIM = 11
 START_VIEW = 2 + 2 + CLAIM  # session, user, job, its tags, the claim
 EVENT = 3  # the event, who may read it, and the webhook consumer's endpoints of the subject's owner
 SUBMIT = 4 + EVENT  # savepoint, assignment + job locked, update, the event, release
-# Approve: savepoint, assignment + job locked, update, the three ledger accounts (the worker's is created: select,
-# savepoint, insert, release), then the ledger posting (savepoint, key check, account locks, transaction, entries,
-# one balance update, release), the event, the approved count (is the job complete?), release.
-APPROVE = 18 + EVENT
+# Approve: savepoint, assignment + job locked, update, the job's live count, the three ledger accounts (the
+# worker's is created: select, savepoint, insert, release), then the ledger posting (savepoint, key check, account
+# locks, transaction, entries, one balance update, release), the event, the approved count (is the job complete?),
+# release.
+APPROVE = 19 + EVENT
 # Reject: savepoint, assignment + job locked, update, the task's and the job's open slots, the job locked to see
 # whether a closed job's escrow is refunded, the event, release.
 REJECT = 7 + EVENT

@@ -15,12 +15,12 @@ from core.errors import DomainError, InvalidInput, NotFound
 from marketplace import answer_forms
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
-from marketplace.views import own_job_or_404
 from tasks import selectors, services
 from tasks.errors import NoTaskAvailable
-from tasks.framing import sandboxed_frame_response
 from tasks.models import Assignment, AssignmentStatus
 from tasks.results import results_csv_response
+from web.framing import sandboxed_frame_response
+from web.job_views import own_job_or_404
 
 REVIEW_PAGE_SIZE = 50
 

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
-from marketplace import views
-from tasks import views as task_views
+from web import job_views as views
+from web import work_views as task_views
 
 urlpatterns = [
     path("", views.board, name="board"),
@@ -39,9 +39,9 @@ urlpatterns = [
     path("work/assignments/<int:assignment_id>/submit/", task_views.assignment_submit, name="assignment_submit"),
     path("work/assignments/<int:assignment_id>/return/", task_views.assignment_return, name="assignment_return"),
     path("api/v1/", api.urls),
-    path("", include("api.urls")),
+    path("", include("web.api_urls")),
     # Money
-    path("", include("payments.urls")),
+    path("", include("web.wallet_urls")),
     # Accounts and moderators
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from api import services, webhooks
-from api.forms import ApiKeyForm, WebhookEndpointForm
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from core.errors import DomainError
+from web.api_forms import ApiKeyForm, WebhookEndpointForm
 
 
 @login_required

@@ -21,10 +21,11 @@ from core.errors import DomainError
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from payments import deposits, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
-from payments.forms import BonusForm, DepositForm, PayoutDestinationForm
 from payments.lightning import get_backend, test_wallet_enabled
 from payments.models import Deposit, DepositStatus, PayoutSource, WithdrawLink
+from tasks import bonuses
 from tasks.models import Assignment
+from web.wallet_forms import BonusForm, DepositForm, PayoutDestinationForm
 
 STATEMENT_PAGE_SIZE = 30
 
@@ -246,7 +247,7 @@ def bonus_create(request: HttpRequest, assignment_id: int) -> HttpResponse:
         messages.error(request, "Give the bonus in whole sats (at least 1) and say what it is for.")
     else:
         try:
-            services.bonus_pay(
+            bonuses.bonus_pay(
                 requester=request.user,
                 worker=assignment.worker,
                 amount_msat=form.cleaned_data["amount_sats"] * MSAT_PER_SAT,

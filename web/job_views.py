@@ -12,7 +12,15 @@ from core.errors import DomainError, NotFound
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from core.selectors import events_for_user
 from marketplace import answer_forms, selectors, services
-from marketplace.forms import (
+from marketplace.escrow import publish_cost_msat
+from marketplace.models import FormKind, Job, JobStatus
+from payments.errors import InsufficientFunds
+from payments.selectors import wallet_summary
+from tasks import selectors as task_selectors
+from tasks import services as task_services
+from tasks.csv_import import decode_task_csv
+from tasks.models import Task
+from web.forms import (
     BoardFilterForm,
     BuilderFieldFormSet,
     BuilderPromptForm,
@@ -23,14 +31,7 @@ from marketplace.forms import (
     TaskCsvForm,
     builder_field_initial,
 )
-from marketplace.models import FormKind, Job, JobStatus
-from payments.errors import InsufficientFunds
-from payments.escrow import publish_cost_msat
-from payments.selectors import wallet_summary
-from tasks import services as task_services
-from tasks.csv_import import decode_task_csv
-from tasks.framing import sandboxed_frame_response
-from tasks.models import Task
+from web.framing import sandboxed_frame_response
 
 BOARD_PAGE_SIZE = 20
 BUILDER_TEXT_FIELDS = ["name", "label", "kind", "help_text", "choices", "min", "max"]
@@ -81,7 +82,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 def requester_dashboard(request: HttpRequest) -> HttpResponse:
-    jobs = selectors.jobs_of_requester_with_progress(requester=request.user)
+    jobs = task_selectors.jobs_of_requester_with_progress(requester=request.user)
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
     return render(request, "marketplace/requester_dashboard.html", {"page": page})
 
@@ -123,7 +124,7 @@ def job_manage(request: HttpRequest, job_id: int) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     context = {
         "job": job,
-        "progress": selectors.job_progress(job=job),
+        "progress": task_selectors.job_progress(job=job),
         "expiry_form": ExpiryForm(initial={"expires_at": job.expires_at}),
         "placeholders": services.job_placeholders(job),
     }

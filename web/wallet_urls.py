@@ -1,6 +1,6 @@
 from django.urls import path
 
-from payments import views
+from web import wallet_views as views
 
 urlpatterns = [
     path("wallet/", views.wallet, name="wallet"),

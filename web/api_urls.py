@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api import views
+from web import api_views as views
 
 urlpatterns = [
     path("settings/api/", views.api_settings, name="api_settings"),

@@ -93,12 +93,12 @@ def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
         return 0
     escrow = account_of_job(job=job)
     requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
-    # Lock the escrow before reading it, in the ledger's order (ledger_post takes the same two locks below). An
-    # approval ends a live assignment and pays its slot out of this escrow in one transaction without touching the
-    # job row: it has either committed before this lock (both halves seen) or waits for it (neither seen). Unlocked,
-    # one committing between the count and the balance would be seen half, and one slot's escrow stranded.
+    # The job row (locked above) holds the count of live assignments; an approval lowers it before it pays the slot
+    # out of this escrow, in one transaction: it has either committed before this lock (both halves seen) or waits
+    # for it (neither seen). Read apart, one committing between the count and the balance would be seen half, and
+    # one slot's escrow stranded. The accounts are locked in the ledger's order (ledger_post takes them below).
     escrow_balance = _lock_accounts([escrow.pk, requester_balance.pk])[escrow.pk].balance_msat
-    still_claimable = escrow_per_slot_msat(job) * _live_assignment_count(job)
+    still_claimable = escrow_per_slot_msat(job) * job.live_assignment_count
     surplus = escrow_balance - still_claimable
     if surplus <= 0:
         return 0
@@ -109,10 +109,3 @@ def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
         lines=[Line(escrow, -surplus), Line(requester_balance, surplus)],
     )
     return surplus
-
-
-def _live_assignment_count(job: Job) -> int:
-    from tasks.models import Assignment, AssignmentStatus  # tasks depends on payments, not the other way round
-
-    live = [AssignmentStatus.ACCEPTED, AssignmentStatus.SUBMITTED]
-    return Assignment.objects.filter(job=job, status__in=live).count()

@@ -1,0 +1,70 @@
+"""Bonuses: a requester pays a worker who did work for them an extra amount, paid out like a reward."""
+
+from django.db import transaction
+
+from core.errors import InvalidInput, NotFound
+from core.events import Actor, record_event
+from core.money import MSAT_PER_SAT
+from marketplace.escrow import platform_fee_msat
+from marketplace.models import User
+from payments.ledger import Line, account_of_user, ledger_post, platform_account
+from payments.models import AccountKind, Bonus, TransactionKind
+from tasks.models import Assignment
+
+MAX_BONUS_MSAT = 10_000_000 * MSAT_PER_SAT
+
+
+def bonus_pay(
+    *, requester: User, worker: User, amount_msat: int, reason: str, assignment_id: int | None = None
+) -> Bonus:
+    """Pay a worker a bonus from the requester's balance (plus the platform fee), paid out like a reward.
+
+    Only to a worker who did work for this requester (on the given assignment, if any).
+    """
+    if worker.pk == requester.pk:
+        # With the claim check in tasks, this closes self-dealing: paying yourself was a way to move a requester
+        # balance out as "earnings" (requesters withdraw unspent balance directly instead).
+        raise InvalidInput("You cannot pay a bonus to yourself.")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say what the bonus is for: the worker will see it.")
+    if len(reason) > 1_000:
+        raise InvalidInput("The reason is limited to 1,000 characters.")
+    if not 1 <= amount_msat <= MAX_BONUS_MSAT:
+        raise InvalidInput(f"A bonus must be between 1 msat and {MAX_BONUS_MSAT // MSAT_PER_SAT:,} sats.")
+    work = Assignment.objects.filter(worker=worker, job__requester=requester)
+    if assignment_id is not None:
+        work = work.filter(pk=assignment_id)
+    if not work.exists():
+        raise NotFound("No such worker or assignment among your jobs.")
+    fee = platform_fee_msat(amount_msat)
+    with transaction.atomic():
+        bonus = Bonus.objects.create(
+            requester=requester,
+            worker=worker,
+            assignment_id=assignment_id,
+            amount_msat=amount_msat,
+            fee_msat=fee,
+            reason=reason,
+        )
+        lines = [
+            Line(account_of_user(user=requester, kind=AccountKind.REQUESTER_AVAILABLE), -(amount_msat + fee)),
+            Line(account_of_user(user=worker, kind=AccountKind.WORKER_EARNED), amount_msat),
+        ]
+        if fee:
+            lines.append(Line(platform_account(kind=AccountKind.PLATFORM_FEES), fee))
+        ledger_post(kind=TransactionKind.BONUS, key=f"bonus:{bonus.pk}", memo=f"Bonus: {reason[:200]}", lines=lines)
+        record_event(
+            type="bonus.paid",
+            actor=Actor.of(requester),
+            subject=("bonus", bonus.pk),
+            audience=[requester.pk, worker.pk],
+            data={
+                "bonus_id": str(bonus.pk),
+                "worker_id": str(worker.pk),
+                "amount_msat": amount_msat,
+                "fee_msat": fee,
+                "assignment_id": str(assignment_id) if assignment_id else None,
+            },
+        )
+    return bonus
