@@ -45,7 +45,11 @@ class ApiKey(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first answer to a POST with an Idempotency-Key, kept so a repeat returns it instead of acting again."""
+    """The first answer to a POST with an Idempotency-Key, kept so a repeat returns it instead of acting again.
+
+    A key is remembered for 24 hours from its first request (api.services.IDEMPOTENCY_KEY_LIFETIME); a record
+    still in progress after IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS was left by a crash and may be claimed again.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
@@ -56,9 +60,16 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_one_per_user_and_key")]
+        # The sweeper deletes by age.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
 
     def __str__(self) -> str:
         return f"Idempotency-Key {self.key}"
+
+    @property
+    def answered(self) -> bool:
+        """Whether the first request finished: a repeat replays the answer; otherwise the record is a claim."""
+        return self.response_status is not None
 
 
 class WebhookEvent(models.TextChoices):
