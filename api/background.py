@@ -1,13 +1,13 @@
-"""Celery jobs for webhooks: thin wrappers around api.webhooks.
+"""Celery jobs of the api app: thin wrappers around api.webhooks and api.services.
 
-Deliveries run on the `webhooks` queue and the sweeper on `sweepers` (settings.CELERY_TASK_ROUTES), so a slow
+Deliveries run on the `webhooks` queue and the sweepers on `sweepers` (settings.CELERY_TASK_ROUTES), so a slow
 endpoint delays neither payouts nor sweeps.
 """
 
 from celery import shared_task
 from django.conf import settings
 
-from api import webhooks
+from api import services, webhooks
 from api.models import DeliveryStatus
 from payments.host_limits import come_back_when_due
 
@@ -37,3 +37,15 @@ def deliver_due_webhooks() -> int:
     for delivery_id in due:
         enqueue_webhook_delivery(delivery_id)
     return len(due)
+
+
+@shared_task
+def prune_idempotency_records() -> int:
+    """Sweeper: forget Idempotency-Keys older than a day."""
+    return services.idempotency_records_prune()
+
+
+@shared_task
+def prune_webhook_deliveries() -> int:
+    """Sweeper: delete finished webhook deliveries older than 30 days (their events stay)."""
+    return webhooks.webhook_deliveries_prune()

@@ -27,6 +27,11 @@ from payments.models import Deposit
 
 MAX_ENDPOINTS_PER_USER = 20
 GIVE_UP_AFTER = timedelta(days=1)
+# Finished deliveries (delivered, given up, cancelled) are kept this long after their event, then deleted; the
+# events themselves stay, in the audit log.
+DELIVERY_RETENTION = timedelta(days=30)
+FINISHED_DELIVERY_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
+PRUNE_BATCH_SIZE = 5_000
 
 
 def webhook_endpoint_create(*, user: User, url: str, job: Job | None = None) -> WebhookEndpoint:
@@ -165,3 +170,19 @@ def webhook_deliveries_due(*, now: datetime | None = None, limit: int = 500) -> 
     now = now or timezone.now()
     due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
     return list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def webhook_deliveries_prune(*, now: datetime | None = None, batch_size: int = PRUNE_BATCH_SIZE) -> int:
+    """Delete finished deliveries (delivered, failed, cancelled) created more than DELIVERY_RETENTION ago; pending
+    ones are never deleted, however old (no status leads back to pending). Only the delivery rows go: the events
+    they pointed at are the audit log. One short statement per batch, so it may be stopped anywhere; safe to run
+    twice at once. Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - DELIVERY_RETENTION
+    old = WebhookDelivery.objects.filter(status__in=FINISHED_DELIVERY_STATUSES, created_at__lt=cutoff)
+    deleted = 0
+    while True:
+        batch = Subquery(old.order_by().values("pk")[:batch_size])
+        count, _ = old.filter(pk__in=batch).delete()
+        deleted += count
+        if count < batch_size:
+            return deleted

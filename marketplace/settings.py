@@ -235,6 +235,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.background.close_expired_jobs",
         "schedule": env.float("SWEEP_CLOSE_JOBS_SECONDS", default=300.0),
     },
+    # Housekeeping: forget Idempotency-Keys older than a day, delete finished webhook deliveries older than 30
+    # days. Hourly rather than daily, so each run deletes an hour's worth and a beat restarted more often than
+    # once a day (with its schedule file lost) still runs them.
+    "prune-idempotency-records": {
+        "task": "api.background.prune_idempotency_records",
+        "schedule": env.float("SWEEP_PRUNE_IDEMPOTENCY_SECONDS", default=3600.0),
+    },
+    "prune-webhook-deliveries": {
+        "task": "api.background.prune_webhook_deliveries",
+        "schedule": env.float("SWEEP_PRUNE_WEBHOOKS_SECONDS", default=3600.0),
+    },
 }
 # Queues. Jobs that call addresses users type run apart from the sweepers, so a slow wallet or webhook server
 # delays neither the sweepers nor each other: payouts on `payouts`, webhooks on `webhooks`, every job Celery
@@ -321,6 +332,10 @@ LNURL_HOST_BUSY_RETRY_SECONDS = env.float("LNURL_HOST_BUSY_RETRY_SECONDS", defau
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 # The largest JSON body an API endpoint parses (task imports, up to TASK_CSV_MAX_BYTES, are checked apart).
 API_MAX_JSON_BODY_BYTES = env.int("API_MAX_JSON_BODY_BYTES", default=2 * 1024 * 1024)
+# An Idempotency-Key whose first request has not answered after this long was left by a crash (a killed web
+# process), and a repeat acts again. It must exceed the longest a request can run: gunicorn kills a worker silent
+# for 30 s by default, and no endpoint waits on more than a few outbound deadlines (LNURL_TIMEOUT_SECONDS).
+IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS", default=600)
 
 LOGGING = {
     "version": 1,

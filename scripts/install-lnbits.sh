@@ -29,7 +29,12 @@ say "installing lnbits==$LNBITS_VERSION (a few minutes the first time)"
 "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade pip
 # bolt11 (an LNbits dependency) breaks with bitstring 5.
 "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet "lnbits==$LNBITS_VERSION" "bitstring<5"
-"$VENV/bin/python" -c "import lnbits, os; assert os.path.isdir(os.path.join(os.path.dirname(lnbits.__file__), 'static'))"
+# Importing lnbits loads its settings, which write an auth key into LNBITS_DATA_FOLDER (default `./data`, relative
+# to the working folder: the repository when make runs this). Import it inside a throwaway folder instead.
+SCRATCH="$(mktemp -d)"
+trap 'rm -rf "$SCRATCH"' EXIT
+(cd "$SCRATCH" && LNBITS_DATA_FOLDER="$SCRATCH/data" "$VENV/bin/python" -c \
+    "import lnbits, os; assert os.path.isdir(os.path.join(os.path.dirname(lnbits.__file__), 'static'))")
 
 rm -f "$VENV"/.installed-lnbits-*
 touch "$STAMP"

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from api.background import deliver_due_webhooks
+from api.background import deliver_due_webhooks, prune_idempotency_records, prune_webhook_deliveries
 from marketplace.background import close_expired_jobs
 from marketplace.models import Job, JobStatus
 from payments.background import advance_due_payouts, sync_pending_deposits
@@ -25,6 +25,8 @@ def test_beat_schedules_every_sweeper():
         advance_due_payouts.name,
         sync_pending_deposits.name,
         deliver_due_webhooks.name,
+        prune_idempotency_records.name,
+        prune_webhook_deliveries.name,
     }
 
 
