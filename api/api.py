@@ -54,6 +54,11 @@ class BoltworkApi(NinjaAPI):
             path_prefix = self.get_root_path(path_params or {})
         return ScopedOpenAPISchema(self, path_prefix)
 
+    def get_openapi_operation_id(self, operation) -> str:
+        # Generated clients name their methods after these: they stay as they were when the endpoints lived in one
+        # module, `api/endpoints.py`.
+        return f"api_endpoints_{operation.view_func.__name__}"
+
     @property
     def urls(self) -> tuple[list, str, str]:
         patterns, app_name, namespace = super().urls
@@ -72,6 +77,13 @@ api = BoltworkApi(
         "`Authorization: Bearer <key>` (make keys on your settings page). Amounts are integers of millisatoshis "
         "(`*_msat`), IDs are strings, times are ISO 8601 with an offset. POSTs that create or move money accept an "
         '`Idempotency-Key` header. Errors are `{"error": {"code", "message", "details"}}`.\n\n'
+        "**Idempotency.** A repeat of a POST with the same `Idempotency-Key` (per user) returns the first answer "
+        "with `Idempotent-Replayed: true` and does nothing again; the same key with another request is 409 "
+        "`idempotency_key_reused`, and a repeat while the first is still running is 409 "
+        "`idempotency_key_in_progress`. A key is remembered for 24 hours from its first request: after that a "
+        "repeat acts again, as a new request. Answers 401, 403, 429 and 5xx are not remembered (a repeat acts), "
+        "and a key whose request never answered (the server stopped under it) is released after a timeout, 10 "
+        "minutes by default.\n\n"
         "**Scopes.** Each key has one or more of four scopes, and each endpoint needs exactly one of them (its "
         "description says which): `read` for every GET (account, jobs, assignments, results, board, deposits, "
         "payouts); `work` for a worker's claim, submit and return; `requester` for creating and changing jobs, "

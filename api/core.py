@@ -191,7 +191,8 @@ def _check_rate_limit(user: User) -> None:
 
 def idempotent(view):
     """For POSTs that create or move money: with an `Idempotency-Key` header, a repeat of the same request returns
-    the first answer and does nothing again; the same key with another request is a 409.
+    the first answer and does nothing again; the same key with another request is a 409. A key is remembered for
+    24 hours, and one whose request crashed before answering is released after a timeout (api.services).
 
     Applied with `ninja.decorators.decorate_view`, so it sees the finished HttpResponse. That wraps the operation
     before its authentication runs, so the key is checked here too, scope included: a key that may not call the
@@ -213,20 +214,20 @@ def idempotent(view):
             record = services.idempotency_begin(user=user, key=key, fingerprint=fingerprint)
         except DomainError as error:
             return error_response(error.status, error.code, error.message, error.details)
-        if record is not None:
+        if record.answered:
             replay = HttpResponse(record.response_body, status=record.response_status, content_type="application/json")
             replay["Idempotent-Replayed"] = "true"
             return replay
         try:
             response = view(request, *args, **kwargs)
         except BaseException:
-            services.idempotency_abandon(user=user, key=key)
+            services.idempotency_abandon(record=record)
             raise
         if response.status_code in NOT_REMEMBERED:
-            services.idempotency_abandon(user=user, key=key)
+            services.idempotency_abandon(record=record)
         else:
             body = json.loads(response.content)
-            services.idempotency_finish(user=user, key=key, status=response.status_code, body=body)
+            services.idempotency_finish(record=record, status=response.status_code, body=body)
         return response
 
     return wrapper
@@ -297,8 +298,9 @@ def decode_cursor(cursor: str | None) -> int | None:
     return int(text)
 
 
-def page_of(queryset, *, cursor: str | None, limit: int | None, serialize) -> dict:
-    """Keyset pagination, newest first: `{"items": [...], "next": cursor or null}`."""
+def page_of(queryset, *, cursor: str | None, limit: int | None) -> dict:
+    """Keyset pagination, newest first: `{"items": [...], "next": cursor or null}`; the page's schema shapes the
+    items."""
     size = DEFAULT_PAGE_SIZE if limit is None else limit
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
@@ -309,6 +311,6 @@ def page_of(queryset, *, cursor: str | None, limit: int | None, serialize) -> di
     has_more = len(rows) > size
     rows = rows[:size]
     return {
-        "items": [serialize(row) for row in rows],
+        "items": rows,
         "next": encode_cursor(rows[-1].pk) if has_more and rows else None,
     }

@@ -9,8 +9,22 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import AwareDatetime, ConfigDict, PlainSerializer, TypeAdapter, WithJsonSchema
 
+from core.money import MSAT_PER_SAT
 from core.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
 from marketplace.answer_fields import FIELD_KINDS, answer_value_types
+from marketplace.answer_forms import render_html_template
+from marketplace.models import (
+    MAX_ASSIGNMENTS_PER_TASK,
+    MAX_AUTO_APPROVE_SECONDS,
+    MAX_REWARD_MSAT,
+    MAX_TIME_LIMIT_SECONDS,
+    MIN_REWARD_MSAT,
+    MIN_TIME_LIMIT_SECONDS,
+    FormKind,
+)
+from marketplace.services import MAX_TAGS
+from payments.services import MAX_MINIMUM_PAYOUT_MSAT
+from tasks.bonuses import MAX_BONUS_MSAT
 
 MAX_TASKS_PER_REQUEST = settings.TASK_CSV_MAX_ROWS  # the same limit as a CSV upload
 
@@ -45,6 +59,10 @@ class ErrorOut(Schema):
     error: ErrorDetail
 
 
+def _string_id(value) -> str | None:
+    return str(value) if value is not None else None
+
+
 class MeOut(Schema):
     id: str
     username: str
@@ -54,7 +72,7 @@ class MeOut(Schema):
 
 
 class DepositIn(InputSchema):
-    amount_msat: int = Field(..., ge=1, le=10**15)
+    amount_msat: int = Field(..., ge=1, le=10**15)  # a sanity bound: the settings' limits apply in the service
 
 
 class DepositOut(Schema):
@@ -65,6 +83,10 @@ class DepositOut(Schema):
     status: Literal["pending", "paid", "expired"]
     expires_at: Timestamp
     paid_at: Timestamp | None
+
+    @staticmethod
+    def resolve_id(deposit) -> str:
+        return str(deposit.pk)
 
 
 class FormField(InputSchema):
@@ -92,12 +114,12 @@ class JobTerms(InputSchema):
     title: str = Field(..., min_length=1, max_length=200)
     description: str = Field(..., min_length=1, max_length=MAX_DESCRIPTION_CHARS)
     instructions: str = Field("", max_length=MAX_INSTRUCTIONS_CHARS)
-    reward_msat: int = Field(..., ge=1_000, le=1_000_000_000)
-    assignments_per_task: int = Field(1, ge=1, le=100)
-    time_limit_seconds: int = Field(600, ge=60, le=7 * 24 * 3600)
-    auto_approve_seconds: int = Field(3 * 24 * 3600, ge=0, le=30 * 24 * 3600)
+    reward_msat: int = Field(..., ge=MIN_REWARD_MSAT, le=MAX_REWARD_MSAT)
+    assignments_per_task: int = Field(1, ge=1, le=MAX_ASSIGNMENTS_PER_TASK)
+    time_limit_seconds: int = Field(600, ge=MIN_TIME_LIMIT_SECONDS, le=MAX_TIME_LIMIT_SECONDS)
+    auto_approve_seconds: int = Field(3 * 24 * 3600, ge=0, le=MAX_AUTO_APPROVE_SECONDS)
     expires_at: AwareDatetime | None = None
-    tags: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=10)
+    tags: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 AssetHosts = list[Annotated[str, Field(max_length=300)]]
@@ -118,12 +140,12 @@ class JobPatch(InputSchema):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, min_length=1, max_length=MAX_DESCRIPTION_CHARS)
     instructions: str | None = Field(None, max_length=MAX_INSTRUCTIONS_CHARS)
-    reward_msat: int | None = Field(None, ge=1_000, le=1_000_000_000)
-    assignments_per_task: int | None = Field(None, ge=1, le=100)
-    time_limit_seconds: int | None = Field(None, ge=60, le=7 * 24 * 3600)
-    auto_approve_seconds: int | None = Field(None, ge=0, le=30 * 24 * 3600)
+    reward_msat: int | None = Field(None, ge=MIN_REWARD_MSAT, le=MAX_REWARD_MSAT)
+    assignments_per_task: int | None = Field(None, ge=1, le=MAX_ASSIGNMENTS_PER_TASK)
+    time_limit_seconds: int | None = Field(None, ge=MIN_TIME_LIMIT_SECONDS, le=MAX_TIME_LIMIT_SECONDS)
+    auto_approve_seconds: int | None = Field(None, ge=0, le=MAX_AUTO_APPROVE_SECONDS)
     expires_at: AwareDatetime | None = None
-    tags: list[Annotated[str, Field(max_length=40)]] | None = Field(None, max_length=10)
+    tags: list[Annotated[str, Field(max_length=40)]] | None = Field(None, max_length=MAX_TAGS)
     form: FormIn | None = None
     html_template: str | None = Field(None, max_length=200_000)
     asset_hosts: AssetHosts | None = Field(None, max_length=10)
@@ -150,6 +172,28 @@ class JobOut(Schema):
     open_slot_count: int
     created_at: Timestamp
     published_at: Timestamp | None
+
+    @staticmethod
+    def resolve_id(job) -> str:
+        return str(job.pk)
+
+    @staticmethod
+    def resolve_tags(job) -> list[str]:
+        return [tag.name for tag in job.tags.all()]
+
+    @staticmethod
+    def resolve_form(job) -> dict | None:
+        if job.form_kind == FormKind.BUILDER and job.form_fields:
+            return {"prompt": job.prompt, "fields": job.form_fields}
+        return None
+
+    @staticmethod
+    def resolve_html_template(job) -> str | None:
+        return job.html_template if job.form_kind == FormKind.HTML else None
+
+    @staticmethod
+    def resolve_asset_hosts(job) -> list[str]:
+        return job.asset_hosts if job.form_kind == FormKind.HTML else []
 
 
 class JobPage(Schema):
@@ -181,6 +225,22 @@ class AssignmentOut(Schema):
     reviewed_at: Timestamp | None
     feedback: str
 
+    @staticmethod
+    def resolve_id(assignment) -> str:
+        return str(assignment.pk)
+
+    @staticmethod
+    def resolve_task_id(assignment) -> str:
+        return str(assignment.task_id)
+
+    @staticmethod
+    def resolve_task_input(assignment) -> dict:
+        return assignment.task.input
+
+    @staticmethod
+    def resolve_worker_id(assignment) -> str:
+        return str(assignment.worker_id)
+
 
 class AssignmentPage(Schema):
     items: list[AssignmentOut]
@@ -211,7 +271,7 @@ class BulkReviewOut(Schema):
 
 class BonusIn(InputSchema):
     worker_id: str = Field(..., max_length=20)
-    amount_msat: int = Field(..., ge=1, le=10_000_000_000)
+    amount_msat: int = Field(..., ge=1, le=MAX_BONUS_MSAT)
     reason: str = Field(..., min_length=1, max_length=1_000)
     assignment_id: str | None = Field(None, max_length=20)
 
@@ -225,6 +285,18 @@ class BonusOut(Schema):
     reason: str
     created_at: Timestamp
 
+    @staticmethod
+    def resolve_id(bonus) -> str:
+        return str(bonus.pk)
+
+    @staticmethod
+    def resolve_worker_id(bonus) -> str:
+        return str(bonus.worker_id)
+
+    @staticmethod
+    def resolve_assignment_id(bonus) -> str | None:
+        return _string_id(bonus.assignment_id)
+
 
 class BoardJobOut(Schema):
     id: str
@@ -236,6 +308,22 @@ class BoardJobOut(Schema):
     tasks_left: int
     tags: list[str]
     published_at: Timestamp | None
+
+    @staticmethod
+    def resolve_id(job) -> str:
+        return str(job.pk)
+
+    @staticmethod
+    def resolve_requester(job) -> str:
+        return job.requester.public_name
+
+    @staticmethod
+    def resolve_tasks_left(job) -> int:
+        return job.open_slot_count
+
+    @staticmethod
+    def resolve_tags(job) -> list[str]:
+        return [tag.name for tag in job.tags.all()]
 
 
 class BoardPage(Schema):
@@ -251,6 +339,38 @@ class ClaimOut(Schema):
     form: FormOut | None
     html: str | None
     deadline: Timestamp
+
+    @staticmethod
+    def resolve_id(assignment) -> str:
+        return str(assignment.pk)
+
+    @staticmethod
+    def resolve_job_id(assignment) -> str:
+        return str(assignment.job_id)
+
+    @staticmethod
+    def resolve_task_id(assignment) -> str:
+        return str(assignment.task_id)
+
+    @staticmethod
+    def resolve_task_input(assignment) -> dict:
+        return assignment.task.input
+
+    @staticmethod
+    def resolve_form(assignment) -> dict | None:
+        job = assignment.job
+        return {"prompt": job.prompt, "fields": job.form_fields} if job.form_kind == FormKind.BUILDER else None
+
+    @staticmethod
+    def resolve_html(assignment) -> str | None:
+        job = assignment.job
+        if job.form_kind == FormKind.BUILDER:
+            return None
+        return render_html_template(job.html_template, assignment.task.input)
+
+    @staticmethod
+    def resolve_deadline(assignment):
+        return assignment.deadline_at
 
 
 class SubmitIn(InputSchema):
@@ -268,6 +388,22 @@ class WorkerAssignmentOut(Schema):
     reviewed_at: Timestamp | None
     feedback: str
 
+    @staticmethod
+    def resolve_id(assignment) -> str:
+        return str(assignment.pk)
+
+    @staticmethod
+    def resolve_job_id(assignment) -> str:
+        return str(assignment.job_id)
+
+    @staticmethod
+    def resolve_task_id(assignment) -> str:
+        return str(assignment.task_id)
+
+    @staticmethod
+    def resolve_deadline(assignment):
+        return assignment.deadline_at
+
 
 class PayoutOut(Schema):
     id: str
@@ -279,6 +415,18 @@ class PayoutOut(Schema):
     created_at: Timestamp
     settled_at: Timestamp | None
 
+    @staticmethod
+    def resolve_id(payout) -> str:
+        return str(payout.pk)
+
+    @staticmethod
+    def resolve_status(payout) -> str:
+        return payout.state
+
+    @staticmethod
+    def resolve_preimage(payout) -> str | None:
+        return payout.preimage or None
+
 
 class PayoutPage(Schema):
     items: list[PayoutOut]
@@ -289,7 +437,7 @@ class PayoutDestinationIn(InputSchema):
     lightning_address: str | None = Field(None, max_length=320)
     lnurl: str | None = Field(None, max_length=2_000)
     auto_payout: bool = True
-    minimum_payout_msat: int = Field(1_000, ge=1_000, le=100_000_000_000)  # 1 BTC, as payout_destination_set allows
+    minimum_payout_msat: int = Field(MSAT_PER_SAT, ge=MSAT_PER_SAT, le=MAX_MINIMUM_PAYOUT_MSAT)
 
 
 class PayoutDestinationOut(Schema):

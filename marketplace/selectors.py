@@ -64,3 +64,8 @@ def job_of_requester_get(*, requester: User, job_id: int) -> Job:
     if job is None:
         raise NotFound("No such job.")
     return job
+
+
+def jobs_of_requester(*, requester: User) -> QuerySet[Job]:
+    """Every job of the requester, with its tags (for the API's list)."""
+    return Job.objects.filter(requester=requester).prefetch_related("tags")

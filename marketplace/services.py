@@ -1,5 +1,6 @@
 """Every state change of a job. Views, admin, API and background jobs call these; nothing else writes a Job."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -206,6 +207,69 @@ def job_set_html_template(*, job: Job, actor: User, html_template: str, asset_ho
                 "updated_at",
             ]
         )
+    return job
+
+
+# The terms of a job, as job_create and job_update_draft take them.
+JOB_TERMS = (
+    "title",
+    "description",
+    "instructions",
+    "reward_msat",
+    "assignments_per_task",
+    "time_limit_seconds",
+    "auto_approve_seconds",
+    "expires_at",
+    "tags",
+)
+
+
+@dataclass(frozen=True)
+class AnswerFormChange:
+    """A new answer form for a draft: a form builder's prompt and fields, or an HTML template (with its asset
+    hosts; None keeps the job's). At most one of the two."""
+
+    prompt: str | None = None
+    fields: list[dict] | None = None
+    html_template: str | None = None
+    asset_hosts: list[str] | None = None
+
+    @property
+    def builder(self) -> bool:
+        return self.fields is not None
+
+
+def job_create_with_form(*, requester: User, terms: dict, form: AnswerFormChange) -> Job:
+    """A draft and its answer form in one go: both, or nothing. Exactly one kind of form."""
+    if form.builder == (form.html_template is not None):
+        raise InvalidInput("Give exactly one of form and html_template.")
+    if form.asset_hosts and form.html_template is None:
+        raise InvalidInput("asset_hosts go with an html_template.")
+    with transaction.atomic():
+        job = job_create(requester=requester, **terms)
+        return _job_set_form(job=job, actor=requester, form=form)
+
+
+def job_revise_draft(*, job: Job, actor: User, terms: dict, form: AnswerFormChange) -> Job:
+    """Change some of a draft's terms (the others stay) and, when one is given, its answer form: all, or nothing.
+    Asset hosts alone change an HTML template job's hosts."""
+    if form.builder and form.html_template is not None:
+        raise InvalidInput("Give at most one of form and html_template.")
+    current = {name: getattr(job, name) for name in JOB_TERMS if name != "tags"}
+    current["tags"] = [tag.name for tag in job.tags.all()]
+    with transaction.atomic():
+        job = job_update_draft(job=job, actor=actor, **{**current, **terms})
+        return _job_set_form(job=job, actor=actor, form=form)
+
+
+def _job_set_form(*, job: Job, actor: User, form: AnswerFormChange) -> Job:
+    if form.builder:
+        return job_set_builder_form(job=job, actor=actor, prompt=form.prompt or "", fields=form.fields)
+    html_template = form.html_template
+    if html_template is None and form.asset_hosts is not None and job.form_kind == FormKind.HTML and job.html_template:
+        html_template = job.html_template  # only the hosts change
+    if html_template is not None:
+        return job_set_html_template(job=job, actor=actor, html_template=html_template, asset_hosts=form.asset_hosts)
     return job
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db.models import Q, QuerySet, Sum
 
+from core.errors import NotFound
 from payments.models import (
     OPEN_PAYOUT_STATES,
     Account,
@@ -74,3 +75,10 @@ def payout_fee_policy() -> dict[str, int]:
 
 def payout_destination_of(*, user: AbstractUser) -> PayoutDestination | None:
     return PayoutDestination.objects.filter(user=user).first()
+
+
+def deposit_of_user_get(*, user: AbstractUser, deposit_id: int) -> Deposit:
+    deposit = Deposit.objects.filter(pk=deposit_id, user=user).first()
+    if deposit is None:
+        raise NotFound("No such deposit.")
+    return deposit

@@ -15,13 +15,15 @@ MAX_BONUS_MSAT = 10_000_000 * MSAT_PER_SAT
 
 
 def bonus_pay(
-    *, requester: User, worker: User, amount_msat: int, reason: str, assignment_id: int | None = None
+    *, requester: User, worker_id: int, amount_msat: int, reason: str, assignment_id: int | None = None
 ) -> Bonus:
     """Pay a worker a bonus from the requester's balance (plus the platform fee), paid out like a reward.
 
-    Only to a worker who did work for this requester (on the given assignment, if any).
+    Only to a worker who did work for this requester (on the given assignment, if any). A worker id that names
+    nobody gets the same refusal, after the same checks, as a real but unrelated user: the answer never tells
+    whether an account exists.
     """
-    if worker.pk == requester.pk:
+    if worker_id == requester.pk:
         # With the claim check in tasks, this closes self-dealing: paying yourself was a way to move a requester
         # balance out as "earnings" (requesters withdraw unspent balance directly instead).
         raise InvalidInput("You cannot pay a bonus to yourself.")
@@ -32,7 +34,7 @@ def bonus_pay(
         raise InvalidInput("The reason is limited to 1,000 characters.")
     if not 1 <= amount_msat <= MAX_BONUS_MSAT:
         raise InvalidInput(f"A bonus must be between 1 msat and {MAX_BONUS_MSAT // MSAT_PER_SAT:,} sats.")
-    work = Assignment.objects.filter(worker=worker, job__requester=requester)
+    work = Assignment.objects.filter(worker_id=worker_id, job__requester=requester)
     if assignment_id is not None:
         work = work.filter(pk=assignment_id)
     if not work.exists():
@@ -41,7 +43,7 @@ def bonus_pay(
     with transaction.atomic():
         bonus = Bonus.objects.create(
             requester=requester,
-            worker=worker,
+            worker_id=worker_id,
             assignment_id=assignment_id,
             amount_msat=amount_msat,
             fee_msat=fee,
@@ -49,7 +51,7 @@ def bonus_pay(
         )
         lines = [
             Line(account_of_user(user=requester, kind=AccountKind.REQUESTER_AVAILABLE), -(amount_msat + fee)),
-            Line(account_of_user(user=worker, kind=AccountKind.WORKER_EARNED), amount_msat),
+            Line(account_of_user(user=bonus.worker, kind=AccountKind.WORKER_EARNED), amount_msat),
         ]
         if fee:
             lines.append(Line(platform_account(kind=AccountKind.PLATFORM_FEES), fee))
@@ -58,10 +60,10 @@ def bonus_pay(
             type="bonus.paid",
             actor=Actor.of(requester),
             subject=("bonus", bonus.pk),
-            audience=[requester.pk, worker.pk],
+            audience=[requester.pk, worker_id],
             data={
                 "bonus_id": str(bonus.pk),
-                "worker_id": str(worker.pk),
+                "worker_id": str(worker_id),
                 "amount_msat": amount_msat,
                 "fee_msat": fee,
                 "assignment_id": str(assignment_id) if assignment_id else None,

@@ -138,3 +138,13 @@ def job_progress(*, job: Job) -> dict[str, int]:
         "rejected": counts.get(AssignmentStatus.REJECTED, 0),
         "remaining": job.open_slot_count,
     }
+
+
+def assignments_of_job(*, job: Job, status: str | None = None) -> QuerySet[Assignment]:
+    """A job's assignments with their tasks (the requester's API list), optionally of one status."""
+    assignments = Assignment.objects.filter(job=job).select_related("task")
+    return assignments.filter(status=status) if status else assignments
+
+
+def assignments_with_tasks(*, assignment_ids: list[int]) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(pk__in=assignment_ids).select_related("task").order_by("pk")

@@ -45,6 +45,24 @@ def tasks_add_from_csv(*, job: Job, actor: User, csv_text: str) -> int:
     return tasks_add(job=job, actor=actor, columns=parsed.columns, rows=parsed.rows)
 
 
+def tasks_add_from_inputs(*, job: Job, actor: User, inputs: list[dict[str, str]]) -> int:
+    """Add tasks given as input mappings (the API's JSON): their columns are the job's, or for a job's first tasks
+    the names they use; a name the columns lack is refused, naming the task (1-based). All or nothing."""
+    columns = job.input_columns or sorted({name for task_input in inputs for name in task_input})
+    rows = [_row_with_columns(task_input, columns, number) for number, task_input in enumerate(inputs, start=1)]
+    return tasks_add(job=job, actor=actor, columns=columns, rows=rows)
+
+
+def _row_with_columns(task_input: dict[str, str], columns: list[str], number: int) -> dict[str, str]:
+    unknown = sorted(set(task_input) - set(columns))
+    if unknown:
+        raise InvalidInput(
+            f"Task {number}: unknown input {', '.join(unknown)}; the job's columns are {', '.join(columns)}.",
+            details={"task": number, "unknown": unknown},
+        )
+    return {column: task_input.get(column, "") for column in columns}
+
+
 def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str, str]]) -> int:
     """Add tasks to a draft, published or paused job in one transaction, with bulk inserts.
 
@@ -222,6 +240,16 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
             auto_approve_at=now + timedelta(seconds=job.auto_approve_seconds),
         )
     return assignment
+
+
+def assignment_submit_json(
+    *, assignment: Assignment, worker: User, answer: dict, now: datetime | None = None
+) -> Assignment:
+    """Submit an answer given as JSON (the API's): for a form builder job it becomes the form data the web page
+    would post, so both run the very same validation; an HTML template's answer is stored as given."""
+    job = assignment.job
+    data = answer_forms.answer_form_data(job.form_fields, answer) if job.form_kind == FormKind.BUILDER else answer
+    return assignment_submit(assignment=assignment, worker=worker, data=data, now=now)
 
 
 def answer_validate(*, job: Job, data) -> dict:
@@ -445,6 +473,26 @@ def assignments_review_bulk(
                 )
             )
     return reviewed
+
+
+def assignments_review_many(*, reviewer: User, approve_ids: list[int], reject: dict[int, str]) -> list[int]:
+    """Review assignments of any of the reviewer's jobs at once, all or nothing (each job's through
+    assignments_review_bulk). Returns the ids reviewed."""
+    wanted = {*approve_ids, *reject}
+    if not wanted:
+        raise InvalidInput("Give at least one assignment to approve or reject.")
+    job_of = dict(Assignment.objects.filter(pk__in=wanted, job__requester=reviewer).values_list("pk", "job_id"))
+    if set(job_of) != wanted:
+        raise NotFound("Some of the assignments are not in your jobs.")
+    with transaction.atomic():
+        for job_id in sorted(set(job_of.values())):
+            assignments_review_bulk(
+                job=Job(pk=job_id),
+                reviewer=reviewer,
+                approve_ids=[pk for pk in approve_ids if job_of[pk] == job_id],
+                reject={pk: reason for pk, reason in reject.items() if job_of[pk] == job_id},
+            )
+    return sorted(wanted)
 
 
 def assignments_auto_approve_due(*, now: datetime | None = None) -> int:

@@ -249,7 +249,7 @@ def bonus_create(request: HttpRequest, assignment_id: int) -> HttpResponse:
         try:
             bonuses.bonus_pay(
                 requester=request.user,
-                worker=assignment.worker,
+                worker_id=assignment.worker_id,
                 amount_msat=form.cleaned_data["amount_sats"] * MSAT_PER_SAT,
                 reason=form.cleaned_data["reason"],
                 assignment_id=assignment.pk,

@@ -56,7 +56,11 @@ def test_a_bonus_moves_the_amount_and_the_fee_and_enqueues_the_workers_payout(
 
     with django_capture_on_commit_callbacks(execute=True):
         bonus = bonus_pay(
-            requester=requester, worker=worker, amount_msat=5_000, reason="  Great work  ", assignment_id=approved.pk
+            requester=requester,
+            worker_id=worker.pk,
+            amount_msat=5_000,
+            reason="  Great work  ",
+            assignment_id=approved.pk,
         )
 
     assert (bonus.requester, bonus.worker, bonus.assignment_id) == (requester, worker, approved.pk)
@@ -82,7 +86,7 @@ def test_a_bonus_moves_the_amount_and_the_fee_and_enqueues_the_workers_payout(
 def test_a_bonus_without_a_named_assignment_goes_to_a_worker_who_did_work_for_the_requester(
     requester, worker, approved
 ):
-    bonus = bonus_pay(requester=requester, worker=worker, amount_msat=1, reason="Rounding up")
+    bonus = bonus_pay(requester=requester, worker_id=worker.pk, amount_msat=1, reason="Rounding up")
 
     assert bonus.assignment_id is None
     assert bonus.fee_msat == 1  # the fee is rounded up to the millisatoshi
@@ -92,7 +96,7 @@ def test_a_bonus_without_a_named_assignment_goes_to_a_worker_who_did_work_for_th
 def test_without_a_platform_fee_a_bonus_has_two_lines(settings, requester, worker, approved):
     settings.PLATFORM_FEE_BASIS_POINTS = 0
 
-    bonus = bonus_pay(requester=requester, worker=worker, amount_msat=5_000, reason="Thanks")
+    bonus = bonus_pay(requester=requester, worker_id=worker.pk, amount_msat=5_000, reason="Thanks")
 
     assert bonus.fee_msat == 0
     assert LedgerTransaction.objects.get(key=f"bonus:{bonus.pk}").entries.count() == 2
@@ -109,10 +113,10 @@ def test_a_bonus_goes_only_to_a_worker_who_did_work_for_this_requester(requester
     stranger = make_user("stranger", funds_sats=0)
     someone_elses = give_earnings(stranger, 10_000)  # ... and so did the stranger, for someone else
     arguments = {
-        "a stranger": {"worker": stranger},
-        "a worker of another requester": {"worker": stranger, "assignment_id": someone_elses.pk},
-        "an assignment of another worker": {"worker": worker, "assignment_id": other_assignment.pk},
-        "an unknown assignment": {"worker": worker, "assignment_id": 987_654_321},
+        "a stranger": {"worker_id": stranger.pk},
+        "a worker of another requester": {"worker_id": stranger.pk, "assignment_id": someone_elses.pk},
+        "an assignment of another worker": {"worker_id": worker.pk, "assignment_id": other_assignment.pk},
+        "an unknown assignment": {"worker_id": worker.pk, "assignment_id": 987_654_321},
     }[whom]
     before = (available(requester), earned(worker), earned(stranger))
 
@@ -140,7 +144,7 @@ def test_a_bonus_with_bad_input_is_refused_and_moves_nothing(requester, worker, 
     before = (available(requester), earned(worker))
 
     with pytest.raises(InvalidInput) as refused:
-        bonus_pay(requester=requester, worker=worker, amount_msat=amount_msat, reason=reason)
+        bonus_pay(requester=requester, worker_id=worker.pk, amount_msat=amount_msat, reason=reason)
 
     assert refused.value.message == message
     assert not Bonus.objects.exists()
@@ -153,7 +157,7 @@ def test_a_bonus_the_requester_cannot_afford_says_how_much_is_missing_and_moves_
     assert available(poor) == 9_000
 
     with pytest.raises(InsufficientFunds) as refused:
-        bonus_pay(requester=poor, worker=worker, amount_msat=10_000, reason="Thanks", assignment_id=assignment.pk)
+        bonus_pay(requester=poor, worker_id=worker.pk, amount_msat=10_000, reason="Thanks", assignment_id=assignment.pk)
 
     assert refused.value.details["missing_msat"] == 2_000  # 10 sats + 1 sat fee - 9 sats
     assert not Bonus.objects.exists()

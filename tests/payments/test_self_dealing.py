@@ -87,7 +87,7 @@ def test_a_requester_cannot_pay_themselves_a_bonus(requester, worker):
     from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="bonus to yourself"):
-        bonus_pay(requester=requester, worker=requester, amount_msat=5_000, reason="for me")
+        bonus_pay(requester=requester, worker_id=requester.pk, amount_msat=5_000, reason="for me")
 
     assert available(requester) == before
     assert earned(requester) == 0

@@ -1,0 +1,56 @@
+"""A requester's review of submitted work: list a job's assignments, approve, reject, review many at once."""
+
+from django.http import HttpRequest
+from ninja import Router
+from ninja.decorators import decorate_view
+
+from api import schemas
+from api.core import idempotent, page_of, parse_id
+from api.endpoints.common import ERRORS, READ, REQUESTER, own_job
+from tasks import selectors as task_selectors
+from tasks import services as task_services
+from tasks.models import Assignment, AssignmentStatus
+
+router = Router(tags=["review"])
+
+
+@router.get("/jobs/{job_id}/assignments", response={200: schemas.AssignmentPage, **ERRORS}, auth=READ)
+def job_assignments(
+    request: HttpRequest,
+    job_id: str,
+    status: AssignmentStatus | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+):
+    assignments = task_selectors.assignments_of_job(job=own_job(request, job_id), status=status)
+    return page_of(assignments, cursor=cursor, limit=limit)
+
+
+def _review(request: HttpRequest, assignment_id: str, *, approve: bool, feedback: str) -> Assignment:
+    assignment = task_services.assignment_review(
+        assignment=Assignment(pk=parse_id(assignment_id)), reviewer=request.auth, approve=approve, feedback=feedback
+    )
+    return task_selectors.assignments_with_tasks(assignment_ids=[assignment.pk]).get()
+
+
+@router.post("/assignments/{assignment_id}/approve", response={200: schemas.AssignmentOut, **ERRORS}, auth=REQUESTER)
+@decorate_view(idempotent)
+def assignment_approve(request: HttpRequest, assignment_id: str, body: schemas.ApproveIn | None = None):
+    return _review(request, assignment_id, approve=True, feedback=body.feedback if body else "")
+
+
+@router.post("/assignments/{assignment_id}/reject", response={200: schemas.AssignmentOut, **ERRORS}, auth=REQUESTER)
+@decorate_view(idempotent)
+def assignment_reject(request: HttpRequest, assignment_id: str, body: schemas.RejectIn):
+    return _review(request, assignment_id, approve=False, feedback=body.reason)
+
+
+@router.post("/assignments/review", response={200: schemas.BulkReviewOut, **ERRORS}, auth=REQUESTER)
+@decorate_view(idempotent)
+def assignments_review(request: HttpRequest, body: schemas.BulkReviewIn):
+    reviewed = task_services.assignments_review_many(
+        reviewer=request.auth,
+        approve_ids=[parse_id(value) for value in body.approve],
+        reject={parse_id(item.id): item.reason for item in body.reject},
+    )
+    return {"items": task_selectors.assignments_with_tasks(assignment_ids=reviewed)}

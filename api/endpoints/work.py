@@ -1,0 +1,49 @@
+"""A worker's side: the job board, claiming a task, submitting or returning the assignment."""
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Status
+
+from api import schemas
+from api.core import page_of, parse_id
+from api.endpoints.common import ERRORS, READ, WORK
+from marketplace import selectors as job_selectors
+from marketplace.models import MAX_REWARD_MSAT
+from tasks import selectors as task_selectors
+from tasks import services as task_services
+
+router = Router(tags=["work"])
+
+
+class BoardFilters(schemas.Schema):
+    """The web board's filters; the API lists newest first (its cursor follows that order)."""
+
+    q: str = ""
+    tag: str = ""
+    min_reward_msat: int | None = Field(None, ge=0, le=MAX_REWARD_MSAT)
+
+
+@router.get("/board", response={200: schemas.BoardPage, **ERRORS}, auth=READ)
+def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None = None, limit: int | None = None):
+    jobs_on_board = job_selectors.board_jobs(
+        search=filters.q[:100], tag=filters.tag[:40], min_reward_msat=filters.min_reward_msat, sort="newest"
+    )
+    return page_of(jobs_on_board, cursor=cursor, limit=limit)
+
+
+@router.post("/jobs/{job_id}/claim", response={201: schemas.ClaimOut, **ERRORS}, auth=WORK)
+def job_claim(request: HttpRequest, job_id: str):
+    job = job_selectors.job_public_get(job_id=parse_id(job_id))
+    assignment = task_services.assignment_claim(job=job, worker=request.auth)
+    return Status(201, task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=assignment.pk))
+
+
+@router.post("/assignments/{assignment_id}/submit", response={200: schemas.WorkerAssignmentOut, **ERRORS}, auth=WORK)
+def assignment_submit(request: HttpRequest, assignment_id: str, body: schemas.SubmitIn):
+    assignment = task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=parse_id(assignment_id))
+    return task_services.assignment_submit_json(assignment=assignment, worker=request.auth, answer=body.answer)
+
+
+@router.post("/assignments/{assignment_id}/return", response={200: schemas.WorkerAssignmentOut, **ERRORS}, auth=WORK)
+def assignment_return(request: HttpRequest, assignment_id: str):
+    assignment = task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=parse_id(assignment_id))
+    return task_services.assignment_return(assignment=assignment, worker=request.auth)
