@@ -4,7 +4,8 @@ Specs: LUD-01 (bech32 LNURLs), LUD-06 (payRequest), LUD-09 and LUD-10 (success a
 LUD-16 (Lightning Addresses), LUD-17 (`lnurlp://`). Pure functions and dataclasses, no models: the payout
 service records each step's result itself. Every outbound request goes through `core.safe_http`, whose
 `UnsafeUrl` and `FetchFailed` pass through these functions unchanged; the errors defined here all derive from
-`LnurlFailure`. Every error's `str()` is a sentence a worker can read.
+`LnurlFailure`. Every error's `str()` is a sentence a worker can read. Invoices are read and checked by
+`payments.invoices`; its `InvalidInvoice` comes out of here wrapped in the matching `InvoiceRefused` subclass.
 
     url = parse_pay_destination("alice@wallet.example")
     pay_request = fetch_pay_request(url)
@@ -18,28 +19,21 @@ import logging
 import re
 from base64 import b64decode
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import bitstring
-import bolt11
 import httpx
 from bech32 import bech32_decode, convertbits
 from Cryptodome.Cipher import AES
 from Cryptodome.Util.Padding import unpad
-from django.conf import settings
 
 from core.safe_http import FetchFailed, UnsafeUrl, check_url_policy, is_insecure_host_allowed, safe_get_json
+from payments import invoices
+from payments.invoices import InvoiceProblem, describe_amount
 
 logger = logging.getLogger(__name__)
 
-# An invoice that expires sooner than this could lapse while the payment is routed: ask for a fresh one.
-INVOICE_MIN_SECONDS_LEFT = 30
-# 9999-12-31T23:59:59Z: an invoice may claim an expiry no datetime can hold.
-LATEST_TIMESTAMP = 253_402_300_799
-INVOICE_CURRENCY_BY_NETWORK = {"mainnet": "bc", "testnet": "tb", "signet": "tbs", "regtest": "bcrt"}
-NETWORK_BY_INVOICE_CURRENCY = {currency: network for network, currency in INVOICE_CURRENCY_BY_NETWORK.items()}
 LIGHTNING_ADDRESS = re.compile(r"(?P<name>[a-z0-9._+-]+)@(?P<host>[^\s@/?#\\]+)")
 OTHER_LNURL_SCHEMES = {"lnurlw": "a withdraw link", "lnurlc": "a channel link", "keyauth": "a login link"}
 MAX_REASON_LENGTH = 300
@@ -83,7 +77,7 @@ class AmountOutOfRange(LnurlFailure):
 
 
 class InvoiceRefused(LnurlFailure):
-    """The wallet sent an invoice we must not pay. Subclasses say why."""
+    """The wallet sent an invoice we must not pay. Subclasses say why; the message is `payments.invoices`'."""
 
 
 class UndecodableInvoice(InvoiceRefused):
@@ -104,6 +98,16 @@ class WrongAmount(InvoiceRefused):
 
 class InvoiceExpired(InvoiceRefused):
     pass
+
+
+REFUSAL_BY_PROBLEM: dict[InvoiceProblem, type[InvoiceRefused]] = {
+    InvoiceProblem.UNDECODABLE: UndecodableInvoice,
+    InvoiceProblem.FRACTIONAL_MSAT: UndecodableInvoice,
+    InvoiceProblem.WRONG_NETWORK: WrongNetwork,
+    InvoiceProblem.AMOUNTLESS: AmountlessInvoice,
+    InvoiceProblem.WRONG_AMOUNT: WrongAmount,
+    InvoiceProblem.EXPIRED: InvoiceExpired,
+}
 
 
 class SuccessActionUndecryptable(LnurlFailure):
@@ -395,12 +399,15 @@ def verify_invoice(bolt11_text: str, *, amount_msat: int, metadata: str) -> Veri
     A description hash that differs from sha256(metadata) is logged and reported, not refused: LUD-06 no longer
     requires it and many wallets break it. Raises an `InvoiceRefused` subclass.
     """
-    invoice = decode_invoice(bolt11_text)
-    check_invoice_network(invoice)
-    check_invoice_amount(invoice, amount_msat)
-    expires_at = invoice_expires_at(invoice)
-    check_invoice_not_expiring(expires_at)
-    matches = description_hash_matches(invoice, metadata)
+    try:
+        invoice = invoices.decode(bolt11_text)
+        invoices.check_network(invoice)
+        invoices.check_amount(invoice, amount_msat=amount_msat)
+        invoices.check_not_expiring(invoice)
+    except invoices.InvalidInvoice as error:
+        refusal = REFUSAL_BY_PROBLEM.get(error.problem, InvoiceRefused)
+        raise refusal(error.message) from error
+    matches = invoices.description_hash_matches(invoice, hashlib.sha256(metadata.encode("utf-8")).digest())
     if not matches:
         logger.warning(
             "LNURL invoice %s: description hash does not match sha256(metadata); paying anyway",
@@ -408,63 +415,10 @@ def verify_invoice(bolt11_text: str, *, amount_msat: int, metadata: str) -> Veri
         )
     return VerifiedInvoice(
         payment_hash=invoice.payment_hash,
-        amount_msat=int(invoice.amount_msat),
-        expires_at=expires_at,
+        amount_msat=amount_msat,
+        expires_at=invoice.expires_at,
         description_hash_matches=matches,
     )
-
-
-def decode_invoice(bolt11_text: str) -> bolt11.Bolt11:
-    try:
-        # Checks the signature, and that a payment hash, a payment secret and a description (or its hash) exist.
-        invoice = bolt11.decode(bolt11_text)
-    except (bolt11.Bolt11Exception, bitstring.Error, ValueError, IndexError, KeyError) as error:
-        # The decoder lets bitstring's read errors and plain ValueErrors out on malformed data, besides its own.
-        message = f"the wallet sent something that is not a valid Lightning invoice ({error})"
-        raise UndecodableInvoice(message) from error
-    check_whole_msat_amount(invoice)
-    return invoice
-
-
-def check_whole_msat_amount(invoice: bolt11.Bolt11) -> None:
-    """BOLT 11: a pico-bitcoin amount must end in 0; bolt11 would silently round 1.5 msat down to 1."""
-    hrp = invoice.signature.hrp if invoice.signature else ""
-    amount_text = hrp[len("ln") + len(invoice.currency) :]
-    if amount_text.endswith("p") and not amount_text[:-1].endswith("0"):
-        raise UndecodableInvoice("the invoice's amount is not a whole number of millisatoshis")
-
-
-def check_invoice_network(invoice: bolt11.Bolt11) -> None:
-    expected = INVOICE_CURRENCY_BY_NETWORK[settings.BITCOIN_NETWORK]
-    if invoice.currency != expected:
-        network = NETWORK_BY_INVOICE_CURRENCY.get(invoice.currency, invoice.currency)
-        raise WrongNetwork(
-            f"the invoice is for bitcoin {network}, but Boltwork pays on bitcoin {settings.BITCOIN_NETWORK}"
-        )
-
-
-def check_invoice_amount(invoice: bolt11.Bolt11, amount_msat: int) -> None:
-    if invoice.amount_msat is None:
-        raise AmountlessInvoice("the wallet sent an invoice without an amount; it must ask for the exact amount")
-    if int(invoice.amount_msat) != amount_msat:
-        raise WrongAmount(
-            f"the wallet's invoice asks for {describe_amount(int(invoice.amount_msat))}, "
-            f"but we asked it for {describe_amount(amount_msat)}"
-        )
-
-
-def invoice_expires_at(invoice: bolt11.Bolt11) -> datetime:
-    return datetime.fromtimestamp(min(invoice.date + invoice.expiry, LATEST_TIMESTAMP), tz=UTC)
-
-
-def check_invoice_not_expiring(expires_at: datetime) -> None:
-    if expires_at - datetime.now(tz=UTC) < timedelta(seconds=INVOICE_MIN_SECONDS_LEFT):
-        raise InvoiceExpired("the wallet's invoice has expired or is about to; a fresh one is needed")
-
-
-def description_hash_matches(invoice: bolt11.Bolt11, metadata: str) -> bool:
-    expected = hashlib.sha256(metadata.encode("utf-8")).hexdigest()
-    return invoice.description_hash is not None and invoice.description_hash.lower() == expected
 
 
 # Success actions (LUD-09, LUD-10) -------------------------------------------------------------------------------
@@ -537,14 +491,3 @@ def decrypt_aes_success_action(action: dict, preimage_hex: str) -> str:
     except ValueError as error:
         # A wrong preimage shows up here, as bad padding or bytes that are not UTF-8.
         raise SuccessActionUndecryptable("the success action's secret could not be decrypted") from error
-
-
-# Wording --------------------------------------------------------------------------------------------------------
-
-
-def describe_amount(amount_msat: int) -> str:
-    """For messages only: whole sats when the amount is, millisatoshis otherwise."""
-    if amount_msat % 1000 == 0:
-        sats = amount_msat // 1000
-        return f"{sats:,} sat" if sats == 1 else f"{sats:,} sats"
-    return f"{amount_msat:,} msat"

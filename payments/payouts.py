@@ -24,7 +24,7 @@ from django.utils import timezone
 from core.errors import InvalidTransition
 from core.events import Actor, record_event
 from core.safe_http import FetchFailed, UnsafeUrl
-from payments import lnurl_client
+from payments import invoices, lnurl_client
 from payments.errors import PayoutStillInFlight
 from payments.host_limits import payout_host_slot
 from payments.ledger import Line, account_of_user, balance_msat, ledger_post, platform_account
@@ -394,8 +394,7 @@ def _send(*, payout_id: int, now: datetime | None) -> bool:
 
 
 def _invoice_expires_too_soon(payout: Payout, now: datetime) -> bool:
-    expires_at = lnurl_client.invoice_expires_at(lnurl_client.decode_invoice(payout.bolt11))
-    return expires_at <= now + timedelta(seconds=10)
+    return invoices.decode(payout.bolt11).expires_at <= now + timedelta(seconds=10)
 
 
 def _check_sending(*, payout_id: int, now: datetime | None) -> bool:

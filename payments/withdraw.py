@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core.locks import lock_user
 from core.money import MSAT_PER_SAT
-from payments import lnurl_client
+from payments import invoices
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.ledger import account_of_user, balance_msat
 from payments.models import PayoutKind, PayoutSource, PayoutState, WithdrawLink
@@ -44,8 +44,8 @@ def withdraw_link_create(
         minimum = settings.WITHDRAW_MIN_MSAT
         if maximum < minimum:
             raise WithdrawRefused(
-                f"Withdrawals start at {lnurl_client.describe_amount(minimum)}; "
-                f"this balance is {lnurl_client.describe_amount(maximum)}."
+                f"Withdrawals start at {invoices.describe_amount(minimum)}; "
+                f"this balance is {invoices.describe_amount(maximum)}."
             )
         link = (
             WithdrawLink.objects.filter(
@@ -128,7 +128,7 @@ def withdraw_claim(*, k1: str, invoice: str, now: datetime | None = None):
                     amount_msat=amount,
                     destination="LNURL-withdraw",
                     state=PayoutState.INVOICE_VERIFIED,
-                    bolt11=invoice,
+                    bolt11=decoded.bolt11,
                     payment_hash=decoded.payment_hash,
                 )
         except InsufficientFunds:
@@ -139,21 +139,14 @@ def withdraw_claim(*, k1: str, invoice: str, now: datetime | None = None):
     return payout
 
 
-def _decode_invoice(invoice: str, *, now: datetime) -> lnurl_client.VerifiedInvoice:
+def _decode_invoice(invoice: str, *, now: datetime) -> invoices.DecodedInvoice:
     """The same checks as for invoices our payouts ask for: decodable, an amount, our network, not expiring."""
     try:
-        decoded = lnurl_client.decode_invoice(invoice.strip())
-        lnurl_client.check_whole_msat_amount(decoded)
-        lnurl_client.check_invoice_network(decoded)
-        expires_at = lnurl_client.invoice_expires_at(decoded)
-        lnurl_client.check_invoice_not_expiring(expires_at)
-    except lnurl_client.LnurlFailure as error:
+        decoded = invoices.decode(invoice)
+        invoices.check_network(decoded)
+        invoices.check_not_expiring(decoded, now=now)
+    except invoices.InvalidInvoice as error:
         raise WithdrawRefused(str(error)) from None
     if not decoded.amount_msat:
         raise WithdrawRefused("The invoice has no amount.")
-    return lnurl_client.VerifiedInvoice(
-        payment_hash=decoded.payment_hash,
-        amount_msat=decoded.amount_msat,
-        expires_at=expires_at,
-        description_hash_matches=True,
-    )
+    return decoded

@@ -23,6 +23,7 @@ import ssl
 
 import httpx
 
+from payments.invoices import InvalidInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -31,17 +32,16 @@ from payments.lightning.base import (
     PaymentResult,
 )
 from payments.lightning.common import (
-    InvalidInvoice,
     as_int,
     created_invoice_from_bolt11,
-    decode_invoice,
     failed,
     normalize_payment_hash,
     paid,
+    payable_invoice,
+    refused,
     unknown,
     validate_fee_limit,
     validate_invoice_request,
-    why_unpayable,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -123,11 +123,9 @@ class ClnBackend:
     def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
         validate_fee_limit(fee_limit_msat)
         try:
-            invoice = decode_invoice(bolt11)
+            invoice = payable_invoice(bolt11, network=self.network)
         except InvalidInvoice as error:
-            return failed(str(error))
-        if reason := why_unpayable(invoice, network=self.network):
-            return failed(reason)
+            return refused(error)
         body = {"bolt11": bolt11.strip(), "maxfee": fee_limit_msat, "retry_for": max(int(timeout_seconds), 1)}
         try:
             with self._client(read_timeout=timeout_seconds + PAYMENT_WAIT_MARGIN_SECONDS) as client:

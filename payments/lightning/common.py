@@ -1,20 +1,16 @@
-"""Checks and conversions every Lightning backend shares: request validation, BOLT11 decoding, answer checks."""
+"""Checks and conversions every Lightning backend shares: request validation, invoice checks, answer checks.
+
+Invoices are read by `payments.invoices`; these functions put its answers in a backend's terms.
+"""
 
 import hashlib
-from datetime import UTC, datetime
 
-import bolt11
-from bolt11 import Bolt11, Bolt11Exception
-
+from payments import invoices
+from payments.invoices import DecodedInvoice, InvalidInvoice
 from payments.lightning.base import CreatedInvoice, LightningError, PaymentOutcome, PaymentResult
 
 # BOLT11 tagged fields hold at most 1023 five-bit words, so a description is at most 639 bytes.
 MAX_MEMO_BYTES = 639
-NETWORK_CURRENCIES = {"mainnet": "bc", "testnet": "tb", "signet": "tbs", "regtest": "bcrt"}
-
-
-class InvalidInvoice(ValueError):
-    pass
 
 
 def validate_invoice_request(
@@ -36,31 +32,20 @@ def validate_fee_limit(fee_limit_msat: int) -> None:
         raise ValueError("The fee limit must be a whole number of millisatoshis, zero or more.")
 
 
-def decode_invoice(text: str) -> Bolt11:
-    """Decode and signature-check a BOLT11 invoice; InvalidInvoice when it is not one."""
-    try:
-        return bolt11.decode(text.strip())
-    except (Bolt11Exception, ValueError, IndexError, KeyError, TypeError) as error:
-        raise InvalidInvoice(f"Not a valid BOLT11 invoice ({error}).") from error
+def payable_invoice(bolt11: str, *, network: str) -> DecodedInvoice:
+    """The decoded invoice, checked before anything is sent: it carries an amount, has not expired, and is for the
+    backend's `network`. Raises `InvalidInvoice`; `refused(error)` is the backend's answer then."""
+    invoice = invoices.decode(bolt11)
+    invoices.check_has_amount(invoice)
+    invoices.check_not_expiring(invoice, min_seconds_left=0)
+    invoices.check_network(invoice, network=network)
+    return invoice
 
 
-def invoice_expires_at(invoice: Bolt11) -> datetime:
-    return datetime.fromtimestamp(invoice.date + invoice.expiry, tz=UTC)
-
-
-def invoice_has_expired(invoice: Bolt11, now: datetime | None = None) -> bool:
-    return (now or datetime.now(tz=UTC)) >= invoice_expires_at(invoice)
-
-
-def why_unpayable(invoice: Bolt11, *, network: str | None = None) -> str:
-    """A reason to refuse an invoice before anything is sent, or "" when it may be paid."""
-    if not invoice.amount_msat:
-        return "The invoice has no amount; amountless invoices are not paid."
-    if invoice_has_expired(invoice):
-        return "The invoice has expired."
-    if network is not None and invoice.currency != NETWORK_CURRENCIES[network]:
-        return f"The invoice is for another network ({invoice.currency}), not {network}."
-    return ""
+def refused(error: InvalidInvoice) -> PaymentResult:
+    """FAILED, nothing sent. `payments.invoices` words its refusals to follow a colon; a payment's reason is also
+    shown on its own (the test wallet's message), so it becomes a sentence."""
+    return failed(f"{error.message[:1].upper()}{error.message[1:]}.")
 
 
 def created_invoice_from_bolt11(
@@ -68,22 +53,22 @@ def created_invoice_from_bolt11(
 ) -> CreatedInvoice:
     """Read the invoice a node made for us and check it is the one we asked for (amount, hash, description hash)."""
     try:
-        invoice = decode_invoice(text)
+        invoice = invoices.decode(text)
+        if description_hash is not None:
+            invoices.check_description_hash(invoice, description_hash)
     except InvalidInvoice as error:
-        raise LightningError(f"The node answered with an invoice we cannot read: {error}") from error
-    if int(invoice.amount_msat or 0) != amount_msat:
+        raise LightningError(f"The node answered with an invoice we cannot use: {error}.") from error
+    if invoice.amount_msat != amount_msat:
         raise LightningError(
             f"The node made an invoice for {invoice.amount_msat} msat instead of the {amount_msat} msat asked for."
         )
     if payment_hash is not None and invoice.payment_hash != payment_hash.lower():
         raise LightningError("The node's invoice does not carry the payment hash it reported.")
-    if description_hash is not None and invoice.description_hash != description_hash.hex():
-        raise LightningError("The node's invoice does not carry the description hash asked for.")
     return CreatedInvoice(
-        bolt11=text.strip(),
+        bolt11=invoice.bolt11,
         payment_hash=invoice.payment_hash,
         amount_msat=amount_msat,
-        expires_at=invoice_expires_at(invoice),
+        expires_at=invoice.expires_at,
     )
 
 

@@ -9,10 +9,10 @@ import secrets
 import time
 from datetime import UTC, datetime
 
-from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags
-from bolt11 import encode as bolt11_encode
 from django.utils import timezone
 
+from payments import invoices
+from payments.invoices import CURRENCY_BY_NETWORK, InvalidInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -21,14 +21,7 @@ from payments.lightning.base import (
     PaymentOutcome,
     PaymentResult,
 )
-from payments.lightning.common import (
-    NETWORK_CURRENCIES,
-    InvalidInvoice,
-    decode_invoice,
-    normalize_payment_hash,
-    validate_fee_limit,
-    validate_invoice_request,
-)
+from payments.lightning.common import normalize_payment_hash, refused, validate_fee_limit, validate_invoice_request
 from payments.models import DevInvoice
 
 ONLY_OWN_INVOICES = "The development backend only pays its own invoices."
@@ -45,10 +38,11 @@ class DevBackend:
     moves_real_money = False
 
     def __init__(self, *, secret_key: str, network: str = "regtest") -> None:
-        if network not in NETWORK_CURRENCIES:
+        if network not in CURRENCY_BY_NETWORK:
             raise ValueError(f"Unknown Bitcoin network {network!r}.")
         self.private_key = dev_private_key(secret_key)
-        self.currency = NETWORK_CURRENCIES[network]
+        self.network = network
+        self.currency = CURRENCY_BY_NETWORK[network]
 
     def create_invoice(
         self,
@@ -64,17 +58,18 @@ class DevBackend:
         preimage = secrets.token_bytes(32)
         payment_hash = hashlib.sha256(preimage).hexdigest()
         created = int(time.time())
-        tags = Tags()
-        tags.add(TagChar.payment_hash, payment_hash)
-        tags.add(TagChar.payment_secret, secrets.token_hex(32))
-        if description_hash is not None:
-            tags.add(TagChar.description_hash, description_hash.hex())
-        else:
-            tags.add(TagChar.description, memo)
-        tags.add(TagChar.expire_time, expiry_seconds)
-        tags.add(TagChar.min_final_cltv_expiry, MIN_FINAL_CLTV_EXPIRY)
-        invoice = Bolt11(currency=self.currency, date=created, tags=tags, amount_msat=MilliSatoshi(amount_msat))
-        text = bolt11_encode(invoice, self.private_key)
+        text = invoices.encode(
+            network=self.network,
+            amount_msat=amount_msat,
+            payment_hash=payment_hash,
+            payment_secret=secrets.token_hex(32),
+            description=memo,
+            description_hash=description_hash,
+            expiry_seconds=expiry_seconds,
+            min_final_cltv_expiry=MIN_FINAL_CLTV_EXPIRY,
+            created_at=created,
+            private_key=self.private_key,
+        )
         expires_at = datetime.fromtimestamp(created + expiry_seconds, tz=UTC)
         DevInvoice.objects.create(
             payment_hash=payment_hash,
@@ -99,9 +94,9 @@ class DevBackend:
     def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
         validate_fee_limit(fee_limit_msat)
         try:
-            invoice = decode_invoice(bolt11)
+            invoice = invoices.decode(bolt11)
         except InvalidInvoice as error:
-            return PaymentResult(outcome=PaymentOutcome.FAILED, reason=str(error))
+            return refused(error)
         row = DevInvoice.objects.filter(payment_hash=invoice.payment_hash).first()
         # The hash alone is not enough: the invoice itself must be the one we signed.
         if row is None or row.bolt11 != bolt11.strip().lower():

@@ -15,6 +15,7 @@ Facts from LNbits' own code (1.6.2, lnbits/core/views/payment_api.py and core/se
 
 import httpx
 
+from payments.invoices import InvalidInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -23,17 +24,16 @@ from payments.lightning.base import (
     PaymentResult,
 )
 from payments.lightning.common import (
-    InvalidInvoice,
     as_int,
     created_invoice_from_bolt11,
-    decode_invoice,
     failed,
     normalize_payment_hash,
     paid,
+    payable_invoice,
+    refused,
     unknown,
     validate_fee_limit,
     validate_invoice_request,
-    why_unpayable,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -45,9 +45,12 @@ class LnbitsBackend:
     name = "lnbits"
     moves_real_money = True
 
-    def __init__(self, *, url: str, admin_key: str, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, *, url: str, admin_key: str, network: str = "mainnet", transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.admin_key = admin_key
+        self.network = network
         self.transport = transport
 
     # The interface
@@ -101,11 +104,9 @@ class LnbitsBackend:
     def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
         validate_fee_limit(fee_limit_msat)
         try:
-            invoice = decode_invoice(bolt11)
+            invoice = payable_invoice(bolt11, network=self.network)
         except InvalidInvoice as error:
-            return failed(str(error))
-        if reason := why_unpayable(invoice):
-            return failed(reason)
+            return refused(error)
         try:
             reserve_msat = self._fee_reserve_msat(bolt11.strip())
         except LightningError as error:

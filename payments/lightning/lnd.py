@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from payments.invoices import InvalidInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -30,17 +31,16 @@ from payments.lightning.base import (
     PaymentResult,
 )
 from payments.lightning.common import (
-    InvalidInvoice,
     as_int,
     created_invoice_from_bolt11,
-    decode_invoice,
     failed,
     normalize_payment_hash,
     paid,
+    payable_invoice,
+    refused,
     unknown,
     validate_fee_limit,
     validate_invoice_request,
-    why_unpayable,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -127,11 +127,9 @@ class LndBackend:
     def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
         validate_fee_limit(fee_limit_msat)
         try:
-            invoice = decode_invoice(bolt11)
+            invoice = payable_invoice(bolt11, network=self.network)
         except InvalidInvoice as error:
-            return failed(str(error))
-        if reason := why_unpayable(invoice, network=self.network):
-            return failed(reason)
+            return refused(error)
         body = {
             "payment_request": bolt11.strip(),
             "fee_limit_msat": str(fee_limit_msat),

@@ -41,7 +41,9 @@ def _lnbits() -> LightningBackend:
     from payments.lightning.lnbits import LnbitsBackend
 
     values = _required("lnbits", "LNBITS_URL", "LNBITS_ADMIN_KEY")
-    return LnbitsBackend(url=values["LNBITS_URL"], admin_key=values["LNBITS_ADMIN_KEY"])
+    return LnbitsBackend(
+        url=values["LNBITS_URL"], admin_key=values["LNBITS_ADMIN_KEY"], network=settings.BITCOIN_NETWORK
+    )
 
 
 def _lnd() -> LightningBackend:

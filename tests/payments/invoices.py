@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags
 from bolt11 import encode as bolt11_encode
 
-from payments.lightning.common import NETWORK_CURRENCIES
+from payments.invoices import CURRENCY_BY_NETWORK
 
 NODE_KEY = hashlib.sha256(b"boltwork tests: some other node").hexdigest()
 
@@ -41,7 +41,7 @@ def signed_invoice(
         tags.add(TagChar.description, memo)
     tags.add(TagChar.expire_time, expiry_seconds)
     invoice = Bolt11(
-        currency=NETWORK_CURRENCIES[network],
+        currency=CURRENCY_BY_NETWORK[network],
         date=created_at if created_at is not None else int(time.time()),
         tags=tags,
         amount_msat=MilliSatoshi(amount_msat),
