@@ -75,7 +75,9 @@ api = BoltworkApi(
     description=(
         "Everything a requester (and a worker's tools) can do on Boltwork, over JSON. Authenticate with "
         "`Authorization: Bearer <key>` (make keys on your settings page). Amounts are integers of millisatoshis "
-        "(`*_msat`), IDs are strings, times are ISO 8601 with an offset. POSTs that create or move money accept an "
+        "(`*_msat`), IDs are opaque strings (30 characters of A–Z and digits; worker ids are `A` and 13 more, "
+        "like Mechanical Turk's), the same in pages, webhooks and the results CSV; times are ISO 8601 with an "
+        "offset. POSTs that create or move money accept an "
         '`Idempotency-Key` header. Errors are `{"error": {"code", "message", "details"}}`.\n\n'
         "**Idempotency.** A repeat of a POST with the same `Idempotency-Key` (per user) returns the first answer "
         "with `Idempotent-Replayed: true` and does nothing again; the same key with another request is 409 "

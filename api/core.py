@@ -8,6 +8,7 @@ import re
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -17,7 +18,8 @@ from ninja.security import HttpBearer
 
 from api import services
 from api.models import ApiKey
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
+from core.ids import is_public_id
 from marketplace.models import User
 
 MAX_PAGE_SIZE = 500
@@ -275,27 +277,21 @@ def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
 not_found.csrf_exempt = True  # a POST to a wrong path is a 404, not a CSRF page
 
 
-def parse_id(value: str) -> int:
-    """IDs are strings in the API; anything that is not one of ours is simply not found."""
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        raise NotFound("Not found.")
-    return int(value)
+def encode_cursor(last_public_id: str) -> str:
+    return base64.urlsafe_b64encode(last_public_id.encode()).decode().rstrip("=")
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
+def decode_cursor(cursor: str | None) -> str | None:
+    """The public id of the last item of the page before; primary keys never leave the server."""
     if not cursor:
         return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out.") from None
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+    if not is_public_id(text):
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out.")
-    return int(text)
+    return text
 
 
 def page_of(queryset, *, cursor: str | None, limit: int | None) -> dict:
@@ -306,11 +302,13 @@ def page_of(queryset, *, cursor: str | None, limit: int | None) -> dict:
         raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
     after = decode_cursor(cursor)
     if after is not None:
-        queryset = queryset.filter(pk__lt=after)
+        # Keyset on the primary key, found from the cursor's public id in the same query.
+        last_seen = queryset.model.objects.filter(public_id=after).values("pk")[:1]
+        queryset = queryset.filter(pk__lt=Subquery(last_seen))
     rows = list(queryset.order_by("-pk")[: size + 1])
     has_more = len(rows) > size
     rows = rows[:size]
     return {
         "items": rows,
-        "next": encode_cursor(rows[-1].pk) if has_more and rows else None,
+        "next": encode_cursor(rows[-1].public_id) if has_more and rows else None,
     }

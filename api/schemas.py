@@ -9,6 +9,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import AwareDatetime, ConfigDict, PlainSerializer, TypeAdapter, WithJsonSchema
 
+from core.ids import PUBLIC_ID_LENGTH
 from core.money import MSAT_PER_SAT
 from core.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
 from marketplace.answer_fields import FIELD_KINDS, answer_value_types
@@ -59,10 +60,6 @@ class ErrorOut(Schema):
     error: ErrorDetail
 
 
-def _string_id(value) -> str | None:
-    return str(value) if value is not None else None
-
-
 class MeOut(Schema):
     id: str
     username: str
@@ -86,7 +83,7 @@ class DepositOut(Schema):
 
     @staticmethod
     def resolve_id(deposit) -> str:
-        return str(deposit.pk)
+        return deposit.public_id
 
 
 class FormField(InputSchema):
@@ -175,7 +172,7 @@ class JobOut(Schema):
 
     @staticmethod
     def resolve_id(job) -> str:
-        return str(job.pk)
+        return job.public_id
 
     @staticmethod
     def resolve_tags(job) -> list[str]:
@@ -227,11 +224,11 @@ class AssignmentOut(Schema):
 
     @staticmethod
     def resolve_id(assignment) -> str:
-        return str(assignment.pk)
+        return assignment.public_id
 
     @staticmethod
     def resolve_task_id(assignment) -> str:
-        return str(assignment.task_id)
+        return assignment.task.public_id
 
     @staticmethod
     def resolve_task_input(assignment) -> dict:
@@ -239,7 +236,7 @@ class AssignmentOut(Schema):
 
     @staticmethod
     def resolve_worker_id(assignment) -> str:
-        return str(assignment.worker_id)
+        return assignment.worker.public_id
 
 
 class AssignmentPage(Schema):
@@ -256,12 +253,12 @@ class RejectIn(InputSchema):
 
 
 class RejectItem(InputSchema):
-    id: str = Field(..., max_length=20)
+    id: str = Field(..., max_length=PUBLIC_ID_LENGTH)
     reason: str = Field(..., min_length=1, max_length=2_000)
 
 
 class BulkReviewIn(InputSchema):
-    approve: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=1_000)
+    approve: list[Annotated[str, Field(max_length=PUBLIC_ID_LENGTH)]] = Field(default_factory=list, max_length=1_000)
     reject: list[RejectItem] = Field(default_factory=list, max_length=1_000)
 
 
@@ -273,7 +270,7 @@ class BonusIn(InputSchema):
     worker_id: str = Field(..., max_length=20)
     amount_msat: int = Field(..., ge=1, le=MAX_BONUS_MSAT)
     reason: str = Field(..., min_length=1, max_length=1_000)
-    assignment_id: str | None = Field(None, max_length=20)
+    assignment_id: str | None = Field(None, max_length=PUBLIC_ID_LENGTH)
 
 
 class BonusOut(Schema):
@@ -287,15 +284,15 @@ class BonusOut(Schema):
 
     @staticmethod
     def resolve_id(bonus) -> str:
-        return str(bonus.pk)
+        return bonus.public_id
 
     @staticmethod
     def resolve_worker_id(bonus) -> str:
-        return str(bonus.worker_id)
+        return bonus.worker.public_id
 
     @staticmethod
     def resolve_assignment_id(bonus) -> str | None:
-        return _string_id(bonus.assignment_id)
+        return bonus.assignment.public_id if bonus.assignment_id else None
 
 
 class BoardJobOut(Schema):
@@ -311,7 +308,7 @@ class BoardJobOut(Schema):
 
     @staticmethod
     def resolve_id(job) -> str:
-        return str(job.pk)
+        return job.public_id
 
     @staticmethod
     def resolve_requester(job) -> str:
@@ -342,15 +339,15 @@ class ClaimOut(Schema):
 
     @staticmethod
     def resolve_id(assignment) -> str:
-        return str(assignment.pk)
+        return assignment.public_id
 
     @staticmethod
     def resolve_job_id(assignment) -> str:
-        return str(assignment.job_id)
+        return assignment.job.public_id
 
     @staticmethod
     def resolve_task_id(assignment) -> str:
-        return str(assignment.task_id)
+        return assignment.task.public_id
 
     @staticmethod
     def resolve_task_input(assignment) -> dict:
@@ -390,15 +387,15 @@ class WorkerAssignmentOut(Schema):
 
     @staticmethod
     def resolve_id(assignment) -> str:
-        return str(assignment.pk)
+        return assignment.public_id
 
     @staticmethod
     def resolve_job_id(assignment) -> str:
-        return str(assignment.job_id)
+        return assignment.job.public_id
 
     @staticmethod
     def resolve_task_id(assignment) -> str:
-        return str(assignment.task_id)
+        return assignment.task.public_id
 
     @staticmethod
     def resolve_deadline(assignment):
@@ -417,7 +414,7 @@ class PayoutOut(Schema):
 
     @staticmethod
     def resolve_id(payout) -> str:
-        return str(payout.pk)
+        return payout.public_id
 
     @staticmethod
     def resolve_status(payout) -> str:

@@ -66,13 +66,13 @@ def webhook_deliveries_record(event: Event) -> None:
     """The webhook consumer of events (subscribed in ApiConfig.ready as a recorder): one delivery per live endpoint
     of the subject's owner that covers its job, written in the event's transaction and sent after it commits."""
     if event.type == WebhookEvent.DEPOSIT_PAID:
-        payer = Deposit.objects.filter(pk=int(event.data["deposit_id"])).values("user_id")
+        payer = Deposit.objects.filter(public_id=event.data["deposit_id"]).values("user_id")
         endpoints = WebhookEndpoint.objects.filter(user_id=Subquery(payer), job__isnull=True)
     else:
-        job_id = int(event.data["job_id"])
-        requester = Job.objects.filter(pk=job_id).values("requester_id")
+        job_public_id = event.data["job_id"]
+        requester = Job.objects.filter(public_id=job_public_id).values("requester_id")
         endpoints = WebhookEndpoint.objects.filter(user_id=Subquery(requester)).filter(
-            Q(job__isnull=True) | Q(job_id=job_id)
+            Q(job__isnull=True) | Q(job__public_id=job_public_id)
         )
     now = timezone.now()
     WebhookDelivery.objects.bulk_create(
@@ -83,15 +83,6 @@ def webhook_deliveries_record(event: Event) -> None:
 
 def webhook_deliveries_of(event: Event) -> list[int]:
     return list(WebhookDelivery.objects.filter(event=event, status=DeliveryStatus.PENDING).values_list("pk", flat=True))
-
-
-def _webhook_owner_and_job(event: Event) -> tuple[int | None, int | None]:
-    """Whose endpoints hear an event: the job's requester for work events, the payer for a deposit."""
-    if event.type == WebhookEvent.DEPOSIT_PAID:
-        payer_id = Deposit.objects.filter(pk=int(event.data["deposit_id"])).values_list("user_id", flat=True).first()
-        return payer_id, None
-    job_id = int(event.data["job_id"])
-    return Job.objects.filter(pk=job_id).values_list("requester_id", flat=True).first(), job_id
 
 
 def signature_header(*, secret: str, body: bytes, timestamp: int) -> str:

@@ -171,7 +171,7 @@ def measure_payouts(lnbits, platform, arguments) -> None:
         from tasks.services import assignments_review_bulk
 
         assignments_review_bulk(
-            job=job, reviewer=requester, approve_ids=[assignment.pk for assignment in assignments], reject={}
+            job=job, reviewer=requester, approve_ids=[assignment.public_id for assignment in assignments], reject={}
         )
     else:
         for assignment in assignments:

@@ -7,7 +7,7 @@ subscribed by the app that owns them, in its `AppConfig.ready()`, so a service n
 Work a handler starts must survive a lost message: the database stays the queue of record, and the sweepers
 redo what a handler missed.
 
-    record_event(type="assignment.approved", actor=Actor.of(reviewer), subject=("assignment", assignment.pk),
+    record_event(type="assignment.approved", actor=Actor.of(reviewer), subject=("assignment", assignment.public_id),
                  audience=[job.requester_id, assignment.worker_id], data={...})
 """
 

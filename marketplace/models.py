@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.ids import public_id_field, worker_id_field
 from core.money import MSAT_PER_SAT
 from core.text import EXCERPT_CHARS, MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
 
@@ -17,6 +18,8 @@ MAX_AUTO_APPROVE_SECONDS = 30 * 24 * 3600
 class User(AbstractUser):
     """A person on Boltwork: any user can be a requester, a worker, or both. The profile lives here too."""
 
+    # The id pages, the APIs, webhooks and exports show for this person as a worker (core/ids.py).
+    public_id = worker_id_field()
     display_name = models.CharField(max_length=80, blank=True)
 
     @property
@@ -59,6 +62,7 @@ class FormKind(models.TextChoices):
 
 
 class Job(models.Model):
+    public_id = public_id_field()
     requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="jobs")
     title = models.CharField(max_length=200)
     description = models.TextField(

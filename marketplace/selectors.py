@@ -5,6 +5,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound
+from core.ids import is_public_id
 from marketplace.models import Job, JobStatus, User
 
 # What lists of jobs never show: the Markdown's source and HTML (the board shows the excerpt) and the answer form.
@@ -45,13 +46,15 @@ def board_jobs(
     return jobs.order_by(*BOARD_SORTS.get(sort, BOARD_SORTS["newest"]))
 
 
-def job_public_get(*, job_id: int) -> Job:
+def job_public_get(*, public_id: str) -> Job:
     """A job as anyone may see it: everything but drafts and cancelled jobs."""
+    if not is_public_id(public_id):
+        raise NotFound("No such job.")
     job = (
         Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED])
         .select_related("requester")
         .prefetch_related("tags")
-        .filter(pk=job_id)
+        .filter(public_id=public_id)
         .first()
     )
     if job is None:
@@ -59,8 +62,10 @@ def job_public_get(*, job_id: int) -> Job:
     return job
 
 
-def job_of_requester_get(*, requester: User, job_id: int) -> Job:
-    job = Job.objects.prefetch_related("tags").filter(pk=job_id, requester=requester).first()
+def job_of_requester_get(*, requester: User, public_id: str) -> Job:
+    if not is_public_id(public_id):
+        raise NotFound("No such job.")
+    job = Job.objects.prefetch_related("tags").filter(public_id=public_id, requester=requester).first()
     if job is None:
         raise NotFound("No such job.")
     return job

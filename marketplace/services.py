@@ -81,9 +81,9 @@ def job_create(
         record_event(
             type="job.created",
             actor=Actor.of(requester),
-            subject=("job", job.pk),
+            subject=("job", job.public_id),
             audience=[requester.pk],
-            data={"job_id": str(job.pk), "status": job.status},
+            data={"job_id": job.public_id, "status": job.status},
         )
     return job
 
@@ -390,9 +390,9 @@ def _transition(job: Job, to_status: str, *, actor: Actor, save: list[str]) -> N
     record_event(
         type=f"job.{to_status}",
         actor=actor,
-        subject=("job", job.pk),
+        subject=("job", job.public_id),
         audience=[job.requester_id],
-        data={"job_id": str(job.pk), "status": to_status},
+        data={"job_id": job.public_id, "status": to_status},
     )
 
 

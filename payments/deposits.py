@@ -101,10 +101,10 @@ def _settle(*, deposit_id: int, now: datetime) -> Deposit:
         record_event(
             type="deposit.paid",
             actor=Actor.system("a Lightning payment arrived"),
-            subject=("deposit", deposit.pk),
+            subject=("deposit", deposit.public_id),
             audience=[deposit.user_id],
             data={
-                "deposit_id": str(deposit.pk),
+                "deposit_id": deposit.public_id,
                 "amount_msat": deposit.amount_msat,
                 "payment_hash": deposit.payment_hash,
             },

@@ -14,18 +14,27 @@ from django.utils import timezone
 from core.events import subscribe
 from core.models import ActorKind, Event
 from payments import background
-from payments.models import PayoutKind
+from payments.models import Payout, PayoutKind
+
+
+def _user_pk(public_id: str) -> int | None:
+    """Events name people by their public ids (they are the audit log and the webhooks' payload)."""
+    return get_user_model().objects.filter(public_id=public_id).values_list("pk", flat=True).first()
 
 
 def start_payout(event: Event) -> None:
     """Money reached a worker's earnings (an approval, a bonus), or where they want it sent changed: pay out."""
-    background.enqueue_payout_start(int(event.data["worker_id"]))
+    worker_pk = _user_pk(event.data["worker_id"])
+    if worker_pk is not None:
+        background.enqueue_payout_start(worker_pk)
 
 
 def send_next_payout(event: Event) -> None:
     """Rewards approved while a payout was under way wait in the balance: send them once it is paid."""
     if event.data["kind"] == PayoutKind.LNURL_PAY:
-        background.enqueue_payout_start(int(event.data["worker_id"]))
+        worker_pk = _user_pk(event.data["worker_id"])
+        if worker_pk is not None:
+            background.enqueue_payout_start(worker_pk)
 
 
 def advance_payout_if_due(event: Event) -> None:
@@ -35,14 +44,16 @@ def advance_payout_if_due(event: Event) -> None:
         return  # the job that moved it is paying it right now
     due_at = event.data.get("due_at")
     if due_at and datetime.fromisoformat(due_at) <= timezone.now():
-        background.enqueue_payout_advance(int(event.subject_id))
+        payout_pk = Payout.objects.filter(public_id=event.subject_id).values_list("pk", flat=True).first()
+        if payout_pk is not None:
+            background.enqueue_payout_advance(payout_pk)
 
 
 def tell_owner_their_address_changed(event: Event) -> None:
     """A stolen session or API key that redirects payouts must not go unseen: the account's owner is emailed."""
     if not event.data["address_changed"]:
         return
-    user = get_user_model().objects.filter(pk=int(event.data["worker_id"])).first()
+    user = get_user_model().objects.filter(public_id=event.data["worker_id"]).first()
     if user is None or not user.email:
         return
     context = {

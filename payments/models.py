@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.ids import public_id_field
+
 
 class AccountKind(models.TextChoices):
     REQUESTER_AVAILABLE = "requester_available", "Requester balance"
@@ -128,6 +130,7 @@ class DepositStatus(models.TextChoices):
 class Deposit(models.Model):
     """A requester's Lightning invoice: paid, it credits their balance exactly once (keyed by payment hash)."""
 
+    public_id = public_id_field()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposits")
     amount_msat = models.PositiveBigIntegerField()
     bolt11 = models.TextField()
@@ -223,6 +226,7 @@ OPEN_PAYOUT_STATES = frozenset(
 class Payout(models.Model):
     """Money going out to a worker. Every state is written before the outside call it guards."""
 
+    public_id = public_id_field()
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
     kind = models.CharField(max_length=16, choices=PayoutKind.choices)
     # Workers are paid their earnings; a requester may take unspent balance back out (withdraw only).
@@ -271,6 +275,7 @@ class Payout(models.Model):
 class WithdrawLink(models.Model):
     """An LNURL-withdraw (LUD-03) offer of a worker's balance: k1 is random, single use and expires."""
 
+    public_id = public_id_field()
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdraw_links")
     source = models.CharField(max_length=32, choices=PayoutSource.choices, default=PayoutSource.EARNINGS)
     k1 = models.CharField(max_length=64, unique=True)
@@ -298,6 +303,7 @@ class WithdrawLink(models.Model):
 
 
 class Bonus(models.Model):
+    public_id = public_id_field()
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bonuses_given")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bonuses_received")
     assignment = models.ForeignKey("tasks.Assignment", null=True, blank=True, on_delete=models.PROTECT)

@@ -232,11 +232,11 @@ def _record(payout: Payout, event_type: str, *, actor: Actor) -> None:
     record_event(
         type=event_type,
         actor=actor,
-        subject=("payout", payout.pk),
+        subject=("payout", payout.public_id),
         audience=[payout.worker_id],
         data={
-            "payout_id": str(payout.pk),
-            "worker_id": str(payout.worker_id),
+            "payout_id": payout.public_id,
+            "worker_id": payout.worker.public_id,
             "kind": payout.kind,
             "source": payout.source,
             "amount_msat": payout.amount_msat,

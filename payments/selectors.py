@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db.models import Q, QuerySet, Sum
 
 from core.errors import NotFound
+from core.ids import is_public_id
 from payments.models import (
     OPEN_PAYOUT_STATES,
     Account,
@@ -77,8 +78,10 @@ def payout_destination_of(*, user: AbstractUser) -> PayoutDestination | None:
     return PayoutDestination.objects.filter(user=user).first()
 
 
-def deposit_of_user_get(*, user: AbstractUser, deposit_id: int) -> Deposit:
-    deposit = Deposit.objects.filter(pk=deposit_id, user=user).first()
+def deposit_of_user_get(*, user: AbstractUser, public_id: str) -> Deposit:
+    if not is_public_id(public_id):
+        raise NotFound("No such deposit.")
+    deposit = Deposit.objects.filter(public_id=public_id, user=user).first()
     if deposit is None:
         raise NotFound("No such deposit.")
     return deposit

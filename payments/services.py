@@ -55,10 +55,10 @@ def payout_destination_set(
         record_event(
             type="payout_destination.changed",
             actor=Actor.of(user),
-            subject=("user", user.pk),
+            subject=("user", user.public_id),
             audience=[user.pk],
             data={
-                "worker_id": str(user.pk),
+                "worker_id": user.public_id,
                 "address_changed": address != old_address,
                 "old_address": old_address,
                 "new_address": address,

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from core.errors import InvalidInput, NotFound
 from core.events import Actor, record_event
+from core.ids import is_public_id, is_worker_id
 from core.money import MSAT_PER_SAT
 from marketplace.escrow import platform_fee_msat
 from marketplace.models import User
@@ -15,15 +16,15 @@ MAX_BONUS_MSAT = 10_000_000 * MSAT_PER_SAT
 
 
 def bonus_pay(
-    *, requester: User, worker_id: int, amount_msat: int, reason: str, assignment_id: int | None = None
+    *, requester: User, worker_id: str, amount_msat: int, reason: str, assignment_id: str | None = None
 ) -> Bonus:
     """Pay a worker a bonus from the requester's balance (plus the platform fee), paid out like a reward.
 
-    Only to a worker who did work for this requester (on the given assignment, if any). A worker id that names
-    nobody gets the same refusal, after the same checks, as a real but unrelated user: the answer never tells
-    whether an account exists.
+    The worker and the assignment are named by their public ids. Only to a worker who did work for this requester
+    (on the given assignment, if any). A worker id that names nobody gets the same refusal, after the same checks,
+    as a real but unrelated user: the answer never tells whether an account exists.
     """
-    if worker_id == requester.pk:
+    if worker_id == requester.public_id:
         # With the claim check in tasks, this closes self-dealing: paying yourself was a way to move a requester
         # balance out as "earnings" (requesters withdraw unspent balance directly instead).
         raise InvalidInput("You cannot pay a bonus to yourself.")
@@ -34,17 +35,20 @@ def bonus_pay(
         raise InvalidInput("The reason is limited to 1,000 characters.")
     if not 1 <= amount_msat <= MAX_BONUS_MSAT:
         raise InvalidInput(f"A bonus must be between 1 msat and {MAX_BONUS_MSAT // MSAT_PER_SAT:,} sats.")
-    work = Assignment.objects.filter(worker_id=worker_id, job__requester=requester)
+    if not is_worker_id(worker_id) or not (assignment_id is None or is_public_id(assignment_id)):
+        raise NotFound("No such worker or assignment among your jobs.")
+    work = Assignment.objects.filter(worker__public_id=worker_id, job__requester=requester)
     if assignment_id is not None:
-        work = work.filter(pk=assignment_id)
-    if not work.exists():
+        work = work.filter(public_id=assignment_id)
+    found = work.values("pk", "worker_id").first()
+    if found is None:
         raise NotFound("No such worker or assignment among your jobs.")
     fee = platform_fee_msat(amount_msat)
     with transaction.atomic():
         bonus = Bonus.objects.create(
             requester=requester,
-            worker_id=worker_id,
-            assignment_id=assignment_id,
+            worker_id=found["worker_id"],
+            assignment_id=found["pk"] if assignment_id is not None else None,
             amount_msat=amount_msat,
             fee_msat=fee,
             reason=reason,
@@ -59,14 +63,14 @@ def bonus_pay(
         record_event(
             type="bonus.paid",
             actor=Actor.of(requester),
-            subject=("bonus", bonus.pk),
-            audience=[requester.pk, worker_id],
+            subject=("bonus", bonus.public_id),
+            audience=[requester.pk, bonus.worker_id],
             data={
-                "bonus_id": str(bonus.pk),
-                "worker_id": str(worker_id),
+                "bonus_id": bonus.public_id,
+                "worker_id": worker_id,
                 "amount_msat": amount_msat,
                 "fee_msat": fee,
-                "assignment_id": str(assignment_id) if assignment_id else None,
+                "assignment_id": assignment_id,
             },
         )
     return bonus

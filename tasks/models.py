@@ -2,12 +2,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.ids import public_id_field
 from marketplace.models import Job
 
 
 class Task(models.Model):
     """One item of a job, usually one CSV row of input data."""
 
+    public_id = public_id_field()
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tasks")
     position = models.PositiveIntegerField(help_text="1-based row number in the order the tasks were added.")
     input = models.JSONField(default=dict)
@@ -65,6 +67,7 @@ class ReviewSource(models.TextChoices):
 class Assignment(models.Model):
     """One worker's claim on one task: deadline, answer and review."""
 
+    public_id = public_id_field()
     task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="assignments")
     job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="assignments")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")

@@ -51,8 +51,8 @@ def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
         task_input = row["task__input"] or {}
         answer = row["answer"] or {}
         yield [
-            str(row["id"]),
-            str(row["worker_id"]),
+            row["public_id"],
+            row["worker__public_id"],
             row["status"],
             _timestamp(row["accepted_at"]),
             _timestamp(row["submitted_at"]),
@@ -76,5 +76,5 @@ def results_csv_response(*, job: Job) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     lines = (writer.writerow(row) for row in results_csv_lines(job=job, rows=result_rows(job=job)))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.pk}-results.csv"'
+    response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.public_id}-results.csv"'
     return response

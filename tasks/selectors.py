@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from django.db.models import Count, F, Q, QuerySet
 
 from core.errors import NotFound
+from core.ids import is_public_id
 from marketplace.models import Job, JobStatus, User
 from marketplace.selectors import BIG_FIELDS_NOT_LISTED
 from tasks.models import Assignment, AssignmentStatus
@@ -12,12 +13,26 @@ from tasks.models import Assignment, AssignmentStatus
 RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
 
 
-def assignment_of_worker_get(*, worker: User, assignment_id: int) -> Assignment:
+def assignment_of_worker_get(*, worker: User, public_id: str) -> Assignment:
+    if not is_public_id(public_id):
+        raise NotFound("No such assignment.")
     assignment = (
         Assignment.objects.select_related("task", "job", "job__requester")
-        .filter(pk=assignment_id, worker=worker)
+        .filter(public_id=public_id, worker=worker)
         .first()
     )
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def assignment_to_review_get(*, reviewer: User, public_id: str) -> Assignment:
+    """One assignment of the reviewer's jobs, with its job; tasks.services.assignment_review reads it again under a
+    lock."""
+    if not is_public_id(public_id):
+        raise NotFound("No such assignment.")
+    assignments = Assignment.objects.select_related("job", "worker")
+    assignment = assignments.filter(public_id=public_id, job__requester=reviewer).first()
     if assignment is None:
         raise NotFound("No such assignment.")
     return assignment
@@ -29,6 +44,7 @@ def assignments_of_worker(*, worker: User, status: str = "") -> QuerySet[Assignm
         .select_related("job", "task")
         .only(
             "id",
+            "public_id",
             "status",
             "accepted_at",
             "deadline_at",
@@ -67,6 +83,7 @@ def review_queue(*, job: Job, status: str = AssignmentStatus.SUBMITTED) -> Query
         .select_related("task", "worker")
         .only(
             "id",
+            "public_id",
             "status",
             "answer",
             "accepted_at",
@@ -78,6 +95,7 @@ def review_queue(*, job: Job, status: str = AssignmentStatus.SUBMITTED) -> Query
             "task__position",
             "task__input",
             "worker__id",
+            "worker__public_id",
             "worker__username",
             "worker__display_name",
         )
@@ -91,8 +109,8 @@ def result_rows(*, job: Job) -> Iterator[dict]:
         Assignment.objects.filter(job=job, status__in=RESULT_STATUSES)
         .order_by("task__position", "id")
         .values(
-            "id",
-            "worker_id",
+            "public_id",
+            "worker__public_id",
             "status",
             "accepted_at",
             "submitted_at",
@@ -142,9 +160,9 @@ def job_progress(*, job: Job) -> dict[str, int]:
 
 def assignments_of_job(*, job: Job, status: str | None = None) -> QuerySet[Assignment]:
     """A job's assignments with their tasks (the requester's API list), optionally of one status."""
-    assignments = Assignment.objects.filter(job=job).select_related("task")
+    assignments = Assignment.objects.filter(job=job).select_related("task", "worker")
     return assignments.filter(status=status) if status else assignments
 
 
 def assignments_with_tasks(*, assignment_ids: list[int]) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(pk__in=assignment_ids).select_related("task").order_by("pk")
+    return Assignment.objects.filter(pk__in=assignment_ids).select_related("task", "worker").order_by("pk")

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
+from core.ids import is_public_id, new_public_id
 from core.locks import lock_user
 from marketplace import answer_forms, escrow
 from marketplace.errors import JobNotOpen
@@ -124,10 +125,11 @@ def _insert_tasks(*, job: Job, first_position: int, rows: list[dict[str, str]]) 
         return
     now = timezone.now()
     with connection.cursor() as cursor:
-        copy_sql = "COPY tasks_task (job_id, position, input, slots_open, created_at) FROM STDIN"
+        copy_sql = "COPY tasks_task (public_id, job_id, position, input, slots_open, created_at) FROM STDIN"
         with cursor.cursor.copy(copy_sql) as copy:
             for offset, row in enumerate(rows):
-                copy.write_row((job.pk, first_position + offset, json.dumps(row), job.assignments_per_task, now))
+                position = first_position + offset
+                copy.write_row((new_public_id(), job.pk, position, json.dumps(row), job.assignments_per_task, now))
 
 
 # Claiming and working -------------------------------------------------------------------------------------------
@@ -142,7 +144,11 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     assignment in the job gets that one back instead of a second one (a double click claims once).
     """
     now = now or timezone.now()
-    job = Job.objects.only("id", "requester_id", "status", "expires_at", "time_limit_seconds").filter(pk=job.pk).first()
+    job = (
+        Job.objects.only("id", "public_id", "requester_id", "status", "expires_at", "time_limit_seconds")
+        .filter(pk=job.pk)
+        .first()
+    )
     if job is None:
         raise NotFound("No such job.")
     if job.requester_id == worker.pk:
@@ -197,7 +203,7 @@ def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool) -> Task |
         .filter(job_id=job.pk, slots_open__gt=0)
         .filter(~Exists(already_had))
         .order_by("position")
-        .only("id", "job_id", "slots_open")
+        .only("id", "public_id", "job_id", "slots_open")
         .first()
     )
 
@@ -306,7 +312,12 @@ def assignments_expire_overdue(*, now: datetime | None = None) -> int:
 def _assignment_release(*, assignment_id: int, worker: User | None, to_status: str, now: datetime) -> Assignment:
     with transaction.atomic():
         if worker is None:
-            assignment = Assignment.objects.select_for_update(no_key=True).filter(pk=assignment_id).first()
+            assignment = (
+                Assignment.objects.select_for_update(of=("self",), no_key=True)
+                .select_related("job", "task", "worker")
+                .filter(pk=assignment_id)
+                .first()
+            )
             if assignment is None:
                 raise NotFound("No such assignment.")
         else:
@@ -349,12 +360,13 @@ def _reopen_slot(assignment: Assignment) -> None:
 def _lock_workers_assignment(*, assignment_id: int, worker: User) -> Assignment:
     assignment = (
         Assignment.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("job")
+        .select_related("job", "task")
         .filter(pk=assignment_id, worker=worker)
         .first()
     )
     if assignment is None:
         raise NotFound("No such assignment.")
+    assignment.worker = worker
     return assignment
 
 
@@ -385,7 +397,9 @@ def assignment_review(
     target = AssignmentStatus.APPROVED if approve else AssignmentStatus.REJECTED
     actor = Actor.user_or_system(reviewer, rule="auto-approve after the review period")
     with transaction.atomic():
-        queryset = Assignment.objects.select_for_update(of=("self",), no_key=True).select_related("job", "worker")
+        queryset = Assignment.objects.select_for_update(of=("self",), no_key=True).select_related(
+            "job", "task", "worker"
+        )
         if reviewer is not None:
             queryset = queryset.filter(job__requester=reviewer)
         assignment = queryset.filter(pk=assignment.pk).first()
@@ -417,10 +431,10 @@ def assignment_review(
 
 def _record_assignment_event(assignment: Assignment, event_type: str, *, actor: Actor) -> None:
     data = {
-        "assignment_id": str(assignment.pk),
-        "job_id": str(assignment.job_id),
-        "task_id": str(assignment.task_id),
-        "worker_id": str(assignment.worker_id),
+        "assignment_id": assignment.public_id,
+        "job_id": assignment.job.public_id,
+        "task_id": assignment.task.public_id,
+        "worker_id": assignment.worker.public_id,
         "status": assignment.status,
         "answer": assignment.answer,
         "feedback": assignment.feedback,
@@ -428,7 +442,7 @@ def _record_assignment_event(assignment: Assignment, event_type: str, *, actor: 
     record_event(
         type=event_type,
         actor=actor,
-        subject=("assignment", assignment.pk),
+        subject=("assignment", assignment.public_id),
         audience=[assignment.job.requester_id, assignment.worker_id],
         data=data,
     )
@@ -441,58 +455,66 @@ def _record_if_job_completed(job: Job, *, actor: Actor) -> None:
         record_event(
             type="job.completed",
             actor=actor,
-            subject=("job", job.pk),
+            subject=("job", job.public_id),
             audience=[job.requester_id],
-            data={"job_id": str(job.pk), "approved_assignments": approved},
+            data={"job_id": job.public_id, "approved_assignments": approved},
         )
 
 
 def assignments_review_bulk(
-    *, job: Job, reviewer: User, approve_ids: list[int], reject: dict[int, str], feedback: str = ""
+    *, job: Job, reviewer: User, approve_ids: list[str], reject: dict[str, str], feedback: str = ""
 ) -> list[Assignment]:
-    """Review many assignments of one job at once, all or nothing: one bad item changes nothing."""
+    """Review many assignments of one job at once, all or nothing: one bad item changes nothing. Assignments are
+    named by their public ids."""
     overlap = set(approve_ids) & set(reject)
     if overlap:
         raise InvalidInput("An assignment cannot be both approved and rejected.")
     wanted = set(approve_ids) | set(reject)
     if not wanted:
         raise InvalidInput("Select at least one submission to review.")
-    found = set(Assignment.objects.filter(pk__in=wanted, job=job, job__requester=reviewer).values_list("pk", flat=True))
-    if found != wanted:
+    if not all(is_public_id(public_id) for public_id in wanted):
+        raise NotFound("Some of the selected submissions are not in this job.")
+    found = Assignment.objects.filter(public_id__in=wanted, job=job, job__requester=reviewer)
+    pk_of = dict(found.values_list("public_id", "pk"))
+    if set(pk_of) != wanted:
         raise NotFound("Some of the selected submissions are not in this job.")
     reviewed = []
     with transaction.atomic():
-        for assignment_id in sorted(wanted):
-            approve = assignment_id not in reject
+        for public_id in sorted(wanted, key=pk_of.__getitem__):
+            approve = public_id not in reject
             reviewed.append(
                 assignment_review(
-                    assignment=Assignment(pk=assignment_id),
+                    assignment=Assignment(pk=pk_of[public_id]),
                     reviewer=reviewer,
                     approve=approve,
-                    feedback=feedback if approve else reject[assignment_id],
+                    feedback=feedback if approve else reject[public_id],
                 )
             )
     return reviewed
 
 
-def assignments_review_many(*, reviewer: User, approve_ids: list[int], reject: dict[int, str]) -> list[int]:
-    """Review assignments of any of the reviewer's jobs at once, all or nothing (each job's through
-    assignments_review_bulk). Returns the ids reviewed."""
+def assignments_review_many(*, reviewer: User, approve_ids: list[str], reject: dict[str, str]) -> list[int]:
+    """Review assignments (named by public ids) of any of the reviewer's jobs at once, all or nothing (each job's
+    through assignments_review_bulk). Returns the primary keys of those reviewed."""
     wanted = {*approve_ids, *reject}
     if not wanted:
         raise InvalidInput("Give at least one assignment to approve or reject.")
-    job_of = dict(Assignment.objects.filter(pk__in=wanted, job__requester=reviewer).values_list("pk", "job_id"))
+    if not all(is_public_id(public_id) for public_id in wanted):
+        raise NotFound("Some of the assignments are not in your jobs.")
+    mine = Assignment.objects.filter(public_id__in=wanted, job__requester=reviewer)
+    job_of = dict(mine.values_list("public_id", "job_id"))
     if set(job_of) != wanted:
         raise NotFound("Some of the assignments are not in your jobs.")
+    reviewed = []
     with transaction.atomic():
         for job_id in sorted(set(job_of.values())):
-            assignments_review_bulk(
+            reviewed += assignments_review_bulk(
                 job=Job(pk=job_id),
                 reviewer=reviewer,
-                approve_ids=[pk for pk in approve_ids if job_of[pk] == job_id],
-                reject={pk: reason for pk, reason in reject.items() if job_of[pk] == job_id},
+                approve_ids=[public_id for public_id in approve_ids if job_of[public_id] == job_id],
+                reject={public_id: reason for public_id, reason in reject.items() if job_of[public_id] == job_id},
             )
-    return sorted(wanted)
+    return sorted(assignment.pk for assignment in reviewed)
 
 
 def assignments_auto_approve_due(*, now: datetime | None = None) -> int:

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.urls import register_converter
+
+from core.ids import PublicIdConverter
 
 
 class WebConfig(AppConfig):
@@ -6,3 +9,8 @@ class WebConfig(AppConfig):
 
     name = "web"
     verbose_name = "Web pages"
+
+    def ready(self) -> None:
+        # `<public_id:job_id>` in the URL patterns: pages name jobs, assignments, deposits and withdraw links by
+        # their public ids (core/ids.py), never by primary key.
+        register_converter(PublicIdConverter, "public_id")

@@ -39,9 +39,9 @@ TASKS_PAGE_SIZE = 50
 ACTIVITY_PAGE_SIZE = 50
 
 
-def own_job_or_404(request: HttpRequest, job_id: int) -> Job:
+def own_job_or_404(request: HttpRequest, job_id: str) -> Job:
     try:
-        return selectors.job_of_requester_get(requester=request.user, job_id=job_id)
+        return selectors.job_of_requester_get(requester=request.user, public_id=job_id)
     except NotFound:
         raise Http404("No such job.") from None
 
@@ -69,9 +69,9 @@ def board(request: HttpRequest) -> HttpResponse:
     )
 
 
-def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     try:
-        job = selectors.job_public_get(job_id=job_id)
+        job = selectors.job_public_get(public_id=job_id)
     except NotFound:
         raise Http404("No such job.") from None
     return render(request, "marketplace/job_detail.html", {"job": job})
@@ -97,16 +97,16 @@ def job_create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             messages.success(request, "Draft saved. Next, build the answer form.")
-            return redirect("job_form", job_id=job.pk)
+            return redirect("job_form", job_id=job.public_id)
     return render(request, "marketplace/job_terms.html", {"form": form, "job": None})
 
 
 @login_required
-def job_edit(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     if not job.is_draft:
         messages.error(request, "Only a draft's terms can be edited. You can still extend its expiry.")
-        return redirect("job_manage", job_id=job.pk)
+        return redirect("job_manage", job_id=job.public_id)
     form = JobTermsForm(request.POST or None, initial=JobTermsForm.initial_from_job(job))
     if request.method == "POST" and form.is_valid():
         try:
@@ -115,12 +115,12 @@ def job_edit(request: HttpRequest, job_id: int) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             messages.success(request, "Job details saved.")
-            return redirect("job_manage", job_id=job.pk)
+            return redirect("job_manage", job_id=job.public_id)
     return render(request, "marketplace/job_terms.html", {"form": form, "job": job})
 
 
 @login_required
-def job_manage(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_manage(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     context = {
         "job": job,
@@ -136,7 +136,7 @@ def job_manage(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @login_required
-def job_form(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_form(request: HttpRequest, job_id: str) -> HttpResponse:
     """The answer form: a form builder, or a Mechanical Turk style HTML template."""
     job = own_job_or_404(request, job_id)
     form_kind = request.POST.get("form_kind") or request.GET.get("kind") or job.form_kind
@@ -170,7 +170,7 @@ def _job_form_builder(request: HttpRequest, job: Job) -> HttpResponse:
                 prompt_form.add_error(None, error.message)
             else:
                 messages.success(request, "Answer form saved.")
-                return redirect("job_tasks" if job.task_count == 0 else "job_manage", job_id=job.pk)
+                return redirect("job_tasks" if job.task_count == 0 else "job_manage", job_id=job.public_id)
     else:
         prompt_form = BuilderPromptForm(initial={"prompt": job.prompt})
         formset = BuilderFieldFormSet(initial=initial_fields, prefix="fields")
@@ -214,13 +214,13 @@ def _job_html_template(request: HttpRequest, job: Job) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             messages.success(request, "HTML template saved.")
-            return redirect("job_tasks" if job.task_count == 0 else "job_manage", job_id=job.pk)
+            return redirect("job_tasks" if job.task_count == 0 else "job_manage", job_id=job.public_id)
     context = {"job": job, "form": form, "form_kind": FormKind.HTML}
     return render(request, "marketplace/job_form_html.html", context)
 
 
 @login_required
-def job_tasks(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_tasks(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     columns = job.input_columns or services.job_placeholders(job)
     csv_form = TaskCsvForm()
@@ -234,7 +234,7 @@ def job_tasks(request: HttpRequest, job_id: int) -> HttpResponse:
                 csv_form.add_error(None, error.message)
             else:
                 messages.success(request, f"{created:,} task{'s' if created != 1 else ''} added.")
-                return redirect("job_tasks", job_id=job.pk)
+                return redirect("job_tasks", job_id=job.public_id)
     elif request.method == "POST" and "add_one" in request.POST:
         single_form = SingleTaskForm(columns, request.POST)
         if single_form.is_valid():
@@ -244,7 +244,7 @@ def job_tasks(request: HttpRequest, job_id: int) -> HttpResponse:
                 single_form.add_error(None, error.message)
             else:
                 messages.success(request, "Task added.")
-                return redirect("job_tasks", job_id=job.pk)
+                return redirect("job_tasks", job_id=job.public_id)
     tasks = Task.objects.filter(job=job).only("id", "position", "input", "slots_open").order_by("position")
     page = Paginator(tasks, TASKS_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
@@ -265,7 +265,7 @@ def _add_tasks_from_csv_form(request: HttpRequest, job: Job, form: TaskCsvForm) 
 
 
 @login_required
-def job_preview(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_preview(request: HttpRequest, job_id: str) -> HttpResponse:
     """The first task (or ?task=N) exactly as a worker will see it, with the form disabled."""
     job = own_job_or_404(request, job_id)
     task = _preview_task(job, request.GET.get("task"))
@@ -274,13 +274,13 @@ def job_preview(request: HttpRequest, job_id: int) -> HttpResponse:
         "task": task,
         "prompt_html": answer_forms.fill_prompt(job.prompt_html, task.input if task else {}),
         "answer_form": answer_forms.AnswerForm(job.form_fields) if job.form_kind == FormKind.BUILDER else None,
-        "frame_url": reverse("job_preview_frame", args=[job.pk]) + (f"?task={task.position}" if task else ""),
+        "frame_url": reverse("job_preview_frame", args=[job.public_id]) + (f"?task={task.position}" if task else ""),
     }
     return render(request, "marketplace/job_preview.html", context)
 
 
 @login_required
-def job_preview_frame(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     task = _preview_task(job, request.GET.get("task"))
     task_input = task.input if task else {}
@@ -309,7 +309,7 @@ JOB_ACTIONS = {
 
 @login_required
 @require_POST
-def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+def job_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     if action not in JOB_ACTIONS:
         raise Http404("No such action.")
@@ -325,24 +325,24 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
         messages.success(request, success_message)
     if action == "cancel":
         return redirect("requester_dashboard")
-    return redirect("job_manage", job_id=job.pk)
+    return redirect("job_manage", job_id=job.public_id)
 
 
 @login_required
 @require_POST
-def job_expiry(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_expiry(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     form = ExpiryForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter a valid date and time, or leave it empty for no expiry.")
-        return redirect("job_manage", job_id=job.pk)
+        return redirect("job_manage", job_id=job.public_id)
     try:
         services.job_extend_expiry(job=job, actor=request.user, expires_at=form.cleaned_data["expires_at"])
     except DomainError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, "Expiry updated.")
-    return redirect("job_manage", job_id=job.pk)
+    return redirect("job_manage", job_id=job.public_id)
 
 
 # The audit log of one's own objects ---------------------------------------------------------------------------

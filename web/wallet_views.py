@@ -17,14 +17,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from payments import deposits, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.lightning import get_backend, test_wallet_enabled
 from payments.models import Deposit, DepositStatus, PayoutSource, WithdrawLink
 from tasks import bonuses
-from tasks.models import Assignment
+from tasks import selectors as task_selectors
 from web.wallet_forms import BonusForm, DepositForm, PayoutDestinationForm
 
 STATEMENT_PAGE_SIZE = 30
@@ -68,7 +68,7 @@ def deposit_new(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             form.add_error("amount_sats", error.message)
         else:
-            return redirect("deposit_detail", deposit_id=deposit.pk)
+            return redirect("deposit_detail", deposit_id=deposit.public_id)
     context = {
         "form": form,
         "minimum_sats": settings.DEPOSIT_MIN_MSAT // MSAT_PER_SAT,
@@ -77,22 +77,22 @@ def deposit_new(request: HttpRequest) -> HttpResponse:
     return render(request, "payments/deposit_new.html", context)
 
 
-def _own_deposit_or_404(request: HttpRequest, deposit_id: int) -> Deposit:
-    deposit = Deposit.objects.filter(pk=deposit_id, user=request.user).first()
-    if deposit is None:
-        raise Http404("No such deposit.")
-    return deposit
+def _own_deposit_or_404(request: HttpRequest, deposit_id: str) -> Deposit:
+    try:
+        return selectors.deposit_of_user_get(user=request.user, public_id=deposit_id)
+    except NotFound:
+        raise Http404("No such deposit.") from None
 
 
 @login_required
-def deposit_detail(request: HttpRequest, deposit_id: int) -> HttpResponse:
+def deposit_detail(request: HttpRequest, deposit_id: str) -> HttpResponse:
     deposit = deposits.deposit_refresh(deposit=_own_deposit_or_404(request, deposit_id))
     return render(request, "payments/deposit_detail.html", _deposit_context(deposit))
 
 
 @never_cache
 @login_required
-def deposit_status(request: HttpRequest, deposit_id: int) -> HttpResponse:
+def deposit_status(request: HttpRequest, deposit_id: str) -> HttpResponse:
     """The part of the deposit page htmx polls until the invoice is paid or expired."""
     deposit = deposits.deposit_refresh(deposit=_own_deposit_or_404(request, deposit_id))
     return render(request, "payments/_deposit_status.html", _deposit_context(deposit))
@@ -108,7 +108,7 @@ def _deposit_context(deposit: Deposit) -> dict:
 
 @login_required
 @require_POST
-def deposit_pay_with_dev_wallet(request: HttpRequest, deposit_id: int) -> HttpResponse:
+def deposit_pay_with_dev_wallet(request: HttpRequest, deposit_id: str) -> HttpResponse:
     """Development backend only: pay the invoice from the built-in test wallet (no real money exists there)."""
     deposit = _own_deposit_or_404(request, deposit_id)
     if not test_wallet_enabled():
@@ -118,7 +118,7 @@ def deposit_pay_with_dev_wallet(request: HttpRequest, deposit_id: int) -> HttpRe
     deposits.deposit_refresh(deposit=deposit)
     if result.reason:
         messages.info(request, result.reason)
-    return redirect("deposit_detail", deposit_id=deposit.pk)
+    return redirect("deposit_detail", deposit_id=deposit.public_id)
 
 
 # Payouts -------------------------------------------------------------------------------------------------------
@@ -225,8 +225,8 @@ def withdraw_page(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def withdraw_status(request: HttpRequest, link_id: int) -> HttpResponse:
-    link = WithdrawLink.objects.select_related("payout").filter(pk=link_id, worker=request.user).first()
+def withdraw_status(request: HttpRequest, link_id: str) -> HttpResponse:
+    link = WithdrawLink.objects.select_related("payout").filter(public_id=link_id, worker=request.user).first()
     if link is None:
         raise Http404("No such withdraw link.")
     return render(request, "payments/_withdraw_status.html", {"link": link})
@@ -237,11 +237,12 @@ def withdraw_status(request: HttpRequest, link_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def bonus_create(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def bonus_create(request: HttpRequest, assignment_id: str) -> HttpResponse:
     """A requester pays a bonus to the worker of one of their job's assignments."""
-    assignment = Assignment.objects.select_related("job").filter(pk=assignment_id, job__requester=request.user).first()
-    if assignment is None:
-        raise Http404("No such assignment.")
+    try:
+        assignment = task_selectors.assignment_to_review_get(reviewer=request.user, public_id=assignment_id)
+    except NotFound:
+        raise Http404("No such assignment.") from None
     form = BonusForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the bonus in whole sats (at least 1) and say what it is for.")
@@ -249,10 +250,10 @@ def bonus_create(request: HttpRequest, assignment_id: int) -> HttpResponse:
         try:
             bonuses.bonus_pay(
                 requester=request.user,
-                worker_id=assignment.worker_id,
+                worker_id=assignment.worker.public_id,
                 amount_msat=form.cleaned_data["amount_sats"] * MSAT_PER_SAT,
                 reason=form.cleaned_data["reason"],
-                assignment_id=assignment.pk,
+                assignment_id=assignment.public_id,
             )
         except InsufficientFunds as error:
             missing_sats = sats_rounded_up(error.details["missing_msat"])
@@ -261,7 +262,7 @@ def bonus_create(request: HttpRequest, assignment_id: int) -> HttpResponse:
             messages.error(request, error.message)
         else:
             messages.success(request, f"Bonus of {form.cleaned_data['amount_sats']:,} sats sent.")
-    return redirect(f"{reverse('review_queue', args=[assignment.job_id])}?status={assignment.status}")
+    return redirect(f"{reverse('review_queue', args=[assignment.job.public_id])}?status={assignment.status}")
 
 
 # LNURL-withdraw endpoints, called by wallets (no session, no CSRF: the k1 is the credential) -------------------
@@ -348,12 +349,12 @@ def dev_wallet_invoice(request: HttpRequest, username: str) -> JsonResponse:
 
 @login_required
 @require_POST
-def withdraw_with_dev_wallet(request: HttpRequest, link_id: int) -> HttpResponse:
+def withdraw_with_dev_wallet(request: HttpRequest, link_id: str) -> HttpResponse:
     """Development backend only: the test wallet claims the withdraw link, as a scanning wallet would."""
     if not test_wallet_enabled():
         raise Http404("The test wallet exists only with the development backend.")
     backend = get_backend()
-    link = WithdrawLink.objects.filter(pk=link_id, worker=request.user).first()
+    link = WithdrawLink.objects.filter(public_id=link_id, worker=request.user).first()
     if link is None:
         raise Http404("No such withdraw link.")
     invoice = backend.create_invoice(amount_msat=link.max_withdrawable_msat, memo="Boltwork withdrawal (test wallet)")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInput, NotFound
+from core.ids import is_public_id
 from marketplace import answer_forms
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
@@ -25,9 +26,9 @@ from web.job_views import own_job_or_404
 REVIEW_PAGE_SIZE = 50
 
 
-def own_assignment_or_404(request: HttpRequest, assignment_id: int) -> Assignment:
+def own_assignment_or_404(request: HttpRequest, assignment_id: str) -> Assignment:
     try:
-        return selectors.assignment_of_worker_get(worker=request.user, assignment_id=assignment_id)
+        return selectors.assignment_of_worker_get(worker=request.user, public_id=assignment_id)
     except NotFound:
         raise Http404("No such assignment.") from None
 
@@ -37,10 +38,10 @@ def own_assignment_or_404(request: HttpRequest, assignment_id: int) -> Assignmen
 
 @login_required
 @require_POST
-def job_start(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_start(request: HttpRequest, job_id: str) -> HttpResponse:
     """'Start working': claim the next task of the job and open it."""
     try:
-        job = job_public_get(job_id=job_id)
+        job = job_public_get(public_id=job_id)
     except NotFound:
         raise Http404("No such job.") from None
     return _claim_and_open(request, job)
@@ -54,12 +55,12 @@ def _claim_and_open(request: HttpRequest, job: Job) -> HttpResponse:
         return redirect("worker_dashboard")
     except DomainError as error:
         messages.error(request, error.message)
-        return redirect("job_detail", job_id=job.pk)
-    return redirect("assignment_detail", assignment_id=assignment.pk)
+        return redirect("job_detail", job_id=job.public_id)
+    return redirect("assignment_detail", assignment_id=assignment.public_id)
 
 
 @login_required
-def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def assignment_detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
     assignment = own_assignment_or_404(request, assignment_id)
     return _render_assignment(request, assignment)
 
@@ -77,14 +78,14 @@ def _render_assignment(
         "prompt_html": answer_forms.fill_prompt(job.prompt_html, assignment.task.input),
         "answer_form": answer_form,
         "error": error,
-        "frame_url": reverse("assignment_frame", args=[assignment.pk]),
+        "frame_url": reverse("assignment_frame", args=[assignment.public_id]),
         "is_open": assignment.is_open and assignment.deadline_at > timezone.now(),
     }
     return render(request, "tasks/assignment_detail.html", context, status=status)
 
 
 @login_required
-def assignment_frame(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def assignment_frame(request: HttpRequest, assignment_id: str) -> HttpResponse:
     assignment = own_assignment_or_404(request, assignment_id)
     job = assignment.job
     if job.form_kind != FormKind.HTML:
@@ -95,7 +96,7 @@ def assignment_frame(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def assignment_submit(request: HttpRequest, assignment_id: str) -> HttpResponse:
     assignment = own_assignment_or_404(request, assignment_id)
     job = assignment.job
     take_next = "next" in request.POST
@@ -113,7 +114,7 @@ def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         return _render_assignment(request, assignment, answer_form=answer_form, error=error.message, status=400)
     except DomainError as error:
         messages.error(request, error.message)
-        return redirect("assignment_detail", assignment_id=assignment.pk)
+        return redirect("assignment_detail", assignment_id=assignment.public_id)
     messages.success(request, "Submitted. Thank you!")
     if take_next:
         return _claim_and_open(request, job)
@@ -131,13 +132,13 @@ def _html_answer_from_post(request: HttpRequest) -> object:
 
 @login_required
 @require_POST
-def assignment_return(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def assignment_return(request: HttpRequest, assignment_id: str) -> HttpResponse:
     assignment = own_assignment_or_404(request, assignment_id)
     try:
         services.assignment_return(assignment=assignment, worker=request.user)
     except DomainError as error:
         messages.error(request, error.message)
-        return redirect("assignment_detail", assignment_id=assignment.pk)
+        return redirect("assignment_detail", assignment_id=assignment.public_id)
     messages.info(request, "Assignment returned. The task went back to the pool.")
     return redirect("worker_dashboard")
 
@@ -163,7 +164,7 @@ def worker_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def review_queue(request: HttpRequest, job_id: int) -> HttpResponse:
+def review_queue(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     status = request.GET.get("status", AssignmentStatus.SUBMITTED)
     if status not in {AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED}:
@@ -177,7 +178,7 @@ def review_queue(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 def _review_bulk(request: HttpRequest, job: Job) -> HttpResponse:
-    selected = [int(value) for value in request.POST.getlist("selected") if value.isdigit()]
+    selected = [value for value in request.POST.getlist("selected") if is_public_id(value)]
     decision = request.POST.get("decision")
     reason = request.POST.get("reason", "").strip()
     if decision not in {"approve", "reject"}:
@@ -200,16 +201,17 @@ def _review_bulk(request: HttpRequest, job: Job) -> HttpResponse:
         else:
             verb = "approved" if decision == "approve" else "rejected"
             messages.success(request, f"{len(reviewed)} submission{'s' if len(reviewed) != 1 else ''} {verb}.")
-    return redirect("review_queue", job_id=job.pk)
+    return redirect("review_queue", job_id=job.public_id)
 
 
 @login_required
 @require_POST
-def assignment_review(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def assignment_review(request: HttpRequest, assignment_id: str) -> HttpResponse:
     """Approve or reject one submission; answers htmx with the updated row, others with a redirect."""
-    assignment = Assignment.objects.select_related("job").filter(pk=assignment_id).first()
-    if assignment is None or assignment.job.requester_id != request.user.pk:
-        raise Http404("No such assignment.")
+    try:
+        assignment = selectors.assignment_to_review_get(reviewer=request.user, public_id=assignment_id)
+    except NotFound:
+        raise Http404("No such assignment.") from None
     decision = request.POST.get("decision")
     error = ""
     try:
@@ -232,9 +234,9 @@ def assignment_review(request: HttpRequest, assignment_id: int) -> HttpResponse:
         messages.error(request, error)
     else:
         messages.success(request, f"Submission {assignment.get_status_display().lower()}.")
-    return redirect("review_queue", job_id=assignment.job_id)
+    return redirect("review_queue", job_id=assignment.job.public_id)
 
 
 @login_required
-def results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+def results_csv(request: HttpRequest, job_id: str) -> StreamingHttpResponse:
     return results_csv_response(job=own_job_or_404(request, job_id))

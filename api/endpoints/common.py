@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 
 from api import schemas
-from api.core import ApiKeyAuth, parse_id
+from api.core import ApiKeyAuth
 from api.models import ApiScope
 from marketplace import selectors as job_selectors
 from marketplace.models import Job
@@ -25,4 +25,4 @@ ERRORS = {
 
 
 def own_job(request: HttpRequest, job_id: str) -> Job:
-    return job_selectors.job_of_requester_get(requester=request.auth, job_id=parse_id(job_id))
+    return job_selectors.job_of_requester_get(requester=request.auth, public_id=job_id)

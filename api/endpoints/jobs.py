@@ -36,7 +36,7 @@ def _answer_form(
 
 def _as_stored(request: HttpRequest, job: Job) -> Job:
     """The job as it is now in the database, with its tags, after a service changed it."""
-    return job_selectors.job_of_requester_get(requester=request.auth, job_id=job.pk)
+    return job_selectors.job_of_requester_get(requester=request.auth, public_id=job.public_id)
 
 
 @router.post("/jobs", response={201: schemas.JobOut, **ERRORS}, auth=REQUESTER)

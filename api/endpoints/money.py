@@ -5,23 +5,20 @@ from ninja import Router, Status
 from ninja.decorators import decorate_view
 
 from api import schemas
-from api.core import ApiError, idempotent, page_of, parse_id
+from api.core import ApiError, idempotent, page_of
 from api.endpoints.common import ERRORS, MONEY, READ
-from core.errors import NotFound
 from payments import deposits
 from payments import selectors as money_selectors
 from payments import services as money_services
 from tasks import bonuses
 
 router = Router(tags=["money"])
-# tasks.bonuses.bonus_pay's words for a worker who never worked for the requester; a malformed id gets them too.
-NO_SUCH_WORKER = "No such worker or assignment among your jobs."
 
 
 @router.get("/me", response={200: schemas.MeOut, **ERRORS}, tags=["account"], auth=READ)
 def me(request: HttpRequest):
     summary = money_selectors.wallet_summary(user=request.auth)
-    return {"id": str(request.auth.pk), "username": request.auth.username, **summary}
+    return {"id": request.auth.public_id, "username": request.auth.username, **summary}
 
 
 @router.post("/deposits", response={201: schemas.DepositOut, 503: schemas.ErrorOut, **ERRORS}, auth=MONEY)
@@ -32,7 +29,7 @@ def deposit_create(request: HttpRequest, body: schemas.DepositIn):
 
 @router.get("/deposits/{deposit_id}", response={200: schemas.DepositOut, **ERRORS}, auth=READ)
 def deposit_get(request: HttpRequest, deposit_id: str):
-    deposit = money_selectors.deposit_of_user_get(user=request.auth, deposit_id=parse_id(deposit_id))
+    deposit = money_selectors.deposit_of_user_get(user=request.auth, public_id=deposit_id)
     return deposits.deposit_refresh(deposit=deposit)
 
 
@@ -41,19 +38,12 @@ def deposit_get(request: HttpRequest, deposit_id: str):
 def bonus_create(request: HttpRequest, body: schemas.BonusIn):
     bonus = bonuses.bonus_pay(
         requester=request.auth,
-        worker_id=_worker_pk(body.worker_id),
+        worker_id=body.worker_id,
         amount_msat=body.amount_msat,
         reason=body.reason,
-        assignment_id=parse_id(body.assignment_id) if body.assignment_id else None,
+        assignment_id=body.assignment_id,
     )
     return Status(201, bonus)
-
-
-def _worker_pk(worker_id: str) -> int:
-    try:
-        return parse_id(worker_id)
-    except NotFound:
-        raise NotFound(NO_SUCH_WORKER) from None
 
 
 @router.get("/payouts", response={200: schemas.PayoutPage, **ERRORS}, auth=READ)

@@ -5,7 +5,7 @@ from ninja import Router
 from ninja.decorators import decorate_view
 
 from api import schemas
-from api.core import idempotent, page_of, parse_id
+from api.core import idempotent, page_of
 from api.endpoints.common import ERRORS, READ, REQUESTER, own_job
 from tasks import selectors as task_selectors
 from tasks import services as task_services
@@ -28,7 +28,10 @@ def job_assignments(
 
 def _review(request: HttpRequest, assignment_id: str, *, approve: bool, feedback: str) -> Assignment:
     assignment = task_services.assignment_review(
-        assignment=Assignment(pk=parse_id(assignment_id)), reviewer=request.auth, approve=approve, feedback=feedback
+        assignment=task_selectors.assignment_to_review_get(reviewer=request.auth, public_id=assignment_id),
+        reviewer=request.auth,
+        approve=approve,
+        feedback=feedback,
     )
     return task_selectors.assignments_with_tasks(assignment_ids=[assignment.pk]).get()
 
@@ -50,7 +53,7 @@ def assignment_reject(request: HttpRequest, assignment_id: str, body: schemas.Re
 def assignments_review(request: HttpRequest, body: schemas.BulkReviewIn):
     reviewed = task_services.assignments_review_many(
         reviewer=request.auth,
-        approve_ids=[parse_id(value) for value in body.approve],
-        reject={parse_id(item.id): item.reason for item in body.reject},
+        approve_ids=body.approve,
+        reject={item.id: item.reason for item in body.reject},
     )
     return {"items": task_selectors.assignments_with_tasks(assignment_ids=reviewed)}

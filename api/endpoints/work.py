@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Status
 
 from api import schemas
-from api.core import page_of, parse_id
+from api.core import page_of
 from api.endpoints.common import ERRORS, READ, WORK
 from marketplace import selectors as job_selectors
 from marketplace.models import MAX_REWARD_MSAT
@@ -32,18 +32,18 @@ def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None
 
 @router.post("/jobs/{job_id}/claim", response={201: schemas.ClaimOut, **ERRORS}, auth=WORK)
 def job_claim(request: HttpRequest, job_id: str):
-    job = job_selectors.job_public_get(job_id=parse_id(job_id))
+    job = job_selectors.job_public_get(public_id=job_id)
     assignment = task_services.assignment_claim(job=job, worker=request.auth)
-    return Status(201, task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=assignment.pk))
+    return Status(201, task_selectors.assignment_of_worker_get(worker=request.auth, public_id=assignment.public_id))
 
 
 @router.post("/assignments/{assignment_id}/submit", response={200: schemas.WorkerAssignmentOut, **ERRORS}, auth=WORK)
 def assignment_submit(request: HttpRequest, assignment_id: str, body: schemas.SubmitIn):
-    assignment = task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=parse_id(assignment_id))
+    assignment = task_selectors.assignment_of_worker_get(worker=request.auth, public_id=assignment_id)
     return task_services.assignment_submit_json(assignment=assignment, worker=request.auth, answer=body.answer)
 
 
 @router.post("/assignments/{assignment_id}/return", response={200: schemas.WorkerAssignmentOut, **ERRORS}, auth=WORK)
 def assignment_return(request: HttpRequest, assignment_id: str):
-    assignment = task_selectors.assignment_of_worker_get(worker=request.auth, assignment_id=parse_id(assignment_id))
+    assignment = task_selectors.assignment_of_worker_get(worker=request.auth, public_id=assignment_id)
     return task_services.assignment_return(assignment=assignment, worker=request.auth)

@@ -72,7 +72,7 @@ def test_me_answers_with_the_key_owner_and_their_balances(requester_api, request
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
     assert response.json() == {
-        "id": str(requester.pk),
+        "id": requester.public_id,
         "username": "requester",
         "available_msat": 1_000_000_000,
         "escrow_msat": 0,
@@ -148,7 +148,7 @@ def test_a_key_acts_as_its_own_user_only(requester, stranger):
     job = make_job(requester=requester, tasks=1)
     stranger_api = api_client_for(stranger)
     assert stranger_api.get("/me").json()["username"] == "stranger"
-    assert_error(stranger_api.get(f"/jobs/{job.pk}"), 404, "not_found")
+    assert_error(stranger_api.get(f"/jobs/{job.public_id}"), 404, "not_found")
 
 
 # The error body and validation --------------------------------------------------------------------------------
@@ -229,7 +229,14 @@ def test_validation_error_bodies_never_leak_a_server_error_for_any_json_type(req
     """A sweep of JSON shapes against every body-taking endpoint: each answer is a 4xx with the error body."""
     job = make_job(requester=requester, tasks=1, publish=False)
     shapes = [None, 0, -1, 2**70, 1.5, "", "x" * 5000, [], [None], {}, {"a": {"b": []}}, True]
-    posts = ["/deposits", "/jobs", "/bonuses", "/assignments/review", f"/jobs/{job.pk}/tasks", "/assignments/1/submit"]
+    posts = [
+        "/deposits",
+        "/jobs",
+        "/bonuses",
+        "/assignments/review",
+        f"/jobs/{job.public_id}/tasks",
+        "/assignments/1/submit",
+    ]
     for path in posts:
         for shape in shapes:
             response = requester_api.post(path, shape)
@@ -237,7 +244,7 @@ def test_validation_error_bodies_never_leak_a_server_error_for_any_json_type(req
             error_of(response)
     # An empty object is a valid PATCH (no change) and a valid PUT (withdraw by QR only): every other shape is not.
     for shape in [shape for shape in shapes if shape != {}]:
-        response = requester_api.patch(f"/jobs/{job.pk}", shape)
+        response = requester_api.patch(f"/jobs/{job.public_id}", shape)
         assert 400 <= response.status_code < 500, (shape, response.status_code)
         response = requester_api.put("/me/payout-destination", shape)
         assert 400 <= response.status_code < 500, (shape, response.status_code)

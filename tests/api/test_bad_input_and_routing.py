@@ -36,7 +36,7 @@ def test_a_lone_surrogate_in_a_submitted_answer_is_400_and_the_answer_is_not_sto
     assignment = make_claimed_assignment(job=make_job(tasks=1), worker=worker)
     body = f'{{"answer": {{"sentiment": "Positive", "notes": "{escape}"}}}}'.encode()
 
-    response = worker_api.post(f"/assignments/{assignment.pk}/submit", body)
+    response = worker_api.post(f"/assignments/{assignment.public_id}/submit", body)
 
     error = assert_error(response, 400, "validation_error")
     assert "surrogate" in error["message"]
@@ -48,7 +48,7 @@ def test_a_lone_surrogate_in_an_answers_key_is_400(worker_api, worker):
     assignment = make_claimed_assignment(job=make_job(tasks=1), worker=worker)
     body = f'{{"answer": {{"sentiment": "Positive", "{LONE}": "x"}}}}'.encode()
 
-    assert_error(worker_api.post(f"/assignments/{assignment.pk}/submit", body), 400, "validation_error")
+    assert_error(worker_api.post(f"/assignments/{assignment.public_id}/submit", body), 400, "validation_error")
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.ACCEPTED
 
@@ -64,7 +64,7 @@ def test_a_lone_surrogate_in_a_job_is_400_and_no_job_is_made(requester_api, requ
 def test_a_lone_surrogate_in_a_patch_is_400_and_changes_nothing(requester_api, requester):
     job = make_job(requester=requester, tasks=1, publish=False, title="Before")
 
-    response = requester_api.patch(f"/jobs/{job.pk}", f'{{"title": "After {LONE}"}}'.encode())
+    response = requester_api.patch(f"/jobs/{job.public_id}", f'{{"title": "After {LONE}"}}'.encode())
 
     assert_error(response, 400, "validation_error")
     job.refresh_from_db()
@@ -82,7 +82,7 @@ def test_a_lone_surrogate_in_a_patch_is_400_and_changes_nothing(requester_api, r
 def test_a_lone_surrogate_in_json_tasks_is_400_and_adds_nothing(requester_api, requester, body):
     job = make_job(requester=requester, tasks=1, publish=False)
 
-    assert_error(requester_api.post(f"/jobs/{job.pk}/tasks", body.encode()), 400, "validation_error")
+    assert_error(requester_api.post(f"/jobs/{job.public_id}/tasks", body.encode()), 400, "validation_error")
     assert Task.objects.filter(job=job).count() == 1
 
 
@@ -91,7 +91,7 @@ def test_a_surrogate_encoded_in_a_csv_body_is_400_and_adds_nothing(requester_api
     job = make_job(requester=requester, tasks=1, publish=False)
     body = b"review\nfine\nbad \xed\xa0\x80 here\n"
 
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", body, content_type="text/csv")
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", body, content_type="text/csv")
 
     assert 400 <= response.status_code < 500, short(response)
     assert Task.objects.filter(job=job).count() == 1
@@ -222,7 +222,7 @@ def test_a_method_a_path_does_not_allow_is_a_json_405_with_allow(requester_api, 
 
 def test_a_405_changes_nothing(requester_api, requester):
     job = make_job(requester=requester, tasks=1, publish=False)
-    assert_error(requester_api.request("DELETE", f"/jobs/{job.pk}"), 405, "method_not_allowed")
+    assert_error(requester_api.request("DELETE", f"/jobs/{job.public_id}"), 405, "method_not_allowed")
     assert Job.objects.filter(pk=job.pk).exists()
 
 
@@ -265,7 +265,7 @@ def test_a_bonus_to_a_missing_user_is_answered_exactly_like_one_to_an_unrelated_
     missing_id = str(max(worker.pk, unrelated.pk, requester.pk) + 1000)
 
     to_missing = requester_api.post("/bonuses", {"worker_id": missing_id, **body})
-    to_unrelated = requester_api.post("/bonuses", {"worker_id": str(unrelated.pk), **body})
+    to_unrelated = requester_api.post("/bonuses", {"worker_id": unrelated.public_id, **body})
 
     assert (to_missing.status_code, to_missing.json()) == (to_unrelated.status_code, to_unrelated.json())
     assert to_missing.status_code in {400, 404}
@@ -273,7 +273,7 @@ def test_a_bonus_to_a_missing_user_is_answered_exactly_like_one_to_an_unrelated_
 
 
 def test_the_uniform_answer_is_the_services_404(requester_api, unrelated):
-    for worker_id in ["987654321", str(unrelated.pk), "9" * 18, "abc"]:
+    for worker_id in ["987654321", unrelated.public_id, "9" * 18, "abc"]:
         response = requester_api.post("/bonuses", {"worker_id": worker_id, "amount_msat": 1_000, "reason": "Hi"})
         error = assert_error(response, 404, "not_found")
         assert error == {

@@ -29,7 +29,7 @@ def test_a_task_import_of_more_objects_than_tasks_can_have_is_refused_before_it_
     job = make_job(requester=requester, tasks=0, publish=False)
     body = b'{"tasks":[' + b",".join([b'{"input":{}}'] * 100_001) + b"]}"
 
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", body, content_type="application/json")
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", body, content_type="application/json")
 
     assert response.status_code == 400
     assert "at most 100,000 tasks" in response.json()["error"]["message"]
@@ -39,7 +39,7 @@ def test_junk_arrays_in_a_task_import_are_refused_before_parsing(requester_api, 
     job = make_job(requester=requester, tasks=0, publish=False)
     body = b'{"tasks":[{"input":{"review":"a"}}],"junk":[' + b",".join([b"[]"] * 50_000) + b"]}"
 
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", body, content_type="application/json")
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", body, content_type="application/json")
 
     assert response.status_code == 400
     assert not Task.objects.filter(job=job).exists()
@@ -50,7 +50,7 @@ def test_braces_and_brackets_inside_task_values_are_just_text(requester_api, req
     tasks = [{"input": {"review": '{"nested": [1, 2, {"x": "]"}]} \\" {{'}} for _ in range(3)]
 
     response = requester_api.post(
-        f"/jobs/{job.pk}/tasks", json.dumps({"tasks": tasks}).encode(), content_type="application/json"
+        f"/jobs/{job.public_id}/tasks", json.dumps({"tasks": tasks}).encode(), content_type="application/json"
     )
 
     assert response.status_code == 201, response.content

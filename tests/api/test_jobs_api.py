@@ -64,7 +64,7 @@ def test_create_a_form_builder_job(requester_api, requester):
     assert job["html_template"] is None
     assert (job["task_count"], job["open_slot_count"], job["input_columns"]) == (0, 0, [])
     assert job["published_at"] is None
-    stored = Job.objects.get(pk=int(job["id"]))
+    stored = Job.objects.get(public_id=job["id"])
     assert stored.requester == requester
     assert stored.status == JobStatus.DRAFT
     assert available_msat(requester) == 1_000_000_000  # nothing moves before publishing
@@ -131,16 +131,16 @@ def test_list_my_jobs_only(requester_api, requester, stranger):
     response = requester_api.get("/jobs")
     assert response.status_code == 200
     body = response.json()
-    assert [item["id"] for item in body["items"]] == [str(job.pk) for job in reversed(mine)]
+    assert [item["id"] for item in body["items"]] == [job.public_id for job in reversed(mine)]
     assert body["next"] is None
 
 
 def test_get_my_job(requester_api, requester):
     job = make_job(requester=requester, tasks=3)
-    response = requester_api.get(f"/jobs/{job.pk}")
+    response = requester_api.get(f"/jobs/{job.public_id}")
     assert response.status_code == 200
     body = response.json()
-    assert body["id"] == str(job.pk)
+    assert body["id"] == job.public_id
     assert body["status"] == "published"
     assert (body["task_count"], body["open_slot_count"], body["input_columns"]) == (3, 3, ["review"])
     assert body["fee_per_assignment_msat"] == 1_000
@@ -164,7 +164,7 @@ def test_get_my_job(requester_api, requester):
 def test_someone_elses_job_is_not_found_and_not_touched(stranger_api, requester, method, suffix, body):
     job = make_job(requester=requester, tasks=2, publish=False)
     before = snapshot(job)
-    response = stranger_api.request(method, f"/jobs/{job.pk}{suffix}", body)
+    response = stranger_api.request(method, f"/jobs/{job.public_id}{suffix}", body)
     assert_error(response, 404, "not_found")
     assert snapshot(job) == before
 
@@ -173,7 +173,7 @@ def test_someone_elses_job_is_not_found_and_not_touched(stranger_api, requester,
 def test_someone_elses_published_job_is_not_found_and_not_touched(stranger_api, requester, suffix):
     job = make_job(requester=requester, tasks=2)
     before = snapshot(job)
-    response = stranger_api.post(f"/jobs/{job.pk}{suffix}", {"tasks": [{"input": {"review": "x"}}]})
+    response = stranger_api.post(f"/jobs/{job.public_id}{suffix}", {"tasks": [{"input": {"review": "x"}}]})
     assert_error(response, 404, "not_found")
     assert snapshot(job) == before
 
@@ -183,7 +183,7 @@ def test_someone_elses_published_job_is_not_found_and_not_touched(stranger_api, 
 
 def test_patch_changes_only_what_is_sent(requester_api, requester):
     job = make_job(requester=requester, tasks=2, publish=False, tags=["old"])
-    response = requester_api.patch(f"/jobs/{job.pk}", {"title": "Rate two reviews", "reward_msat": 21_000})
+    response = requester_api.patch(f"/jobs/{job.public_id}", {"title": "Rate two reviews", "reward_msat": 21_000})
     assert response.status_code == 200, short(response)
     body = response.json()
     assert (body["title"], body["reward_msat"]) == ("Rate two reviews", 21_000)
@@ -196,7 +196,7 @@ def test_patch_can_replace_tags_form_and_copies_per_task(requester_api, requeste
     job = make_job(requester=requester, tasks=2, publish=False)
     form = {"prompt": "Is {{review}} kind?", "fields": [{"name": "kind", "kind": "checkbox", "label": "Kind?"}]}
     response = requester_api.patch(
-        f"/jobs/{job.pk}", {"tags": ["Kindness"], "form": form, "assignments_per_task": 3, "expires_at": None}
+        f"/jobs/{job.public_id}", {"tags": ["Kindness"], "form": form, "assignments_per_task": 3, "expires_at": None}
     )
     assert response.status_code == 200, short(response)
     body = response.json()
@@ -209,7 +209,7 @@ def test_patch_a_form_that_uses_a_column_the_tasks_lack_is_400_and_changes_nothi
     job = make_job(requester=requester, tasks=2, publish=False)
     before = snapshot(job)
     form = {"prompt": "{{missing}}", "fields": [{"name": "a", "kind": "checkbox", "label": "A"}]}
-    response = requester_api.patch(f"/jobs/{job.pk}", {"title": "Changed", "form": form})
+    response = requester_api.patch(f"/jobs/{job.public_id}", {"title": "Changed", "form": form})
     assert_error(response, 400, "validation_error")
     assert snapshot(job) == before  # the title change went back with the form (one transaction)
 
@@ -217,7 +217,7 @@ def test_patch_a_form_that_uses_a_column_the_tasks_lack_is_400_and_changes_nothi
 def test_patch_form_and_template_together_is_400(requester_api, requester):
     job = make_job(requester=requester, tasks=2, publish=False)
     form = {"fields": [{"name": "a", "kind": "checkbox", "label": "A"}]}
-    response = requester_api.patch(f"/jobs/{job.pk}", {"form": form, "html_template": HTML_TEMPLATE})
+    response = requester_api.patch(f"/jobs/{job.public_id}", {"form": form, "html_template": HTML_TEMPLATE})
     assert_error(response, 400, "validation_error")
 
 
@@ -225,9 +225,9 @@ def test_patch_form_and_template_together_is_400(requester_api, requester):
 def test_patch_after_publishing_is_409_invalid_state(requester_api, requester, status):
     job = make_job(requester=requester, tasks=2)
     if status != "published":
-        requester_api.post(f"/jobs/{job.pk}/{'pause' if status == 'paused' else 'close'}")
+        requester_api.post(f"/jobs/{job.public_id}/{'pause' if status == 'paused' else 'close'}")
     before = snapshot(job)
-    response = requester_api.patch(f"/jobs/{job.pk}", {"title": "Too late", "reward_msat": 1_000})
+    response = requester_api.patch(f"/jobs/{job.public_id}", {"title": "Too late", "reward_msat": 1_000})
     assert_error(response, 409, "invalid_state")
     assert snapshot(job) == before
 
@@ -242,7 +242,7 @@ def test_patch_with_null_for_a_field_that_cannot_be_empty_is_400_not_a_server_er
     iterating None - a 500 each."""
     job = make_job(requester=requester, tasks=2, publish=False)
     before = snapshot(job)
-    response = requester_api.patch(f"/jobs/{job.pk}", {field: None})
+    response = requester_api.patch(f"/jobs/{job.public_id}", {field: None})
     assert response.status_code == 400, short(response)
     assert snapshot(job) == before
 
@@ -253,7 +253,8 @@ def test_patch_with_null_for_a_field_that_cannot_be_empty_is_400_not_a_server_er
 def test_add_tasks_as_json(requester_api, requester):
     job = make_bare_draft(requester=requester)
     response = requester_api.post(
-        f"/jobs/{job.pk}/tasks", {"tasks": [{"input": {"review": "Great", "stars": "5"}}, {"input": {"review": "Bad"}}]}
+        f"/jobs/{job.public_id}/tasks",
+        {"tasks": [{"input": {"review": "Great", "stars": "5"}}, {"input": {"review": "Bad"}}]},
     )
     assert response.status_code == 201, short(response)
     assert response.json() == {"created": 2}
@@ -268,7 +269,7 @@ def test_add_tasks_as_json(requester_api, requester):
 def test_add_tasks_as_csv(requester_api, requester):
     job = make_job(requester=requester, tasks=0, publish=False)
     body = 'review,stars\n"Good, really",5\n"Line\nbreak",1\n'
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", body, content_type="text/csv")
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", body, content_type="text/csv")
     assert response.status_code == 201, short(response)
     assert response.json() == {"created": 2}
     assert [task.input["review"] for task in job.tasks.order_by("position")] == ["Good, really", "Line\nbreak"]
@@ -278,7 +279,7 @@ def test_later_tasks_must_have_the_same_columns(requester_api, requester):
     job = make_job(requester=requester, tasks=2, publish=False)
     before = snapshot(job)
     error = assert_error(
-        requester_api.post(f"/jobs/{job.pk}/tasks", "text,stars\nx,1\n", content_type="text/csv"),
+        requester_api.post(f"/jobs/{job.public_id}/tasks", "text,stars\nx,1\n", content_type="text/csv"),
         400,
         "validation_error",
     )
@@ -290,12 +291,12 @@ def test_a_bad_csv_row_names_the_row_and_adds_nothing(requester_api, requester):
     job = make_job(requester=requester, tasks=0, publish=False)
     body = "review,stars\nok,1\nok,2\ntoo,many,cells\nok,3\n"
     error = assert_error(
-        requester_api.post(f"/jobs/{job.pk}/tasks", body, content_type="text/csv"), 400, "validation_error"
+        requester_api.post(f"/jobs/{job.public_id}/tasks", body, content_type="text/csv"), 400, "validation_error"
     )
     assert error["details"]["row"] == 4
     assert "Row 4" in error["message"]
     unterminated = 'review\nfine\n"never closed\nstill open\n'
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", unterminated, content_type="text/csv")
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", unterminated, content_type="text/csv")
     assert_error(response, 400, "validation_error")
     assert Task.objects.filter(job=job).count() == 0
 
@@ -314,7 +315,7 @@ def test_a_bad_csv_row_names_the_row_and_adds_nothing(requester_api, requester):
 def test_csv_problems_are_400_with_the_row(requester_api, requester, body, row):
     job = make_bare_draft(requester=requester)
     error = assert_error(
-        requester_api.post(f"/jobs/{job.pk}/tasks", body, content_type="text/csv"), 400, "validation_error"
+        requester_api.post(f"/jobs/{job.public_id}/tasks", body, content_type="text/csv"), 400, "validation_error"
     )
     if row is not None:
         assert error["details"]["row"] == row
@@ -324,7 +325,7 @@ def test_csv_problems_are_400_with_the_row(requester_api, requester, body, row):
 def test_a_json_task_with_an_unknown_column_names_the_task_and_adds_nothing(requester_api, requester):
     job = make_job(requester=requester, tasks=1, publish=False)
     tasks = [{"input": {"review": "ok"}}, {"input": {"review": "ok"}}, {"input": {"review": "x", "extra": "y"}}]
-    error = assert_error(requester_api.post(f"/jobs/{job.pk}/tasks", {"tasks": tasks}), 400, "validation_error")
+    error = assert_error(requester_api.post(f"/jobs/{job.public_id}/tasks", {"tasks": tasks}), 400, "validation_error")
     assert error["details"] == {"task": 3, "unknown": ["extra"]}
     assert "Task 3" in error["message"]
     assert Task.objects.filter(job=job).count() == 1
@@ -332,7 +333,7 @@ def test_a_json_task_with_an_unknown_column_names_the_task_and_adds_nothing(requ
 
 def test_json_tasks_without_the_forms_placeholder_are_400(requester_api, requester):
     job = make_job(requester=requester, tasks=0, publish=False)  # its prompt uses {{review}}
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", {"tasks": [{"input": {"text": "x"}}]})
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", {"tasks": [{"input": {"text": "x"}}]})
     assert_error(response, 400, "validation_error")
     assert Task.objects.filter(job=job).count() == 0
 
@@ -348,7 +349,7 @@ def test_json_tasks_without_the_forms_placeholder_are_400(requester_api, request
 )
 def test_invalid_json_tasks_are_400_and_add_nothing(requester_api, requester, body):
     job = make_job(requester=requester, tasks=0, publish=False)
-    assert_error(requester_api.post(f"/jobs/{job.pk}/tasks", body), 400, "validation_error")
+    assert_error(requester_api.post(f"/jobs/{job.public_id}/tasks", body), 400, "validation_error")
     assert Task.objects.filter(job=job).count() == 0
 
 
@@ -366,7 +367,7 @@ def test_json_tasks_that_fail_validation_as_a_whole_are_400_not_a_server_error(r
     input is a ninja `DjangoGetter` (for `{}`, `0`, a task without "input") or bytes (invalid UTF-8), which
     JsonResponse cannot encode: a 500 for the most common mistakes."""
     job = make_job(requester=requester, tasks=0, publish=False)
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", body)
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", body)
     assert_error(response, 400, "validation_error")
 
 
@@ -377,7 +378,7 @@ def test_json_tasks_that_fail_validation_as_a_whole_are_400_not_a_server_error(r
 def test_a_nul_in_a_json_task_is_400_not_a_server_error(requester_api, requester, task_input):
     """BUG: the CSV path refuses NUL; JSON tasks go to COPY as JSON with \\u0000, which jsonb rejects: a 500."""
     job = make_bare_draft(requester=requester)
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", {"tasks": [{"input": task_input}]})
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", {"tasks": [{"input": task_input}]})
     assert_error(response, 400, "validation_error")
 
 
@@ -390,21 +391,23 @@ def test_json_tasks_obey_the_same_limits_as_csv(requester_api, requester, task_i
     """BUG: a CSV upload refuses an empty or >100-character column name, >100 columns and cells over 10,000
     characters (tasks/csv_import.py); the JSON body skips all of those checks and creates the tasks."""
     job = make_bare_draft(requester=requester)
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", {"tasks": [{"input": task_input}]})
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", {"tasks": [{"input": task_input}]})
     assert_error(response, 400, "validation_error")
     assert Task.objects.filter(job=job).count() == 0
 
 
 def test_tasks_in_another_content_type_are_415(requester_api, requester):
     job = make_bare_draft(requester=requester)
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", "review=x", content_type="application/x-www-form-urlencoded")
+    response = requester_api.post(
+        f"/jobs/{job.public_id}/tasks", "review=x", content_type="application/x-www-form-urlencoded"
+    )
     assert_error(response, 415, "unsupported_media_type")
 
 
 def test_tasks_added_to_a_published_job_are_paid_into_escrow(requester_api, requester):
     job = make_job(requester=requester, tasks=1)
     before = available_msat(requester)
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", {"tasks": [{"input": {"review": "x"}}] * 2})
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", {"tasks": [{"input": {"review": "x"}}] * 2})
     assert response.status_code == 201, short(response)
     assert before - available_msat(requester) == 2 * 11_000
     job.refresh_from_db()
@@ -414,7 +417,7 @@ def test_tasks_added_to_a_published_job_are_paid_into_escrow(requester_api, requ
 def test_tasks_for_a_published_job_without_the_funds_are_402_and_add_nothing(requester_api, requester):
     job = make_job(requester=requester, tasks=1, reward_msat=400_000_000)  # 440,000 sats of 1,000,000 in escrow
     before = snapshot(job)
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", {"tasks": [{"input": {"review": "x"}}] * 2})
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", {"tasks": [{"input": {"review": "x"}}] * 2})
     error = assert_error(response, 402, "insufficient_funds")
     assert error["details"]["missing_msat"] == 2 * 440_000_000 - 560_000_000
     assert snapshot(job) == before
@@ -422,8 +425,8 @@ def test_tasks_for_a_published_job_without_the_funds_are_402_and_add_nothing(req
 
 def test_tasks_for_a_closed_job_are_409(requester_api, requester):
     job = make_job(requester=requester, tasks=1)
-    requester_api.post(f"/jobs/{job.pk}/close")
-    response = requester_api.post(f"/jobs/{job.pk}/tasks", {"tasks": [{"input": {"review": "x"}}]})
+    requester_api.post(f"/jobs/{job.public_id}/close")
+    response = requester_api.post(f"/jobs/{job.public_id}/tasks", {"tasks": [{"input": {"review": "x"}}]})
     assert_error(response, 409, "invalid_state")
     assert Task.objects.filter(job=job).count() == 1
 
@@ -433,7 +436,7 @@ def test_tasks_for_a_closed_job_are_409(requester_api, requester):
 
 def test_publish_funds_the_escrow_and_puts_the_job_on_the_board(requester_api, requester, worker_api):
     job = make_job(requester=requester, tasks=3, publish=False, assignments_per_task=2)
-    response = requester_api.post(f"/jobs/{job.pk}/publish")
+    response = requester_api.post(f"/jobs/{job.public_id}/publish")
     assert response.status_code == 200, short(response)
     body = response.json()
     assert body["status"] == "published"
@@ -441,13 +444,13 @@ def test_publish_funds_the_escrow_and_puts_the_job_on_the_board(requester_api, r
     assert body["published_at"] is not None
     assert requester_api.get("/me").json()["escrow_msat"] == 6 * 11_000
     assert available_msat(requester) == 1_000_000_000 - 6 * 11_000
-    assert str(job.pk) in [item["id"] for item in worker_api.get("/board").json()["items"]]
+    assert job.public_id in [item["id"] for item in worker_api.get("/board").json()["items"]]
 
 
 def test_publish_without_funds_is_402_with_the_missing_amount_and_changes_nothing(broke_api, broke_requester):
     job = make_job(requester=broke_requester, tasks=3, publish=False)
     before = snapshot(job)
-    error = assert_error(broke_api.post(f"/jobs/{job.pk}/publish"), 402, "insufficient_funds")
+    error = assert_error(broke_api.post(f"/jobs/{job.public_id}/publish"), 402, "insufficient_funds")
     assert error["details"]["missing_msat"] == 3 * 11_000
     assert snapshot(job) == before
 
@@ -455,37 +458,37 @@ def test_publish_without_funds_is_402_with_the_missing_amount_and_changes_nothin
 def test_publish_with_part_of_the_funds_says_exactly_what_is_missing(broke_api, broke_requester):
     fund(broke_requester, 20_000)
     job = make_job(requester=broke_requester, tasks=3, publish=False)
-    error = assert_error(broke_api.post(f"/jobs/{job.pk}/publish"), 402, "insufficient_funds")
+    error = assert_error(broke_api.post(f"/jobs/{job.public_id}/publish"), 402, "insufficient_funds")
     assert error["details"]["missing_msat"] == 33_000 - 20_000
     assert available_msat(broke_requester) == 20_000
 
 
 def test_publish_without_tasks_or_form_is_400(requester_api, requester):
     bare = make_bare_draft(requester=requester)
-    assert_error(requester_api.post(f"/jobs/{bare.pk}/publish"), 400, "validation_error")
+    assert_error(requester_api.post(f"/jobs/{bare.public_id}/publish"), 400, "validation_error")
     no_tasks = make_job(requester=requester, tasks=0, publish=False)
-    assert_error(requester_api.post(f"/jobs/{no_tasks.pk}/publish"), 400, "validation_error")
+    assert_error(requester_api.post(f"/jobs/{no_tasks.public_id}/publish"), 400, "validation_error")
     assert Job.objects.filter(requester=requester, status=JobStatus.DRAFT).count() == 2
 
 
 def test_publish_twice_funds_once(requester_api, requester):
     job = make_job(requester=requester, tasks=2, publish=False)
-    assert requester_api.post(f"/jobs/{job.pk}/publish").status_code == 200
-    assert requester_api.post(f"/jobs/{job.pk}/publish").status_code == 200
+    assert requester_api.post(f"/jobs/{job.public_id}/publish").status_code == 200
+    assert requester_api.post(f"/jobs/{job.public_id}/publish").status_code == 200
     assert available_msat(requester) == 1_000_000_000 - 22_000
 
 
 def test_pause_resume_close(requester_api, requester, worker_api):
     job = make_job(requester=requester, tasks=2)
-    assert requester_api.post(f"/jobs/{job.pk}/pause").json()["status"] == "paused"
-    assert str(job.pk) not in [item["id"] for item in worker_api.get("/board").json()["items"]]
-    assert requester_api.post(f"/jobs/{job.pk}/resume").json()["status"] == "published"
-    closed = requester_api.post(f"/jobs/{job.pk}/close")
+    assert requester_api.post(f"/jobs/{job.public_id}/pause").json()["status"] == "paused"
+    assert job.public_id not in [item["id"] for item in worker_api.get("/board").json()["items"]]
+    assert requester_api.post(f"/jobs/{job.public_id}/resume").json()["status"] == "published"
+    closed = requester_api.post(f"/jobs/{job.public_id}/close")
     assert closed.status_code == 200
     assert closed.json()["status"] == "closed"
     assert requester_api.get("/me").json()["escrow_msat"] == 0  # unclaimed escrow went back
     assert available_msat(requester) == 1_000_000_000
-    assert requester_api.post(f"/jobs/{job.pk}/close").json()["status"] == "closed"  # idempotent
+    assert requester_api.post(f"/jobs/{job.public_id}/close").json()["status"] == "closed"  # idempotent
 
 
 @pytest.mark.parametrize(
@@ -495,9 +498,9 @@ def test_pause_resume_close(requester_api, requester, worker_api):
 def test_a_move_the_state_does_not_allow_is_409_invalid_state(requester_api, requester, start, action):
     job = make_job(requester=requester, tasks=2, publish=start != "draft")
     if start == "closed":
-        requester_api.post(f"/jobs/{job.pk}/close")
+        requester_api.post(f"/jobs/{job.public_id}/close")
     before = snapshot(job)
-    assert_error(requester_api.post(f"/jobs/{job.pk}/{action}"), 409, "invalid_state")
+    assert_error(requester_api.post(f"/jobs/{job.public_id}/{action}"), 409, "invalid_state")
     assert snapshot(job) == before
 
 
@@ -506,7 +509,7 @@ def test_resume_does_not_publish_a_draft(requester_api, requester):
     Resume should only put a paused job back (409 invalid_state otherwise); publishing is its own, explicit step."""
     job = make_job(requester=requester, tasks=2, publish=False)
     before = snapshot(job)
-    assert_error(requester_api.post(f"/jobs/{job.pk}/resume"), 409, "invalid_state")
+    assert_error(requester_api.post(f"/jobs/{job.public_id}/resume"), 409, "invalid_state")
     assert snapshot(job) == before
 
 
@@ -517,42 +520,44 @@ def test_list_assignments_with_a_status_filter(requester_api, requester):
     job = make_job(requester=requester, tasks=3)
     submitted = make_submitted_assignment(job=job)
     accepted = make_claimed_assignment(job=job)
-    body = requester_api.get(f"/jobs/{job.pk}/assignments").json()
-    assert [item["id"] for item in body["items"]] == [str(accepted.pk), str(submitted.pk)]
-    only = requester_api.get(f"/jobs/{job.pk}/assignments", status="submitted").json()["items"]
-    assert [item["id"] for item in only] == [str(submitted.pk)]
+    body = requester_api.get(f"/jobs/{job.public_id}/assignments").json()
+    assert [item["id"] for item in body["items"]] == [accepted.public_id, submitted.public_id]
+    only = requester_api.get(f"/jobs/{job.public_id}/assignments", status="submitted").json()["items"]
+    assert [item["id"] for item in only] == [submitted.public_id]
     item = only[0]
     assert item["task_input"] == {"review": "Review number 1"}
     assert item["answer"] == {"sentiment": "Positive", "notes": ""}
-    assert item["worker_id"] == str(submitted.worker_id)
+    assert item["worker_id"] == submitted.worker.public_id
     assert datetime.fromisoformat(item["submitted_at"]).tzinfo is not None
 
 
 def test_an_unknown_status_filter_is_400(requester_api, requester):
     job = make_job(requester=requester, tasks=1)
-    assert_error(requester_api.get(f"/jobs/{job.pk}/assignments", status="lost"), 400, "validation_error")
+    assert_error(requester_api.get(f"/jobs/{job.public_id}/assignments", status="lost"), 400, "validation_error")
 
 
 def test_approve_pays_the_worker_from_escrow(requester_api, requester, worker):
     job = make_job(requester=requester, tasks=2)
     assignment = make_submitted_assignment(job=job, worker=worker)
-    response = requester_api.post(f"/assignments/{assignment.pk}/approve", {"feedback": "Spot on"})
+    response = requester_api.post(f"/assignments/{assignment.public_id}/approve", {"feedback": "Spot on"})
     assert response.status_code == 200, short(response)
     body = response.json()
     assert (body["status"], body["feedback"]) == ("approved", "Spot on")
     assert datetime.fromisoformat(body["reviewed_at"]).tzinfo is not None
     assert balance_msat(account=account_of_user(user=worker, kind=AccountKind.WORKER_EARNED)) == 10_000
     # Approving again is a no-op: paid once.
-    assert requester_api.post(f"/assignments/{assignment.pk}/approve", {}).json()["status"] == "approved"
+    assert requester_api.post(f"/assignments/{assignment.public_id}/approve", {}).json()["status"] == "approved"
     assert balance_msat(account=account_of_user(user=worker, kind=AccountKind.WORKER_EARNED)) == 10_000
 
 
 def test_reject_needs_a_reason_and_reopens_the_slot(requester_api, requester, worker):
     job = make_job(requester=requester, tasks=1)
     assignment = make_submitted_assignment(job=job, worker=worker)
-    assert_error(requester_api.post(f"/assignments/{assignment.pk}/reject", {}), 400, "validation_error")
-    assert_error(requester_api.post(f"/assignments/{assignment.pk}/reject", {"reason": "   "}), 400, "validation_error")
-    response = requester_api.post(f"/assignments/{assignment.pk}/reject", {"reason": "It was negative."})
+    assert_error(requester_api.post(f"/assignments/{assignment.public_id}/reject", {}), 400, "validation_error")
+    assert_error(
+        requester_api.post(f"/assignments/{assignment.public_id}/reject", {"reason": "   "}), 400, "validation_error"
+    )
+    response = requester_api.post(f"/assignments/{assignment.public_id}/reject", {"reason": "It was negative."})
     assert response.status_code == 200, short(response)
     assert (response.json()["status"], response.json()["feedback"]) == ("rejected", "It was negative.")
     job.refresh_from_db()
@@ -562,15 +567,17 @@ def test_reject_needs_a_reason_and_reopens_the_slot(requester_api, requester, wo
 def test_changing_a_decision_is_409(requester_api, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_submitted_assignment(job=job)
-    requester_api.post(f"/assignments/{assignment.pk}/approve", {})
-    assert_error(requester_api.post(f"/assignments/{assignment.pk}/reject", {"reason": "No"}), 409, "invalid_state")
+    requester_api.post(f"/assignments/{assignment.public_id}/approve", {})
+    assert_error(
+        requester_api.post(f"/assignments/{assignment.public_id}/reject", {"reason": "No"}), 409, "invalid_state"
+    )
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.APPROVED
 
 
 def test_reviewing_work_not_yet_submitted_is_409(requester_api, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job)
-    assert_error(requester_api.post(f"/assignments/{assignment.pk}/approve", {}), 409, "invalid_state")
+    assert_error(requester_api.post(f"/assignments/{assignment.public_id}/approve", {}), 409, "invalid_state")
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.ACCEPTED
 
 
@@ -578,7 +585,7 @@ def test_reviewing_work_not_yet_submitted_is_409(requester_api, requester):
 def test_reviewing_someone_elses_assignment_is_404_and_changes_nothing(stranger_api, requester, worker, action, body):
     job = make_job(requester=requester, tasks=1)
     assignment = make_submitted_assignment(job=job, worker=worker)
-    assert_error(stranger_api.post(f"/assignments/{assignment.pk}/{action}", body), 404, "not_found")
+    assert_error(stranger_api.post(f"/assignments/{assignment.public_id}/{action}", body), 404, "not_found")
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.SUBMITTED
     assert balance_msat(account=account_of_user(user=worker, kind=AccountKind.WORKER_EARNED)) == 0
 
@@ -586,14 +593,14 @@ def test_reviewing_someone_elses_assignment_is_404_and_changes_nothing(stranger_
 def test_the_worker_cannot_approve_their_own_work(worker_api, requester, worker):
     job = make_job(requester=requester, tasks=1)
     assignment = make_submitted_assignment(job=job, worker=worker)
-    assert_error(worker_api.post(f"/assignments/{assignment.pk}/approve", {}), 404, "not_found")
+    assert_error(worker_api.post(f"/assignments/{assignment.public_id}/approve", {}), 404, "not_found")
 
 
 def test_a_nul_in_a_rejection_reason_is_400_not_a_server_error(requester_api, requester):
     """BUG: the reason is saved to a text column as is: PostgreSQL refuses NUL, a 500."""
     job = make_job(requester=requester, tasks=1)
     assignment = make_submitted_assignment(job=job)
-    response = requester_api.post(f"/assignments/{assignment.pk}/reject", {"reason": "bad\x00"})
+    response = requester_api.post(f"/assignments/{assignment.public_id}/reject", {"reason": "bad\x00"})
     assert_error(response, 400, "validation_error")
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.SUBMITTED
 
@@ -603,18 +610,18 @@ def test_bulk_review_approves_and_rejects_at_once(requester_api, requester):
     first, second, third = (make_submitted_assignment(job=job) for _ in range(3))
     response = requester_api.post(
         "/assignments/review",
-        {"approve": [str(first.pk), str(third.pk)], "reject": [{"id": str(second.pk), "reason": "Wrong"}]},
+        {"approve": [first.public_id, third.public_id], "reject": [{"id": second.public_id, "reason": "Wrong"}]},
     )
     assert response.status_code == 200, short(response)
     statuses = {item["id"]: item["status"] for item in response.json()["items"]}
-    assert statuses == {str(first.pk): "approved", str(second.pk): "rejected", str(third.pk): "approved"}
+    assert statuses == {first.public_id: "approved", second.public_id: "rejected", third.public_id: "approved"}
 
 
 def test_bulk_review_with_one_foreign_assignment_changes_nothing(requester_api, requester):
     job = make_job(requester=requester, tasks=2)
     mine = make_submitted_assignment(job=job)
     other = make_submitted_assignment(job=make_job(requester=make_user(), tasks=1))
-    response = requester_api.post("/assignments/review", {"approve": [str(mine.pk), str(other.pk)]})
+    response = requester_api.post("/assignments/review", {"approve": [mine.public_id, other.public_id]})
     assert_error(response, 404, "not_found")
     assert Assignment.objects.get(pk=mine.pk).status == AssignmentStatus.SUBMITTED
     assert Assignment.objects.get(pk=other.pk).status == AssignmentStatus.SUBMITTED
@@ -624,7 +631,7 @@ def test_bulk_review_with_one_unreviewable_item_changes_nothing(requester_api, r
     job = make_job(requester=requester, tasks=2)
     submitted = make_submitted_assignment(job=job)
     accepted = make_claimed_assignment(job=job)
-    response = requester_api.post("/assignments/review", {"approve": [str(submitted.pk), str(accepted.pk)]})
+    response = requester_api.post("/assignments/review", {"approve": [submitted.public_id, accepted.public_id]})
     assert_error(response, 409, "invalid_state")
     assert Assignment.objects.get(pk=submitted.pk).status == AssignmentStatus.SUBMITTED
 
@@ -635,7 +642,7 @@ def test_bulk_review_across_two_of_my_jobs(requester_api, requester):
     (misleading: they are hers). Either review per job (group the ids by job) or document a job_id field and 400."""
     first_job, second_job = (make_job(requester=requester, tasks=1) for _ in range(2))
     one, two = make_submitted_assignment(job=first_job), make_submitted_assignment(job=second_job)
-    response = requester_api.post("/assignments/review", {"approve": [str(one.pk), str(two.pk)]})
+    response = requester_api.post("/assignments/review", {"approve": [one.public_id, two.public_id]})
     assert response.status_code == 200, short(response)
     assert {item["status"] for item in response.json()["items"]} == {"approved"}
 
@@ -644,7 +651,8 @@ def test_bulk_review_of_the_same_assignment_both_ways_is_400(requester_api, requ
     job = make_job(requester=requester, tasks=1)
     assignment = make_submitted_assignment(job=job)
     response = requester_api.post(
-        "/assignments/review", {"approve": [str(assignment.pk)], "reject": [{"id": str(assignment.pk), "reason": "x"}]}
+        "/assignments/review",
+        {"approve": [assignment.public_id], "reject": [{"id": assignment.public_id, "reason": "x"}]},
     )
     assert_error(response, 400, "validation_error")
 
@@ -662,10 +670,10 @@ def test_bulk_review_of_nothing_is_400(requester_api):
 def test_results_csv_has_a_row_per_submission(requester_api, requester):
     job = make_job(requester=requester, tasks=2)
     make_submitted_assignment(job=job, sentiment="Negative")
-    response = requester_api.get(f"/jobs/{job.pk}/results.csv")
+    response = requester_api.get(f"/jobs/{job.public_id}/results.csv")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    assert f"boltwork-job-{job.pk}-results.csv" in response["Content-Disposition"]
+    assert f"boltwork-job-{job.public_id}-results.csv" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     header, *data = rows
     assert len(data) == 1
@@ -677,6 +685,6 @@ def test_results_of_an_html_job(requester_api, requester, worker):
     job = make_html_job(requester=requester)
     assignment = make_claimed_assignment(job=job, worker=worker)
     assignment_submit(assignment=assignment, worker=worker, data={"sentiment": "Positive", "notes": "ok"})
-    response = requester_api.get(f"/jobs/{job.pk}/results.csv")
+    response = requester_api.get(f"/jobs/{job.public_id}/results.csv")
     assert response.status_code == 200
     assert "Positive" in b"".join(response.streaming_content).decode()

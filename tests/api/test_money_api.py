@@ -43,7 +43,7 @@ def test_a_deposit_is_an_invoice_for_exactly_the_amount(broke_api, broke_request
     assert body["bolt11"].startswith("lnbc210n")
     assert re.fullmatch(r"[0-9a-f]{64}", body["payment_hash"])
     assert datetime.fromisoformat(body["expires_at"]).tzinfo is not None
-    assert Deposit.objects.get(pk=int(body["id"])).user == broke_requester
+    assert Deposit.objects.get(public_id=body["id"]).user == broke_requester
     assert available_msat(broke_requester) == 0
 
 
@@ -62,7 +62,7 @@ def test_a_paid_deposit_is_credited_once_however_often_it_is_read(broke_api, bro
 def test_someone_elses_deposit_is_not_found_and_not_refreshed(stranger_api, broke_requester):
     deposit = deposit_create(user=broke_requester, amount_msat=30_000)
     pay(deposit.bolt11)
-    assert_error(stranger_api.get(f"/deposits/{deposit.pk}"), 404, "not_found")
+    assert_error(stranger_api.get(f"/deposits/{deposit.public_id}"), 404, "not_found")
     assert Deposit.objects.get(pk=deposit.pk).status == DepositStatus.PENDING
     assert available_msat(broke_requester) == 0
 
@@ -121,16 +121,16 @@ def test_a_bonus_pays_the_worker_and_the_fee_from_the_balance(requester_api, req
     response = requester_api.post(
         "/bonuses",
         {
-            "worker_id": str(worker.pk),
+            "worker_id": worker.public_id,
             "amount_msat": 50_000,
             "reason": "Great notes",
-            "assignment_id": str(done_work.pk),
+            "assignment_id": done_work.public_id,
         },
     )
     assert response.status_code == 201, short(response)
     body = response.json()
-    assert body["worker_id"] == str(worker.pk)
-    assert body["assignment_id"] == str(done_work.pk)
+    assert body["worker_id"] == worker.public_id
+    assert body["assignment_id"] == done_work.public_id
     assert (body["amount_msat"], body["fee_msat"], body["reason"]) == (50_000, 5_000, "Great notes")
     assert datetime.fromisoformat(body["created_at"]).tzinfo is not None
     assert before - available_msat(requester) == 55_000
@@ -138,7 +138,7 @@ def test_a_bonus_pays_the_worker_and_the_fee_from_the_balance(requester_api, req
 
 
 def test_a_bonus_without_an_assignment(requester_api, worker, done_work):
-    response = requester_api.post("/bonuses", {"worker_id": str(worker.pk), "amount_msat": 1, "reason": "Thanks"})
+    response = requester_api.post("/bonuses", {"worker_id": worker.public_id, "amount_msat": 1, "reason": "Thanks"})
     assert response.status_code == 201, short(response)
     assert response.json()["assignment_id"] is None
     assert response.json()["fee_msat"] == 1  # rounded up to the millisatoshi
@@ -155,21 +155,21 @@ def test_a_bonus_to_an_unknown_worker_is_404(requester_api, requester, done_work
 
 def test_a_bonus_to_someone_who_never_worked_for_me_is_404(requester_api, requester, stranger, done_work):
     before = available_msat(requester)
-    response = requester_api.post("/bonuses", {"worker_id": str(stranger.pk), "amount_msat": 1_000, "reason": "Hi"})
+    response = requester_api.post("/bonuses", {"worker_id": stranger.public_id, "amount_msat": 1_000, "reason": "Hi"})
     assert_error(response, 404, "not_found")
     assert (available_msat(requester), earned_msat(stranger)) == (before, 0)
 
 
 def test_a_bonus_on_someone_elses_assignment_is_404(stranger_api, stranger, worker, done_work):
     make_submitted_assignment(job=make_job(requester=stranger, tasks=1), worker=worker)  # worked for both
-    body = {"worker_id": str(worker.pk), "amount_msat": 1_000, "reason": "Hi", "assignment_id": str(done_work.pk)}
+    body = {"worker_id": worker.public_id, "amount_msat": 1_000, "reason": "Hi", "assignment_id": done_work.public_id}
     assert_error(stranger_api.post("/bonuses", body), 404, "not_found")
     assert earned_msat(worker) == 0
 
 
 def test_a_bonus_beyond_the_balance_is_402_with_the_missing_amount(requester_api, requester, worker, done_work):
     spent = available_msat(requester)
-    body = {"worker_id": str(worker.pk), "amount_msat": spent, "reason": "Everything I have"}
+    body = {"worker_id": worker.public_id, "amount_msat": spent, "reason": "Everything I have"}
     response = requester_api.post("/bonuses", body)
     error = assert_error(response, 402, "insufficient_funds")
     assert error["details"]["missing_msat"] == spent // 10  # the 10% fee is what is missing
@@ -184,14 +184,14 @@ def test_a_bonus_beyond_the_balance_is_402_with_the_missing_amount(requester_api
      {"worker_id": None}, {"reason": "x" * 1_001}],
 )  # fmt: skip
 def test_an_invalid_bonus_is_400_and_pays_nothing(requester_api, worker, done_work, changes):
-    body = {"worker_id": str(worker.pk), "amount_msat": 1_000, "reason": "Thanks", **changes}
+    body = {"worker_id": worker.public_id, "amount_msat": 1_000, "reason": "Thanks", **changes}
     assert_error(requester_api.post("/bonuses", body), 400, "validation_error")
     assert earned_msat(worker) == 0
 
 
 def test_a_nul_in_a_bonus_reason_is_400_not_a_server_error(requester_api, worker, done_work):
     """BUG: the reason goes into a text column as is; PostgreSQL refuses NUL: a 500."""
-    body = {"worker_id": str(worker.pk), "amount_msat": 1_000, "reason": "Thanks\x00"}
+    body = {"worker_id": worker.public_id, "amount_msat": 1_000, "reason": "Thanks\x00"}
     assert_error(requester_api.post("/bonuses", body), 400, "validation_error")
     assert earned_msat(worker) == 0
 
@@ -209,7 +209,7 @@ def test_payouts_list_only_my_own(worker_api, worker, stranger):
     mine = payout_create(worker=worker, kind="lnurl_pay", amount_msat=5_000, destination="w@example.com")
     payout_create(worker=stranger, kind="lnurl_pay", amount_msat=7_000, destination="s@example.com")
     items = worker_api.get("/payouts").json()["items"]
-    assert [item["id"] for item in items] == [str(mine.pk)]
+    assert [item["id"] for item in items] == [mine.public_id]
     assert items[0]["status"] == "created"
     assert (items[0]["payment_hash"], items[0]["preimage"], items[0]["settled_at"]) == (None, None, None)
 

@@ -55,9 +55,9 @@ def fuzzer(settings, background_jobs_run_at_once):
     claimed = make_claimed_assignment(job=other_job, worker=user)
     deposit = deposit_create(user=user, amount_msat=21_000)
     KNOWN_IDS.update(
-        job_id=[str(published.pk), str(draft.pk), str(other_job.pk)],
-        assignment_id=[str(assignment.pk) for assignment in [*submitted, claimed]],
-        deposit_id=[str(deposit.pk)],
+        job_id=[published.public_id, draft.public_id, other_job.public_id],
+        assignment_id=[assignment.public_id for assignment in [*submitted, claimed]],
+        deposit_id=[deposit.public_id],
     )
     return {"authorization": f"Bearer {secret}"}
 

@@ -130,12 +130,12 @@ def test_a_read_only_key_changes_nothing_anywhere(requester, worker):
 
     attempts = [
         ("POST", "/jobs", job_body()),
-        ("POST", f"/jobs/{job.pk}/pause", None),
-        ("POST", f"/jobs/{job.pk}/close", None),
+        ("POST", f"/jobs/{job.public_id}/pause", None),
+        ("POST", f"/jobs/{job.public_id}/close", None),
         ("POST", "/deposits", {"amount_msat": 5_000}),
-        ("POST", "/bonuses", {"worker_id": str(worker.pk), "amount_msat": 1_000, "reason": "thanks"}),
+        ("POST", "/bonuses", {"worker_id": worker.public_id, "amount_msat": 1_000, "reason": "thanks"}),
         ("PUT", "/me/payout-destination", {"auto_payout": False, "minimum_payout_msat": 5_000}),
-        ("POST", f"/jobs/{job.pk}/claim", None),
+        ("POST", f"/jobs/{job.public_id}/claim", None),
     ]
     for method, path, body in attempts:
         assert_error(client.request(method, path, body), 403, "insufficient_scope")
@@ -163,7 +163,7 @@ def test_a_worker_tool_with_only_work_can_claim_and_submit_but_not_review(reques
     job = make_job(requester=requester, tasks=1)
     tool = key_with(worker, ["work"])
 
-    claimed = tool.post(f"/jobs/{job.pk}/claim")
+    claimed = tool.post(f"/jobs/{job.public_id}/claim")
     assert claimed.status_code == 201, claimed.content
     submitted = tool.post(f"/assignments/{claimed.json()['id']}/submit", {"answer": {"sentiment": "Positive"}})
     assert submitted.status_code == 200, submitted.content
@@ -364,5 +364,5 @@ def _name_of(row: str) -> str:
 
 def test_a_claimed_assignment_can_be_returned_by_a_work_key(requester, worker):
     assignment = make_claimed_assignment(job=make_job(requester=requester, tasks=1), worker=worker)
-    response = key_with(worker, ["work"]).post(f"/assignments/{assignment.pk}/return")
+    response = key_with(worker, ["work"]).post(f"/assignments/{assignment.public_id}/return")
     assert response.status_code == 200, response.content

@@ -73,7 +73,7 @@ def test_a_delivery_emitted_while_its_endpoint_is_deleted_is_never_sent(receiver
                     actor=Actor.system("test"),
                     subject=("job", job.pk),
                     audience=[requester.pk],
-                    data={"job_id": str(job.pk)},
+                    data={"job_id": job.public_id},
                 )
                 emitted.set()
                 assert deleted.wait(TIMEOUT_SECONDS)

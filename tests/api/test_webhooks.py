@@ -3,9 +3,7 @@
 import hashlib
 import hmac
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -19,50 +17,6 @@ from tasks import services as task_services
 from tests.factories import make_job, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """An https-less test endpoint on 127.0.0.1 that records what it is sent and answers a chosen status."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}/hooks/boltwork"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver(settings):
-    running = Receiver()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [running.host]
-    yield running
-    running.stop()
 
 
 def deliver_all() -> list[WebhookDelivery]:
@@ -82,7 +36,7 @@ def test_an_approval_is_delivered_signed_with_the_endpoints_secret(receiver):
     request = receiver.requests[-1]
     payload = json.loads(request["body"])
     assert payload["type"] == "assignment.approved"
-    assert payload["data"]["assignment_id"] == str(submitted.pk)
+    assert payload["data"]["assignment_id"] == submitted.public_id
     timestamp, signature = (part.split("=", 1)[1] for part in request["headers"]["Boltwork-Signature"].split(","))
     expected = hmac.new(endpoint.secret.encode(), f"{timestamp}.".encode() + request["body"], hashlib.sha256)
     assert hmac.compare_digest(signature, expected.hexdigest())
@@ -159,7 +113,7 @@ def test_only_the_jobs_endpoints_and_live_ones_get_events(receiver):
     make_submitted_assignment(job=watched)
     deliver_all()
 
-    assert [json.loads(request["body"])["data"]["job_id"] for request in receiver.requests] == [str(watched.pk)]
+    assert [json.loads(request["body"])["data"]["job_id"] for request in receiver.requests] == [watched.public_id]
 
 
 @pytest.mark.parametrize(

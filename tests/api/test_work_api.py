@@ -36,10 +36,10 @@ def test_the_board_lists_published_jobs_with_work_left(worker_api, requester):
     response = worker_api.get("/board")
     assert response.status_code == 200
     items = response.json()["items"]
-    assert [item["id"] for item in items] == [str(published.pk)]
+    assert [item["id"] for item in items] == [published.public_id]
     item = items[0]
     assert item == {
-        "id": str(published.pk),
+        "id": published.public_id,
         "title": "Label cats",
         "description": "Say whether a review is positive.",
         "requester": "requester",
@@ -61,10 +61,10 @@ def test_the_board_filters(worker_api, requester):
         assert response.status_code == 200, short(response)
         return {item["id"] for item in response.json()["items"]}
 
-    assert ids(q="cats") == {str(cats.pk)}
-    assert ids(tag="animals") == {str(dogs.pk)}
-    assert ids(tag="Animals") == {str(dogs.pk)}
-    assert ids(min_reward_msat=20_000) == {str(cats.pk)}
+    assert ids(q="cats") == {cats.public_id}
+    assert ids(tag="animals") == {dogs.public_id}
+    assert ids(tag="Animals") == {dogs.public_id}
+    assert ids(min_reward_msat=20_000) == {cats.public_id}
     assert ids(q="nothing like it") == set()
     assert ids(q="x" * 5_000) == set()
 
@@ -89,12 +89,12 @@ def test_a_nul_in_a_board_search_is_400_not_a_server_error(worker_api, requester
 def test_claim_gives_the_task_and_its_form(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=2)
     before = timezone.now()
-    response = worker_api.post(f"/jobs/{job.pk}/claim")
+    response = worker_api.post(f"/jobs/{job.public_id}/claim")
     assert response.status_code == 201, short(response)
     body = response.json()
     assignment = Assignment.objects.get(worker=worker)
-    assert body["id"] == str(assignment.pk)
-    assert body["job_id"] == str(job.pk)
+    assert body["id"] == assignment.public_id
+    assert body["job_id"] == job.public_id
     assert body["task_input"] == {"review": "Review number 1"}
     assert body["form"]["prompt"] == "Review: {{review}}"
     assert body["html"] is None
@@ -107,15 +107,15 @@ def test_claim_gives_the_task_and_its_form(worker_api, worker, requester):
 
 def test_claiming_again_gives_back_the_open_assignment(worker_api, requester):
     job = make_job(requester=requester, tasks=3)
-    first = worker_api.post(f"/jobs/{job.pk}/claim").json()
-    second = worker_api.post(f"/jobs/{job.pk}/claim").json()
+    first = worker_api.post(f"/jobs/{job.public_id}/claim").json()
+    second = worker_api.post(f"/jobs/{job.public_id}/claim").json()
     assert first["id"] == second["id"]
     assert Assignment.objects.filter(job=job).count() == 1
 
 
 def test_claim_on_an_html_job_renders_the_template_with_escaped_input(worker_api, requester):
     job = make_html_job(requester=requester, rows=[{"review": "<script>alert(1)</script>"}])
-    body = worker_api.post(f"/jobs/{job.pk}/claim").json()
+    body = worker_api.post(f"/jobs/{job.public_id}/claim").json()
     assert body["form"] is None
     assert "&lt;script&gt;" in body["html"]
     assert "<script>alert" not in body["html"]
@@ -124,21 +124,21 @@ def test_claim_on_an_html_job_renders_the_template_with_escaped_input(worker_api
 def test_claim_when_nothing_is_left_for_me_is_409_no_task_available(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=1, assignments_per_task=2)
     make_submitted_assignment(job=job, worker=worker)
-    assert_error(worker_api.post(f"/jobs/{job.pk}/claim"), 409, "no_task_available")
+    assert_error(worker_api.post(f"/jobs/{job.public_id}/claim"), 409, "no_task_available")
     assert Assignment.objects.filter(job=job).count() == 1
 
 
 @pytest.mark.parametrize("action", ["pause", "close"])
 def test_claim_on_a_job_not_taking_work_is_409_job_not_published(worker_api, requester_api, requester, action):
     job = make_job(requester=requester, tasks=2)
-    requester_api.post(f"/jobs/{job.pk}/{action}")
-    assert_error(worker_api.post(f"/jobs/{job.pk}/claim"), 409, "job_not_published")
+    requester_api.post(f"/jobs/{job.public_id}/{action}")
+    assert_error(worker_api.post(f"/jobs/{job.public_id}/claim"), 409, "job_not_published")
     assert not Assignment.objects.filter(job=job).exists()
 
 
 def test_claim_on_a_draft_or_unknown_job_is_404(worker_api, requester):
     draft = make_job(requester=requester, tasks=2, publish=False)
-    assert_error(worker_api.post(f"/jobs/{draft.pk}/claim"), 404, "not_found")
+    assert_error(worker_api.post(f"/jobs/{draft.public_id}/claim"), 404, "not_found")
     assert_error(worker_api.post("/jobs/999999/claim"), 404, "not_found")
     assert not Assignment.objects.exists()
 
@@ -146,7 +146,7 @@ def test_claim_on_a_draft_or_unknown_job_is_404(worker_api, requester):
 def test_claim_on_an_expired_job_is_409(worker_api, requester):
     job = make_job(requester=requester, tasks=2)
     Job.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    assert_error(worker_api.post(f"/jobs/{job.pk}/claim"), 409, "job_not_published")
+    assert_error(worker_api.post(f"/jobs/{job.public_id}/claim"), 409, "job_not_published")
 
 
 # Submitting and returning -----------------------------------------------------------------------------------------
@@ -155,10 +155,10 @@ def test_claim_on_an_expired_job_is_409(worker_api, requester):
 def test_submit_an_answer(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
-    response = worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": ANSWER})
+    response = worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": ANSWER})
     assert response.status_code == 200, short(response)
     body = response.json()
-    assert (body["id"], body["job_id"], body["status"]) == (str(assignment.pk), str(job.pk), "submitted")
+    assert (body["id"], body["job_id"], body["status"]) == (assignment.public_id, job.public_id, "submitted")
     assert body["answer"] == {"sentiment": "Positive", "notes": "Clear praise"}
     assert datetime.fromisoformat(body["submitted_at"]).tzinfo is not None
     assert body["reviewed_at"] is None
@@ -168,7 +168,7 @@ def test_submit_checks_the_answer_against_the_form(worker_api, worker, requester
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
     error = assert_error(
-        worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": {"sentiment": "Ecstatic"}}),
+        worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": {"sentiment": "Ecstatic"}}),
         400,
         "validation_error",
     )
@@ -189,7 +189,7 @@ def test_submit_a_form_with_every_kind_of_field(worker_api, worker, requester):
     services.job_publish(job=job, actor=requester)
     assignment = make_claimed_assignment(job=job, worker=worker)
     answer = {"many": ["a", "c"], "agree": True, "count": 7.5, "essay": "Long"}
-    response = worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": answer})
+    response = worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": answer})
     assert response.status_code == 200, short(response)
     assert response.json()["answer"] == {"many": ["a", "c"], "agree": True, "count": "7.5", "essay": "Long"}
 
@@ -197,8 +197,8 @@ def test_submit_a_form_with_every_kind_of_field(worker_api, worker, requester):
 def test_submitting_twice_is_409_already_submitted_and_keeps_the_first_answer(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
-    worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": ANSWER})
-    second = worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": {"sentiment": "Negative"}})
+    worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": ANSWER})
+    second = worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": {"sentiment": "Negative"}})
     assert_error(second, 409, "already_submitted")
     assert Assignment.objects.get(pk=assignment.pk).answer["sentiment"] == "Positive"
 
@@ -207,7 +207,7 @@ def test_submit_after_the_deadline_is_409(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
     Assignment.objects.filter(pk=assignment.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
-    response = worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": ANSWER})
+    response = worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": ANSWER})
     assert_error(response, 409, "deadline_passed")
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.ACCEPTED
 
@@ -215,8 +215,8 @@ def test_submit_after_the_deadline_is_409(worker_api, worker, requester):
 def test_submit_after_returning_is_409_assignment_closed(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
-    worker_api.post(f"/assignments/{assignment.pk}/return")
-    response = worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": ANSWER})
+    worker_api.post(f"/assignments/{assignment.public_id}/return")
+    response = worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": ANSWER})
     assert_error(response, 409, "assignment_closed")
 
 
@@ -225,7 +225,7 @@ def test_someone_elses_assignment_is_404_and_untouched(stranger_api, requester_a
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
     for client in (stranger_api, requester_api):  # another worker, and the job's own requester
-        response = client.post(f"/assignments/{assignment.pk}/{action}", {"answer": ANSWER})
+        response = client.post(f"/assignments/{assignment.public_id}/{action}", {"answer": ANSWER})
         assert_error(response, 404, "not_found")
     stored = Assignment.objects.get(pk=assignment.pk)
     assert (stored.status, stored.answer) == (AssignmentStatus.ACCEPTED, None)
@@ -235,18 +235,18 @@ def test_someone_elses_assignment_is_404_and_untouched(stranger_api, requester_a
 def test_a_submit_without_an_answer_object_is_400(worker_api, worker, requester, body):
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
-    assert_error(worker_api.post(f"/assignments/{assignment.pk}/submit", body), 400, "validation_error")
+    assert_error(worker_api.post(f"/assignments/{assignment.public_id}/submit", body), 400, "validation_error")
 
 
 def test_submit_to_an_html_template_job(worker_api, worker, requester):
     job = make_html_job(requester=requester)
     assignment = make_claimed_assignment(job=job, worker=worker)
     answer = {"sentiment": "Positive", "notes": "ok", "stuffed": "dropped"}
-    response = worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": answer})
+    response = worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": answer})
     assert response.status_code == 200, short(response)
     assert response.json()["answer"] == {"sentiment": "Positive", "notes": "ok"}
     other = make_claimed_assignment(job=job, worker=make_user())
-    not_text = api_client_for(other.worker).post(f"/assignments/{other.pk}/submit", {"answer": {"sentiment": 5}})
+    not_text = api_client_for(other.worker).post(f"/assignments/{other.public_id}/submit", {"answer": {"sentiment": 5}})
     assert_error(not_text, 400, "validation_error")
 
 
@@ -254,7 +254,7 @@ def test_a_nul_in_an_html_answer_is_400_not_a_server_error(worker_api, worker, r
     """BUG: HTML template answers are stored as given in a JSON column; jsonb refuses \\u0000: a 500."""
     job = make_html_job(requester=requester)
     assignment = make_claimed_assignment(job=job, worker=worker)
-    response = worker_api.post(f"/assignments/{assignment.pk}/submit", {"answer": {"sentiment": "Pos\x00itive"}})
+    response = worker_api.post(f"/assignments/{assignment.public_id}/submit", {"answer": {"sentiment": "Pos\x00itive"}})
     assert_error(response, 400, "validation_error")
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.ACCEPTED
 
@@ -262,12 +262,12 @@ def test_a_nul_in_an_html_answer_is_400_not_a_server_error(worker_api, worker, r
 def test_return_gives_the_task_back(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_claimed_assignment(job=job, worker=worker)
-    response = worker_api.post(f"/assignments/{assignment.pk}/return")
+    response = worker_api.post(f"/assignments/{assignment.public_id}/return")
     assert response.status_code == 200, short(response)
     assert response.json()["status"] == "returned"
     job.refresh_from_db()
     assert job.open_slot_count == 1
-    assert worker_api.post(f"/assignments/{assignment.pk}/return").json()["status"] == "returned"  # no-op
+    assert worker_api.post(f"/assignments/{assignment.public_id}/return").json()["status"] == "returned"  # no-op
     job.refresh_from_db()
     assert job.open_slot_count == 1
 
@@ -275,7 +275,7 @@ def test_return_gives_the_task_back(worker_api, worker, requester):
 def test_returning_submitted_work_is_409(worker_api, worker, requester):
     job = make_job(requester=requester, tasks=1)
     assignment = make_submitted_assignment(job=job, worker=worker)
-    assert_error(worker_api.post(f"/assignments/{assignment.pk}/return"), 409, "invalid_state")
+    assert_error(worker_api.post(f"/assignments/{assignment.public_id}/return"), 409, "invalid_state")
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.SUBMITTED
 
 

@@ -64,7 +64,7 @@ def test_html_template_job_runs_sandboxed(new_page, screenshot):
 
     worker_page = new_page()
     log_in(worker_page, "wendy", PASSWORD)
-    worker_page.goto(f"/jobs/{job.pk}/")
+    worker_page.goto(f"/jobs/{job.public_id}/")
     worker_page.get_by_role("button", name="Start working").click()
     frame = worker_page.frame_locator("#task-frame")
     expect(frame.get_by_role("heading", name="Receipt R-1")).to_be_visible()

@@ -110,7 +110,7 @@ def start_working(new_page, job):
     make_user("wendy")
     page = new_page()
     log_in(page, "wendy", PASSWORD)
-    page.goto(f"/jobs/{job.pk}/")
+    page.goto(f"/jobs/{job.public_id}/")
     page.get_by_role("button", name="Start working").click()
     return page
 
@@ -143,7 +143,7 @@ def exfiltrating_template(site: str) -> str:
 def type_password_and_check(page, job) -> None:
     make_user("wendy")
     log_in(page, "wendy", PASSWORD)
-    page.goto(f"/jobs/{job.pk}/")
+    page.goto(f"/jobs/{job.public_id}/")
     page.get_by_role("button", name="Start working").click()
     frame = page.frame_locator("#task-frame")
     frame.get_by_label("Your Boltwork password").fill("hunter2")
@@ -226,7 +226,7 @@ def test_declared_asset_hosts_are_shown_to_workers_and_allowed_in_the_frame(new_
     )
     page = start_working(new_page, job)
 
-    page.goto(f"/jobs/{job.pk}/")
+    page.goto(f"/jobs/{job.public_id}/")
     expect(page.get_by_text("These sites besides Boltwork", exact=False)).to_be_visible()
     expect(page.locator(".asset-hosts code")).to_have_text(
         ["https://assets.crowd.example", "https://fonts.example:8443"]

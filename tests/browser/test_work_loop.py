@@ -88,7 +88,7 @@ def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     screenshot(requester_page, "deposit")
     requester_page.get_by_role("button", name=re.compile("Pay with the test wallet")).click()
     expect(requester_page.get_by_text("70 sats were added to your balance.")).to_be_visible()
-    requester_page.goto(f"/requester/jobs/{Job.objects.get(title='Is this review positive?').pk}/")
+    requester_page.goto(f"/requester/jobs/{Job.objects.get(title='Is this review positive?').public_id}/")
     requester_page.get_by_role("button", name="Publish").click()
     expect(requester_page.get_by_text("Published: your job is on the board.")).to_be_visible()
     job = Job.objects.get(title="Is this review positive?")

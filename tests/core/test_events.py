@@ -161,7 +161,7 @@ def test_the_life_of_an_assignment_is_recorded_with_its_actors(requester, worker
     assignment = make_submitted_assignment(job=job, worker=worker)
     task_services.assignment_review(assignment=assignment, reviewer=requester, approve=True)
 
-    assert types_of("assignment", assignment.pk) == [
+    assert types_of("assignment", assignment.public_id) == [
         "assignment.accepted",
         "assignment.submitted",
         "assignment.approved",
@@ -169,7 +169,7 @@ def test_the_life_of_an_assignment_is_recorded_with_its_actors(requester, worker
     approved = Event.objects.get(type="assignment.approved")
     assert (approved.actor_kind, approved.actor) == (ActorKind.USER, requester)
     assert set(approved.audience.values_list("user_id", flat=True)) == {requester.pk, worker.pk}
-    assert types_of("job", job.pk)[:2] == ["job.created", "job.published"]
+    assert types_of("job", job.public_id)[:2] == ["job.created", "job.published"]
 
 
 def test_the_auto_approve_rule_is_recorded_as_the_system_acting(worker):
@@ -178,7 +178,7 @@ def test_the_auto_approve_rule_is_recorded_as_the_system_acting(worker):
 
     task_services.assignments_auto_approve_due(now=timezone.now() + timedelta(hours=1))
 
-    approved = Event.objects.get(type="assignment.approved", subject_id=str(assignment.pk))
+    approved = Event.objects.get(type="assignment.approved", subject_id=assignment.public_id)
     assert (approved.actor_kind, approved.actor, approved.rule) == (
         ActorKind.SYSTEM,
         None,
@@ -195,7 +195,7 @@ def test_a_moderators_action_is_recorded_as_a_moderators(worker):
 
     payout_retry_by_moderator(payout=payout, moderator=moderator)
 
-    retried = Event.objects.filter(subject_type="payout", subject_id=str(payout.pk)).latest("id")
+    retried = Event.objects.filter(subject_type="payout", subject_id=payout.public_id).latest("id")
     assert (retried.type, retried.actor_kind, retried.actor) == ("payout.created", ActorKind.MODERATOR, moderator)
     assert retried.actor_label == "A moderator"
 
@@ -208,8 +208,8 @@ def test_webhook_deliveries_point_at_the_event_instead_of_copying_it(requester, 
     assignment = make_submitted_assignment(job=make_job(requester=requester, tasks=1), worker=worker)
 
     delivery = WebhookDelivery.objects.get()
-    assert delivery.event == Event.objects.get(type="assignment.submitted", subject_id=str(assignment.pk))
-    assert delivery.body()["data"]["assignment_id"] == str(assignment.pk)
+    assert delivery.event == Event.objects.get(type="assignment.submitted", subject_id=assignment.public_id)
+    assert delivery.body()["data"]["assignment_id"] == assignment.public_id
     assert not hasattr(delivery, "payload")
 
 

@@ -87,4 +87,4 @@ def test_an_allowed_move_goes_through_the_gate_and_is_recorded():
 
     assert Job.objects.get(pk=job.pk).status == JobStatus.PAUSED
     paused = Event.objects.get(type="job.paused")
-    assert (paused.actor, paused.subject_id) == (job.requester, str(job.pk))
+    assert (paused.actor, paused.subject_id) == (job.requester, job.public_id)

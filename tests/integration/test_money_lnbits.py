@@ -236,7 +236,7 @@ def test_a_deposit_paid_from_an_lnbits_wallet_is_credited_once(money, noticed_by
     pages = [Client() for _ in range(3)]
     for page in pages:
         page.force_login(requester)
-    status_url = reverse("deposit_status", args=[deposit.pk])
+    status_url = reverse("deposit_status", args=[deposit.public_id])
 
     def poll_page(page: Client = pages[0]) -> None:
         assert page.get(status_url).status_code == 200
@@ -288,7 +288,7 @@ def test_the_whole_loop_pays_workers_lnbits_wallets_and_the_ledger_agrees_with_l
     assert response.status_code == 302
     deposit = Deposit.objects.get(user=requester)
     money.lnbits.pay(payer, deposit.bolt11)
-    assert client.get(reverse("deposit_status", args=[deposit.pk])).status_code == 200
+    assert client.get(reverse("deposit_status", args=[deposit.public_id])).status_code == 200
     assert balance_of(requester, AccountKind.REQUESTER_AVAILABLE) == 100_000
 
     job = make_job(requester=requester, tasks=2, reward_msat=REWARD_MSAT)

@@ -376,14 +376,14 @@ def test_a_kind_registered_in_one_place_works_from_builder_to_results(
 
     # On the web: the worker's form shows the kind's field, and a submit stores the kind's value.
     web = assignment_claim(job=job, worker=worker)
-    page = worker_client.get(reverse("assignment_detail", args=[web.pk])).content.decode()
+    page = worker_client.get(reverse("assignment_detail", args=[web.public_id])).content.decode()
     assert 'name="answer-rating"' in page
     assert "5 ★" in page
-    response = worker_client.post(reverse("assignment_submit", args=[web.pk]), {"answer-rating": "4"})
+    response = worker_client.post(reverse("assignment_submit", args=[web.public_id]), {"answer-rating": "4"})
     assert response.status_code == 302
     web.refresh_from_db()
     assert (web.status, web.answer) == (AssignmentStatus.SUBMITTED, {"rating": 4, "note": ""})
-    assert "4 of 5 stars" in worker_client.get(reverse("assignment_detail", args=[web.pk])).content.decode()
+    assert "4 of 5 stars" in worker_client.get(reverse("assignment_detail", args=[web.public_id])).content.decode()
 
     # Over the API's conversion, through the service; a value the kind refuses gets the form's message.
     other = make_user()
@@ -395,11 +395,11 @@ def test_a_kind_registered_in_one_place_works_from_builder_to_results(
     assert Assignment.objects.get(pk=claimed.pk).answer == {"rating": 2, "note": ""}
 
     # The requester's review page and results CSV.
-    review = requester_client.get(reverse("review_queue", args=[job.pk])).content.decode()
+    review = requester_client.get(reverse("review_queue", args=[job.public_id])).content.decode()
     assert "4 of 5 stars" in review
     assert "2 of 5 stars" in review
     lines = list(results_csv_lines(job=job, rows=result_rows(job=job)))
     assert [line[-2:] for line in lines] == [["Answer.rating", "Answer.note"], ["★★★★", ""], ["★★", ""]]
-    download = requester_client.get(reverse("results_csv", args=[job.pk]))
+    download = requester_client.get(reverse("results_csv", args=[job.public_id]))
     rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
     assert [row[-2] for row in rows[1:]] == ["★★★★", "★★"]

@@ -29,7 +29,7 @@ def test_add_a_field_with_a_bad_form_count_re_shows_the_builder(requester_client
     job = make_bare_draft(requester=requester)
     data = {**builder_post([NOUN_FIELD], button="add_field"), "fields-TOTAL_FORMS": total}
 
-    response = requester_client.post(reverse("job_form", args=[job.pk]), data)
+    response = requester_client.post(reverse("job_form", args=[job.public_id]), data)
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -43,7 +43,7 @@ def test_saving_with_a_bad_form_count_re_shows_the_builder(requester_client, req
     job = make_bare_draft(requester=requester)
     data = {**builder_post([NOUN_FIELD]), "fields-TOTAL_FORMS": "abc"}
 
-    response = requester_client.post(reverse("job_form", args=[job.pk]), data)
+    response = requester_client.post(reverse("job_form", args=[job.public_id]), data)
 
     assert response.status_code == 200
     assert "ManagementForm data is missing or has been tampered with" in response.content.decode()
@@ -61,7 +61,7 @@ def test_a_nul_in_a_form_builder_field_is_refused_and_nothing_saved(requester_cl
     else:
         field[key] += "\x00"
 
-    response = requester_client.post(reverse("job_form", args=[job.pk]), builder_post([field], prompt=prompt))
+    response = requester_client.post(reverse("job_form", args=[job.public_id]), builder_post([field], prompt=prompt))
 
     assert response.status_code == 200
     assert "Null characters are not allowed" in response.content.decode()
@@ -77,7 +77,7 @@ def test_bytes_of_a_lone_surrogate_in_a_form_post_never_reach_the_database_as_on
     raw = body.replace("\udcff", "%ED%B3%BF").encode()
 
     response = requester_client.post(
-        reverse("job_form", args=[job.pk]), raw, content_type="application/x-www-form-urlencoded"
+        reverse("job_form", args=[job.public_id]), raw, content_type="application/x-www-form-urlencoded"
     )
 
     assert response.status_code == 302
@@ -112,7 +112,7 @@ def test_unstorable_task_text_is_refused_and_no_task_added(requester_client, req
     elif "csv_text" in payload:
         payload = {"add_csv": "1", **payload}
 
-    response = requester_client.post(reverse("job_tasks", args=[job.pk]), payload)
+    response = requester_client.post(reverse("job_tasks", args=[job.public_id]), payload)
 
     assert response.status_code == 200
     assert not Task.objects.filter(job=job).exists()

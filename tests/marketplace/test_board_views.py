@@ -100,16 +100,16 @@ def test_board_paginates_and_keeps_the_filters(client, requester):
 
 def test_job_page_for_published_paused_and_closed_jobs(client, requester):
     job = make_job(requester=requester, title="Visible job")
-    response = client.get(reverse("job_detail", args=[job.pk]))
+    response = client.get(reverse("job_detail", args=[job.public_id]))
     assert response.status_code == 200
     assert "Visible job" in response.content.decode()
     assert reverse("account_login") in response.content.decode(), "anonymous visitors are asked to log in"
     services.job_pause(job=job, actor=requester)
-    response = client.get(reverse("job_detail", args=[job.pk]))
+    response = client.get(reverse("job_detail", args=[job.public_id]))
     assert response.status_code == 200
-    assert reverse("job_start", args=[job.pk]) not in response.content.decode()
+    assert reverse("job_start", args=[job.public_id]) not in response.content.decode()
     services.job_close(job=job, actor=requester)
-    assert client.get(reverse("job_detail", args=[job.pk])).status_code == 200
+    assert client.get(reverse("job_detail", args=[job.public_id])).status_code == 200
 
 
 def test_job_page_of_a_draft_or_cancelled_job_is_404_even_for_its_requester(client, requester):
@@ -120,15 +120,15 @@ def test_job_page_of_a_draft_or_cancelled_job_is_404_even_for_its_requester(clie
         if viewer:
             client.force_login(viewer)
         for job in (draft, cancelled):
-            assert client.get(reverse("job_detail", args=[job.pk])).status_code == 404
-    assert client.get(reverse("job_detail", args=[999_999])).status_code == 404
+            assert client.get(reverse("job_detail", args=[job.public_id])).status_code == 404
+    assert client.get(reverse("job_detail", args=["Z" * 30])).status_code == 404
 
 
 def test_start_button_for_logged_in_workers(client, requester, worker):
     job = make_job(requester=requester)
     client.force_login(worker)
-    content = client.get(reverse("job_detail", args=[job.pk])).content.decode()
-    assert f'action="{reverse("job_start", args=[job.pk])}"' in content
+    content = client.get(reverse("job_detail", args=[job.public_id])).content.decode()
+    assert f'action="{reverse("job_start", args=[job.public_id])}"' in content
 
 
 # Security headers -----------------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def test_pages_carry_a_content_security_policy(client, worker, url_name):
 
 def test_job_page_carries_a_content_security_policy(client):
     job = make_job()
-    response = client.get(reverse("job_detail", args=[job.pk]))
+    response = client.get(reverse("job_detail", args=[job.public_id]))
     assert "script-src 'self'" in response["Content-Security-Policy"]
 
 
@@ -162,9 +162,9 @@ def test_posts_need_a_csrf_token(requester, worker):
     job = make_job(requester=requester)
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(worker)
-    assert browser.post(reverse("job_start", args=[job.pk])).status_code == 403
+    assert browser.post(reverse("job_start", args=[job.public_id])).status_code == 403
     browser.force_login(requester)
-    assert browser.post(reverse("job_action", args=[job.pk, "close"])).status_code == 403
+    assert browser.post(reverse("job_action", args=[job.public_id, "close"])).status_code == 403
     job.refresh_from_db()
     assert job.status == "published"
     assert not job.assignments.exists()

@@ -118,9 +118,9 @@ def test_the_test_wallet_is_not_live_unless_allowed(settings, client):
 
     deposit = deposit_create(user=payer, amount_msat=21_000)
 
-    page = client.get(reverse("deposit_detail", args=[deposit.pk])).content.decode()
+    page = client.get(reverse("deposit_detail", args=[deposit.public_id])).content.decode()
     assert "Pay with the test wallet" not in page
-    response = client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.pk]))
+    response = client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.public_id]))
     assert response.status_code == 404
     assert Deposit.objects.get().status == "pending"
     assert client.get(reverse("dev_wallet_pay_request", args=["payer"])).status_code == 404

@@ -96,18 +96,18 @@ def test_hostile_text_is_escaped_on_every_page(hostile_job):
     pages = [
         (anonymous, reverse("board")),
         (anonymous, reverse("board") + "?q=script"),
-        (anonymous, reverse("job_detail", args=[job.pk])),
-        (as_requester, reverse("job_manage", args=[job.pk])),
-        (as_requester, reverse("job_form", args=[job.pk])),
-        (as_requester, reverse("job_tasks", args=[job.pk])),
-        (as_requester, reverse("job_preview", args=[job.pk])),
-        (as_requester, reverse("review_queue", args=[job.pk])),
-        (as_requester, reverse("review_queue", args=[job.pk]) + "?status=rejected"),
+        (anonymous, reverse("job_detail", args=[job.public_id])),
+        (as_requester, reverse("job_manage", args=[job.public_id])),
+        (as_requester, reverse("job_form", args=[job.public_id])),
+        (as_requester, reverse("job_tasks", args=[job.public_id])),
+        (as_requester, reverse("job_preview", args=[job.public_id])),
+        (as_requester, reverse("review_queue", args=[job.public_id])),
+        (as_requester, reverse("review_queue", args=[job.public_id]) + "?status=rejected"),
         (as_worker, reverse("worker_dashboard")),
-        (as_worker, reverse("assignment_detail", args=[submitted.pk])),
+        (as_worker, reverse("assignment_detail", args=[submitted.public_id])),
         (as_rejected, reverse("worker_dashboard")),
-        (as_rejected, reverse("assignment_detail", args=[rejected.pk])),
-        (as_open, reverse("assignment_detail", args=[open_assignment.pk])),
+        (as_rejected, reverse("assignment_detail", args=[rejected.public_id])),
+        (as_open, reverse("assignment_detail", args=[open_assignment.public_id])),
     ]
     for client, url in pages:
         response = client.get(url)
@@ -117,11 +117,11 @@ def test_hostile_text_is_escaped_on_every_page(hostile_job):
 
     board = anonymous.get(reverse("board")).content.decode()
     assert "&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;" in board, "the title is shown, as text"
-    review_page = as_requester.get(reverse("review_queue", args=[job.pk])).content.decode()
+    review_page = as_requester.get(reverse("review_queue", args=[job.public_id])).content.decode()
     assert "&lt;script&gt;" in review_page, "the worker's answer is shown, as text"
 
     htmx = as_requester.post(
-        reverse("assignment_review", args=[submitted.pk]),
+        reverse("assignment_review", args=[submitted.public_id]),
         {"decision": "reject", "feedback": PAYLOAD},
         HTTP_HX_REQUEST="true",
     )
@@ -152,7 +152,7 @@ def test_markdown_description_is_sanitized_on_the_board_and_job_page(client):
     ])  # fmt: skip
     task_services.tasks_add(job=job, actor=requester, columns=["x"], rows=[{"x": "1"}])
     services.job_publish(job=job, actor=requester)
-    page = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    page = client.get(reverse("job_detail", args=[job.public_id])).content.decode()
     assert "<strong>Bold</strong>" in page
     assert 'href="https://example.com"' in page
     board = client.get(reverse("board")).content.decode()
@@ -167,7 +167,9 @@ def test_csv_error_messages_escape_the_column_names(client):
     requester = make_user()
     job = services.job_create(requester=requester, title="t", description="d", reward_msat=10_000)
     client.force_login(requester)
-    response = client.post(reverse("job_tasks", args=[job.pk]), {"add_csv": "1", "csv_text": f"{IMG},{IMG}\na,b\n"})
+    response = client.post(
+        reverse("job_tasks", args=[job.public_id]), {"add_csv": "1", "csv_text": f"{IMG},{IMG}\na,b\n"}
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert "appears twice" in content

@@ -117,7 +117,7 @@ def test_no_page_renders_markdown(client, markdown_job, markdown_forbidden):
     assert board.status_code == 200
     assert "Rate bold reviews of our shop." in board.content.decode()
 
-    page = client.get(reverse("job_detail", args=[job.pk]))
+    page = client.get(reverse("job_detail", args=[job.public_id]))
     assert page.status_code == 200
     content = page.content.decode()
     assert "<strong>bold reviews</strong>" in content
@@ -125,7 +125,7 @@ def test_no_page_renders_markdown(client, markdown_job, markdown_forbidden):
     assert "<s>Negative</s>" in content
 
     client.force_login(worker)
-    work = client.get(reverse("assignment_detail", args=[assignment.pk]))
+    work = client.get(reverse("assignment_detail", args=[assignment.public_id]))
     assert work.status_code == 200
     content = work.content.decode()
     assert "<ol>\n<li>Read</li>" in content, "the instructions"
@@ -133,7 +133,7 @@ def test_no_page_renders_markdown(client, markdown_job, markdown_forbidden):
     assert '<img src="https://img.example/1.png" alt="photo">' in content
 
     client.force_login(job.requester)
-    preview = client.get(reverse("job_preview", args=[job.pk]))
+    preview = client.get(reverse("job_preview", args=[job.public_id]))
     assert preview.status_code == 200
     content = preview.content.decode()
     assert "<ol>\n<li>Read</li>" in content
@@ -143,7 +143,7 @@ def test_no_page_renders_markdown(client, markdown_job, markdown_forbidden):
 @pytest.mark.django_db
 def test_a_closed_job_page_shows_stored_html_too(client, markdown_job, markdown_forbidden):
     services.job_close(job=markdown_job, actor=markdown_job.requester)
-    page = client.get(reverse("job_detail", args=[markdown_job.pk]))
+    page = client.get(reverse("job_detail", args=[markdown_job.public_id]))
     assert page.status_code == 200
     assert "<strong>bold reviews</strong>" in page.content.decode()
 
@@ -265,9 +265,9 @@ def test_pathological_markdown_at_every_limit_saves(client, markdown_forbidden_a
 
     markdown_forbidden_after_save()
     assert client.get(reverse("board")).status_code == 200
-    assert client.get(reverse("job_detail", args=[job.pk])).status_code == 200
+    assert client.get(reverse("job_detail", args=[job.public_id])).status_code == 200
     client.force_login(requester)
-    preview = client.get(reverse("job_preview", args=[job.pk]))
+    preview = client.get(reverse("job_preview", args=[job.public_id]))
     assert preview.status_code == 200
     assert "<p>value" + "[" * 100 in preview.content.decode()
 

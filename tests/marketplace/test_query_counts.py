@@ -45,7 +45,7 @@ def test_job_page_queries_do_not_grow_with_tags_or_tasks(client, django_assert_n
     big = make_job(tasks=200, tags=[f"tag{n}" for n in range(10)])
     for job in (small, big):
         with django_assert_num_queries(JOB_DETAIL):
-            assert client.get(reverse("job_detail", args=[job.pk])).status_code == 200
+            assert client.get(reverse("job_detail", args=[job.public_id])).status_code == 200
 
 
 def test_requester_dashboard_queries_do_not_grow_with_jobs(client, django_assert_num_queries, requester):

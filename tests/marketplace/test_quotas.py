@@ -118,7 +118,7 @@ def oversized_post(client: Client, path: str, settings) -> object:
 def test_an_upload_larger_than_the_limit_is_refused_before_it_is_read(settings, requester_client, requester):
     job = draft(requester)
 
-    response = oversized_post(requester_client, reverse("job_tasks", args=[job.pk]), settings)
+    response = oversized_post(requester_client, reverse("job_tasks", args=[job.public_id]), settings)
 
     assert response.status_code == 413
     assert "larger than 21 MB" in response.content.decode()
@@ -139,7 +139,7 @@ def test_a_request_within_the_limit_is_served(settings, requester_client, reques
     )
 
     response = requester_client.post(
-        reverse("job_tasks", args=[job.pk]), {"add_csv": "1", "csv_text": "review\ngood\n"}, follow=True
+        reverse("job_tasks", args=[job.public_id]), {"add_csv": "1", "csv_text": "review\ngood\n"}, follow=True
     )
 
     assert response.status_code == 200

@@ -70,7 +70,7 @@ def messages_of(response) -> list[str]:
 
 def test_requester_pages_need_a_login(client):
     job = make_job()
-    for url in (reverse("requester_dashboard"), reverse("job_create"), reverse("job_manage", args=[job.pk])):
+    for url in (reverse("requester_dashboard"), reverse("job_create"), reverse("job_manage", args=[job.public_id])):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("account_login"))
@@ -83,17 +83,17 @@ def test_create_a_job_then_build_the_form_add_tasks_preview_and_publish(requeste
     response = client.post(reverse("job_create"), terms_post())
     job = Job.objects.get(requester=requester)
     assert response.status_code == 302
-    assert response["Location"] == reverse("job_form", args=[job.pk])
+    assert response["Location"] == reverse("job_form", args=[job.public_id])
     assert job.status == JobStatus.DRAFT
     assert (job.title, job.reward_msat, job.assignments_per_task) == ("Label photos", 25_000, 2)
     assert (job.time_limit_seconds, job.auto_approve_seconds) == (15 * 60, 48 * 3600)
     assert sorted(tag.name for tag in job.tags.all()) == ["cats", "images"]
 
     # 2. The answer form: a default field to start with, "Add a field" without JavaScript, then save.
-    response = client.get(reverse("job_form", args=[job.pk]))
+    response = client.get(reverse("job_form", args=[job.public_id]))
     assert response.status_code == 200
     assert response.context["formset"].total_form_count() == 1
-    response = client.post(reverse("job_form", args=[job.pk]), builder_post([NOUN_FIELD], button="add_field"))
+    response = client.post(reverse("job_form", args=[job.public_id]), builder_post([NOUN_FIELD], button="add_field"))
     assert response.status_code == 200
     formset = response.context["formset"]
     assert formset.total_form_count() == 2
@@ -101,9 +101,9 @@ def test_create_a_job_then_build_the_form_add_tasks_preview_and_publish(requeste
     assert formset.forms[1]["kind"].value() == "short_text"
     job.refresh_from_db()
     assert not job.has_form, "adding a field row saves nothing"
-    response = client.post(reverse("job_form", args=[job.pk]), builder_post([NOUN_FIELD, NOTE_FIELD]))
+    response = client.post(reverse("job_form", args=[job.public_id]), builder_post([NOUN_FIELD, NOTE_FIELD]))
     assert response.status_code == 302
-    assert response["Location"] == reverse("job_tasks", args=[job.pk])
+    assert response["Location"] == reverse("job_tasks", args=[job.public_id])
     job.refresh_from_db()
     assert job.form_kind == FormKind.BUILDER
     assert job.prompt == "Is {{word}} a noun?"
@@ -112,30 +112,30 @@ def test_create_a_job_then_build_the_form_add_tasks_preview_and_publish(requeste
 
     # 3. Tasks: a CSV file, then pasted CSV.
     upload = SimpleUploadedFile("words.csv", '\ufeffword\nrun\n"table, wooden"\n'.encode(), "text/csv")
-    response = client.post(reverse("job_tasks", args=[job.pk]), {"add_csv": "1", "csv_file": upload})
+    response = client.post(reverse("job_tasks", args=[job.public_id]), {"add_csv": "1", "csv_file": upload})
     assert response.status_code == 302
-    response = client.post(reverse("job_tasks", args=[job.pk]), {"add_csv": "1", "csv_text": "word\nquickly\n"})
+    response = client.post(reverse("job_tasks", args=[job.public_id]), {"add_csv": "1", "csv_text": "word\nquickly\n"})
     assert response.status_code == 302
     job.refresh_from_db()
     assert (job.task_count, job.open_slot_count, job.input_columns) == (3, 6, ["word"])
     assert [task.input["word"] for task in job.tasks.order_by("position")] == ["run", "table, wooden", "quickly"]
-    response = client.get(reverse("job_tasks", args=[job.pk]))
+    response = client.get(reverse("job_tasks", args=[job.public_id]))
     assert "table, wooden" in response.content.decode()
 
     # 4. Preview: the first task as a worker sees it, then another one.
-    response = client.get(reverse("job_preview", args=[job.pk]))
+    response = client.get(reverse("job_preview", args=[job.public_id]))
     assert response.status_code == 200
     assert "Is run a noun?" in response.content.decode()
-    response = client.get(reverse("job_preview", args=[job.pk]), {"task": 3})
+    response = client.get(reverse("job_preview", args=[job.public_id]), {"task": 3})
     assert "Is quickly a noun?" in response.content.decode()
 
     # 5. Publish.
-    response = client.post(reverse("job_action", args=[job.pk, "publish"]))
+    response = client.post(reverse("job_action", args=[job.public_id, "publish"]))
     assert response.status_code == 302
-    assert response["Location"] == reverse("job_manage", args=[job.pk])
+    assert response["Location"] == reverse("job_manage", args=[job.public_id])
     job.refresh_from_db()
     assert job.status == JobStatus.PUBLISHED
-    assert client.get(reverse("job_manage", args=[job.pk])).status_code == 200
+    assert client.get(reverse("job_manage", args=[job.public_id])).status_code == 200
     assert job.pk in [item.pk for item in client.get(reverse("board")).context["page"].object_list]
 
 
@@ -151,7 +151,8 @@ def test_create_job_with_bad_terms_shows_errors_and_creates_nothing(requester_cl
 def test_add_a_field_keeps_the_rows_typed_so_far(requester_client, requester):
     job = make_bare_draft(requester=requester)
     response = requester_client.post(
-        reverse("job_form", args=[job.pk]), builder_post([NOUN_FIELD, NOTE_FIELD], initial_forms=1, button="add_field")
+        reverse("job_form", args=[job.public_id]),
+        builder_post([NOUN_FIELD, NOTE_FIELD], initial_forms=1, button="add_field"),
     )
     formset = response.context["formset"]
     assert formset.total_form_count() == 3
@@ -163,7 +164,7 @@ def test_add_a_field_does_not_flag_the_new_empty_row(requester_client, requester
     """Pressing "Add a field" gives an empty row to fill in, not a row already marked as wrong."""
     job = make_bare_draft(requester=requester)
     response = requester_client.post(
-        reverse("job_form", args=[job.pk]), builder_post([NOUN_FIELD], initial_forms=1, button="add_field")
+        reverse("job_form", args=[job.public_id]), builder_post([NOUN_FIELD], initial_forms=1, button="add_field")
     )
     new_row = response.context["formset"].forms[1]
     assert not new_row.errors, new_row.errors
@@ -173,14 +174,14 @@ def test_add_a_field_does_not_flag_the_new_empty_row(requester_client, requester
 def test_form_builder_refuses_a_bad_field_and_saves_nothing(requester_client, requester):
     job = make_bare_draft(requester=requester)
     one_choice = {**NOUN_FIELD, "choices": "Yes"}
-    response = requester_client.post(reverse("job_form", args=[job.pk]), builder_post([one_choice]))
+    response = requester_client.post(reverse("job_form", args=[job.public_id]), builder_post([one_choice]))
     assert response.status_code == 200
     assert "at least two different choices" in response.content.decode()
     duplicate = builder_post([NOUN_FIELD, {**NOTE_FIELD, "name": "is_noun"}])
-    response = requester_client.post(reverse("job_form", args=[job.pk]), duplicate)
+    response = requester_client.post(reverse("job_form", args=[job.public_id]), duplicate)
     assert "used twice" in response.content.decode()
     number = {"name": "n", "label": "N", "kind": "number", "required": True, "min": "5", "max": "1"}
-    response = requester_client.post(reverse("job_form", args=[job.pk]), builder_post([number]))
+    response = requester_client.post(reverse("job_form", args=[job.public_id]), builder_post([number]))
     assert "minimum is larger" in response.content.decode()
     job.refresh_from_db()
     assert not job.has_form
@@ -189,7 +190,7 @@ def test_form_builder_refuses_a_bad_field_and_saves_nothing(requester_client, re
 def test_form_builder_refuses_placeholders_the_tasks_do_not_have(requester_client, requester):
     job = make_draft_job(requester=requester)  # tasks have the column "review"
     response = requester_client.post(
-        reverse("job_form", args=[job.pk]), builder_post([NOUN_FIELD], prompt="{{image_url}}")
+        reverse("job_form", args=[job.public_id]), builder_post([NOUN_FIELD], prompt="{{image_url}}")
     )
     assert response.status_code == 200
     assert "image_url" in response.content.decode()
@@ -199,7 +200,7 @@ def test_form_builder_refuses_placeholders_the_tasks_do_not_have(requester_clien
 
 def test_form_of_a_published_job_cannot_change(requester_client, requester):
     job = make_job(requester=requester)
-    response = requester_client.post(reverse("job_form", args=[job.pk]), builder_post([NOUN_FIELD], prompt="x"))
+    response = requester_client.post(reverse("job_form", args=[job.public_id]), builder_post([NOUN_FIELD], prompt="x"))
     assert response.status_code == 200
     job.refresh_from_db()
     assert job.prompt == "Review: {{review}}"
@@ -208,16 +209,16 @@ def test_form_of_a_published_job_cannot_change(requester_client, requester):
 
 def test_html_template_form(requester_client, requester):
     job = make_bare_draft(requester=requester)
-    assert requester_client.get(reverse("job_form", args=[job.pk]), {"kind": "html"}).status_code == 200
+    assert requester_client.get(reverse("job_form", args=[job.public_id]), {"kind": "html"}).status_code == 200
     response = requester_client.post(
-        reverse("job_form", args=[job.pk]), {"form_kind": "html", "html_template": HTML_TEMPLATE}
+        reverse("job_form", args=[job.public_id]), {"form_kind": "html", "html_template": HTML_TEMPLATE}
     )
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.form_kind == FormKind.HTML
     assert job.answer_fields == ["sentiment", "notes"]
     response = requester_client.post(
-        reverse("job_form", args=[job.pk]), {"form_kind": "html", "html_template": "<p>no fields</p>"}
+        reverse("job_form", args=[job.public_id]), {"form_kind": "html", "html_template": "<p>no fields</p>"}
     )
     assert response.status_code == 200
     assert "no form fields" in response.content.decode()
@@ -232,7 +233,7 @@ def post_csv(client, job, *, text=None, data=None, name="tasks.csv"):
         payload["csv_text"] = text
     if data is not None:
         payload["csv_file"] = SimpleUploadedFile(name, data, "text/csv")
-    return client.post(reverse("job_tasks", args=[job.pk]), payload)
+    return client.post(reverse("job_tasks", args=[job.public_id]), payload)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +283,9 @@ def test_csv_with_too_many_rows(requester_client, requester, settings):
 
 def test_add_one_task_by_hand(requester_client, requester):
     job = make_draft_job(requester=requester, tasks=1)
-    response = requester_client.post(reverse("job_tasks", args=[job.pk]), {"add_one": "1", "task-column_0": "Typed"})
+    response = requester_client.post(
+        reverse("job_tasks", args=[job.public_id]), {"add_one": "1", "task-column_0": "Typed"}
+    )
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.task_count == 2
@@ -294,7 +297,7 @@ def test_add_one_task_by_hand(requester_client, requester):
 
 def test_publish_without_tasks_is_refused_with_a_message(requester_client, requester):
     job = make_draft_job(requester=requester, tasks=0)
-    response = requester_client.post(reverse("job_action", args=[job.pk, "publish"]), follow=True)
+    response = requester_client.post(reverse("job_action", args=[job.public_id, "publish"]), follow=True)
     assert any("task" in message for message in messages_of(response))
     job.refresh_from_db()
     assert job.status == JobStatus.DRAFT
@@ -303,11 +306,11 @@ def test_publish_without_tasks_is_refused_with_a_message(requester_client, reque
 def test_pause_resume_close(requester_client, requester):
     job = make_job(requester=requester)
     for action, status in (("pause", JobStatus.PAUSED), ("resume", JobStatus.PUBLISHED), ("close", JobStatus.CLOSED)):
-        response = requester_client.post(reverse("job_action", args=[job.pk, action]))
+        response = requester_client.post(reverse("job_action", args=[job.public_id, action]))
         assert response.status_code == 302
         job.refresh_from_db()
         assert job.status == status
-    response = requester_client.post(reverse("job_action", args=[job.pk, "resume"]), follow=True)
+    response = requester_client.post(reverse("job_action", args=[job.public_id, "resume"]), follow=True)
     assert messages_of(response)
     job.refresh_from_db()
     assert job.status == JobStatus.CLOSED
@@ -315,7 +318,7 @@ def test_pause_resume_close(requester_client, requester):
 
 def test_cancel_a_draft_goes_back_to_the_dashboard(requester_client, requester):
     job = make_draft_job(requester=requester)
-    response = requester_client.post(reverse("job_action", args=[job.pk, "cancel"]))
+    response = requester_client.post(reverse("job_action", args=[job.public_id, "cancel"]))
     assert response["Location"] == reverse("requester_dashboard")
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
@@ -324,25 +327,25 @@ def test_cancel_a_draft_goes_back_to_the_dashboard(requester_client, requester):
 
 def test_job_actions_need_post_and_a_known_action(requester_client, requester):
     job = make_draft_job(requester=requester)
-    assert requester_client.get(reverse("job_action", args=[job.pk, "publish"])).status_code == 405
-    assert requester_client.post(reverse("job_action", args=[job.pk, "explode"])).status_code == 404
+    assert requester_client.get(reverse("job_action", args=[job.public_id, "publish"])).status_code == 405
+    assert requester_client.post(reverse("job_action", args=[job.public_id, "explode"])).status_code == 404
     job.refresh_from_db()
     assert job.status == JobStatus.DRAFT
 
 
 def test_edit_a_draft_but_not_a_published_job(requester_client, requester):
     draft = make_draft_job(requester=requester)
-    assert requester_client.get(reverse("job_edit", args=[draft.pk])).status_code == 200
-    response = requester_client.post(reverse("job_edit", args=[draft.pk]), terms_post(title="Renamed"))
+    assert requester_client.get(reverse("job_edit", args=[draft.public_id])).status_code == 200
+    response = requester_client.post(reverse("job_edit", args=[draft.public_id]), terms_post(title="Renamed"))
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.title == "Renamed"
     assert draft.open_slot_count == 6  # 3 tasks × 2 assignments now
 
     published = make_job(requester=requester)
-    response = requester_client.post(reverse("job_edit", args=[published.pk]), terms_post(title="Sneaky"))
+    response = requester_client.post(reverse("job_edit", args=[published.public_id]), terms_post(title="Sneaky"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("job_manage", args=[published.pk])
+    assert response["Location"] == reverse("job_manage", args=[published.public_id])
     published.refresh_from_db()
     assert published.title == "Rate a review"
 
@@ -352,13 +355,13 @@ def test_extend_expiry(requester_client, requester):
     job = make_job(requester=requester, expires_at=expires_at)
     later = (expires_at + timedelta(days=3)).replace(second=0, microsecond=0)
     response = requester_client.post(
-        reverse("job_expiry", args=[job.pk]), {"expires_at": later.strftime("%Y-%m-%dT%H:%M")}
+        reverse("job_expiry", args=[job.public_id]), {"expires_at": later.strftime("%Y-%m-%dT%H:%M")}
     )
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.expires_at == later
     earlier = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    response = requester_client.post(reverse("job_expiry", args=[job.pk]), {"expires_at": earlier}, follow=True)
+    response = requester_client.post(reverse("job_expiry", args=[job.public_id]), {"expires_at": earlier}, follow=True)
     assert any("later" in message for message in messages_of(response))
     job.refresh_from_db()
     assert job.expires_at == later
@@ -395,7 +398,7 @@ def test_requester_dashboard_lists_my_jobs_with_progress(requester_client, reque
 def test_job_manage_shows_progress(requester_client, requester):
     job = make_job(requester=requester, tasks=4, assignments_per_task=2)
     _work_on(job, requester)
-    response = requester_client.get(reverse("job_manage", args=[job.pk]))
+    response = requester_client.get(reverse("job_manage", args=[job.public_id]))
     assert response.status_code == 200
     assert response.context["progress"] == {
         "wanted": 8,
@@ -409,26 +412,26 @@ def test_job_manage_shows_progress(requester_client, requester):
 
 def test_preview_of_a_draft_without_tasks(requester_client, requester):
     job = make_draft_job(requester=requester, tasks=0)
-    response = requester_client.get(reverse("job_preview", args=[job.pk]))
+    response = requester_client.get(reverse("job_preview", args=[job.public_id]))
     assert response.status_code == 200
     assert response.context["task"] is None
 
 
 def test_preview_frame_shows_the_chosen_task(requester_client, requester):
     job = make_html_job(requester=requester, rows=[{"review": "first row"}, {"review": "second row"}], publish=False)
-    frame = requester_client.get(reverse("job_preview_frame", args=[job.pk]), {"task": 2})
+    frame = requester_client.get(reverse("job_preview_frame", args=[job.public_id]), {"task": 2})
     assert "second row" in frame.content.decode()
     assert "first row" not in frame.content.decode()
 
 
 def test_preview_frame_of_an_html_job_is_sandboxed(requester_client, requester):
     job = make_html_job(requester=requester, rows=[{"review": '<script>alert("x")</script>'}], publish=False)
-    response = requester_client.get(reverse("job_preview_frame", args=[job.pk]))
+    response = requester_client.get(reverse("job_preview_frame", args=[job.public_id]))
     assert response.status_code == 200
     assert "sandbox allow-scripts allow-forms" in response["Content-Security-Policy"]
     content = response.content.decode()
     assert '<script>alert("x")</script>' not in content
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in content
-    preview = requester_client.get(reverse("job_preview", args=[job.pk]))
+    preview = requester_client.get(reverse("job_preview", args=[job.public_id]))
     assert 'sandbox="allow-scripts allow-forms"' in preview.content.decode()
     assert services.job_placeholders(job) == ["review"]

@@ -57,10 +57,10 @@ def test_a_bonus_moves_the_amount_and_the_fee_and_enqueues_the_workers_payout(
     with django_capture_on_commit_callbacks(execute=True):
         bonus = bonus_pay(
             requester=requester,
-            worker_id=worker.pk,
+            worker_id=worker.public_id,
             amount_msat=5_000,
             reason="  Great work  ",
-            assignment_id=approved.pk,
+            assignment_id=approved.public_id,
         )
 
     assert (bonus.requester, bonus.worker, bonus.assignment_id) == (requester, worker, approved.pk)
@@ -86,7 +86,7 @@ def test_a_bonus_moves_the_amount_and_the_fee_and_enqueues_the_workers_payout(
 def test_a_bonus_without_a_named_assignment_goes_to_a_worker_who_did_work_for_the_requester(
     requester, worker, approved
 ):
-    bonus = bonus_pay(requester=requester, worker_id=worker.pk, amount_msat=1, reason="Rounding up")
+    bonus = bonus_pay(requester=requester, worker_id=worker.public_id, amount_msat=1, reason="Rounding up")
 
     assert bonus.assignment_id is None
     assert bonus.fee_msat == 1  # the fee is rounded up to the millisatoshi
@@ -96,7 +96,7 @@ def test_a_bonus_without_a_named_assignment_goes_to_a_worker_who_did_work_for_th
 def test_without_a_platform_fee_a_bonus_has_two_lines(settings, requester, worker, approved):
     settings.PLATFORM_FEE_BASIS_POINTS = 0
 
-    bonus = bonus_pay(requester=requester, worker_id=worker.pk, amount_msat=5_000, reason="Thanks")
+    bonus = bonus_pay(requester=requester, worker_id=worker.public_id, amount_msat=5_000, reason="Thanks")
 
     assert bonus.fee_msat == 0
     assert LedgerTransaction.objects.get(key=f"bonus:{bonus.pk}").entries.count() == 2
@@ -113,10 +113,10 @@ def test_a_bonus_goes_only_to_a_worker_who_did_work_for_this_requester(requester
     stranger = make_user("stranger", funds_sats=0)
     someone_elses = give_earnings(stranger, 10_000)  # ... and so did the stranger, for someone else
     arguments = {
-        "a stranger": {"worker_id": stranger.pk},
-        "a worker of another requester": {"worker_id": stranger.pk, "assignment_id": someone_elses.pk},
-        "an assignment of another worker": {"worker_id": worker.pk, "assignment_id": other_assignment.pk},
-        "an unknown assignment": {"worker_id": worker.pk, "assignment_id": 987_654_321},
+        "a stranger": {"worker_id": stranger.public_id},
+        "a worker of another requester": {"worker_id": stranger.public_id, "assignment_id": someone_elses.public_id},
+        "an assignment of another worker": {"worker_id": worker.public_id, "assignment_id": other_assignment.public_id},
+        "an unknown assignment": {"worker_id": worker.public_id, "assignment_id": "Z" * 30},
     }[whom]
     before = (available(requester), earned(worker), earned(stranger))
 
@@ -144,7 +144,7 @@ def test_a_bonus_with_bad_input_is_refused_and_moves_nothing(requester, worker, 
     before = (available(requester), earned(worker))
 
     with pytest.raises(InvalidInput) as refused:
-        bonus_pay(requester=requester, worker_id=worker.pk, amount_msat=amount_msat, reason=reason)
+        bonus_pay(requester=requester, worker_id=worker.public_id, amount_msat=amount_msat, reason=reason)
 
     assert refused.value.message == message
     assert not Bonus.objects.exists()
@@ -157,7 +157,13 @@ def test_a_bonus_the_requester_cannot_afford_says_how_much_is_missing_and_moves_
     assert available(poor) == 9_000
 
     with pytest.raises(InsufficientFunds) as refused:
-        bonus_pay(requester=poor, worker_id=worker.pk, amount_msat=10_000, reason="Thanks", assignment_id=assignment.pk)
+        bonus_pay(
+            requester=poor,
+            worker_id=worker.public_id,
+            amount_msat=10_000,
+            reason="Thanks",
+            assignment_id=assignment.public_id,
+        )
 
     assert refused.value.details["missing_msat"] == 2_000  # 10 sats + 1 sat fee - 9 sats
     assert not Bonus.objects.exists()
@@ -166,17 +172,19 @@ def test_a_bonus_the_requester_cannot_afford_says_how_much_is_missing_and_moves_
 
 
 def test_the_review_page_offers_a_bonus_for_approved_work(requester_client, approved):
-    response = requester_client.get(reverse("review_queue", args=[approved.job_id]) + "?status=approved")
+    response = requester_client.get(reverse("review_queue", args=[approved.job.public_id]) + "?status=approved")
 
-    assert f'action="{reverse("bonus_create", args=[approved.pk])}"' in response.content.decode()
+    assert f'action="{reverse("bonus_create", args=[approved.public_id])}"' in response.content.decode()
 
 
 def test_a_bonus_from_the_review_page_is_paid_and_confirmed(requester_client, requester, worker, approved):
     response = requester_client.post(
-        reverse("bonus_create", args=[approved.pk]), {"amount_sats": "5", "reason": "Careful answers"}, follow=True
+        reverse("bonus_create", args=[approved.public_id]),
+        {"amount_sats": "5", "reason": "Careful answers"},
+        follow=True,
     )
 
-    assert response.redirect_chain[0][0] == reverse("review_queue", args=[approved.job_id]) + "?status=approved"
+    assert response.redirect_chain[0][0] == reverse("review_queue", args=[approved.job.public_id]) + "?status=approved"
     assert "Bonus of 5 sats sent." in response.content.decode()
     bonus = Bonus.objects.get()
     assert (bonus.worker, bonus.assignment_id, bonus.amount_msat, bonus.reason) == (
@@ -194,7 +202,7 @@ def test_a_bonus_the_requester_cannot_afford_from_the_review_page_says_how_many_
     client.force_login(poor)
 
     response = client.post(
-        reverse("bonus_create", args=[assignment.pk]), {"amount_sats": "10", "reason": "Thanks"}, follow=True
+        reverse("bonus_create", args=[assignment.public_id]), {"amount_sats": "10", "reason": "Thanks"}, follow=True
     )
 
     assert "Your balance is 2 sats short of this bonus. Add funds first." in response.content.decode()
@@ -209,7 +217,7 @@ def test_a_bonus_the_requester_cannot_afford_from_the_review_page_says_how_many_
 def test_a_bonus_form_with_bad_input_explains_and_moves_nothing(requester_client, requester, approved, form):
     before = available(requester)
 
-    response = requester_client.post(reverse("bonus_create", args=[approved.pk]), form, follow=True)
+    response = requester_client.post(reverse("bonus_create", args=[approved.public_id]), form, follow=True)
 
     assert "Give the bonus in whole sats (at least 1) and say what it is for." in response.content.decode()
     assert not Bonus.objects.exists()
@@ -219,14 +227,14 @@ def test_a_bonus_form_with_bad_input_explains_and_moves_nothing(requester_client
 def test_a_bonus_on_someone_elses_assignment_is_not_found(client, approved):
     client.force_login(make_user("other_requester"))
 
-    response = client.post(reverse("bonus_create", args=[approved.pk]), {"amount_sats": "5", "reason": "Hi"})
+    response = client.post(reverse("bonus_create", args=[approved.public_id]), {"amount_sats": "5", "reason": "Hi"})
 
     assert response.status_code == 404
     assert not Bonus.objects.exists()
 
 
 def test_a_bonus_is_only_given_by_post(requester_client, approved):
-    assert requester_client.get(reverse("bonus_create", args=[approved.pk])).status_code == 405
+    assert requester_client.get(reverse("bonus_create", args=[approved.public_id])).status_code == 405
 
 
 # Payout destination ---------------------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def test_the_add_funds_page_creates_the_invoice_and_shows_it(payer_client, payer
 
     deposit = Deposit.objects.get(user=payer)
     assert response.status_code == 302
-    assert response["Location"] == reverse("deposit_detail", args=[deposit.pk])
+    assert response["Location"] == reverse("deposit_detail", args=[deposit.public_id])
     assert deposit.amount_msat == 21_000
 
     page = payer_client.get(response["Location"])
@@ -231,8 +231,8 @@ def test_the_page_and_the_sweeper_noticing_the_same_payment_credit_it_once(payer
     deposit = deposit_create(user=payer, amount_msat=21_000)
     pay_with_test_wallet(deposit)
 
-    page = payer_client.get(reverse("deposit_detail", args=[deposit.pk]))
-    poll = payer_client.get(reverse("deposit_status", args=[deposit.pk]))
+    page = payer_client.get(reverse("deposit_detail", args=[deposit.public_id]))
+    poll = payer_client.get(reverse("deposit_status", args=[deposit.public_id]))
     swept = deposits_sync()
 
     assert "Paid" in page.content.decode()
@@ -245,19 +245,19 @@ def test_the_page_and_the_sweeper_noticing_the_same_payment_credit_it_once(payer
 def test_the_test_wallet_button_pays_and_credits_the_deposit(payer_client, payer):
     deposit = deposit_create(user=payer, amount_msat=21_000)
 
-    response = payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.pk]))
+    response = payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.public_id]))
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("deposit_detail", args=[deposit.pk])
+    assert response["Location"] == reverse("deposit_detail", args=[deposit.public_id])
     assert Deposit.objects.get(pk=deposit.pk).status == DepositStatus.PAID
     assert available(payer) == 21_000
 
 
 def test_paying_with_the_test_wallet_twice_credits_once_and_says_why(payer_client, payer):
     deposit = deposit_create(user=payer, amount_msat=21_000)
-    payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.pk]))
+    payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.public_id]))
 
-    response = payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.pk]), follow=True)
+    response = payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.public_id]), follow=True)
 
     assert "The invoice is already paid." in response.content.decode()
     assert available(payer) == 21_000
@@ -319,7 +319,7 @@ def test_the_sweeper_stops_looking_at_deposits_expired_more_than_a_day_ago(payer
 
 def test_the_status_partial_polls_while_pending_and_stops_once_paid(payer_client, payer):
     deposit = deposit_create(user=payer, amount_msat=21_000)
-    url = reverse("deposit_status", args=[deposit.pk])
+    url = reverse("deposit_status", args=[deposit.public_id])
 
     pending = payer_client.get(url).content.decode()
     assert 'hx-trigger="every 2s"' in pending
@@ -339,7 +339,7 @@ def test_the_status_partial_of_an_expired_deposit_stops_polling_and_offers_a_new
     deposit = deposit_create(user=payer, amount_msat=21_000)
     deposit_refresh(deposit=deposit, now=deposit.expires_at + timedelta(seconds=1))
 
-    html = payer_client.get(reverse("deposit_status", args=[deposit.pk])).content.decode()
+    html = payer_client.get(reverse("deposit_status", args=[deposit.public_id])).content.decode()
 
     assert "hx-trigger" not in html
     assert "Expired" in html
@@ -357,7 +357,7 @@ def test_someone_elses_deposit_is_not_found_and_not_touched(client, payer, name,
     deposit = deposit_create(user=payer, amount_msat=21_000)
     client.force_login(make_user("nosy"))
 
-    response = getattr(client, method)(reverse(name, args=[deposit.pk]))
+    response = getattr(client, method)(reverse(name, args=[deposit.public_id]))
 
     assert response.status_code == 404
     assert DevInvoice.objects.get(payment_hash=deposit.payment_hash).paid_at is None
@@ -370,7 +370,7 @@ def test_the_test_wallet_button_does_not_exist_when_real_money_moves(settings, p
     settings.LNBITS_URL = "http://127.0.0.1:9"  # never called: the view refuses first
     settings.LNBITS_ADMIN_KEY = "unused"
 
-    response = payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.pk]))
+    response = payer_client.post(reverse("deposit_pay_with_dev_wallet", args=[deposit.public_id]))
 
     assert response.status_code == 404
     assert DevInvoice.objects.get(payment_hash=deposit.payment_hash).paid_at is None

@@ -118,7 +118,7 @@ def test_the_deposit_page(client, state):
     elif state == "expired":
         deposit_refresh(deposit=deposit, now=deposit.expires_at + timedelta(seconds=1))
     client.force_login(user)
-    url = reverse("deposit_detail", args=[deposit.pk])
+    url = reverse("deposit_detail", args=[deposit.public_id])
     few = queries_for(client, url)
 
     for _ in range(30):
@@ -126,7 +126,7 @@ def test_the_deposit_page(client, state):
         get_backend().pay_invoice(bolt11=other.bolt11, fee_limit_msat=0)
         deposit_refresh(deposit=other)
     many = queries_for(client, url)
-    poll = queries_for(client, reverse("deposit_status", args=[deposit.pk]))
+    poll = queries_for(client, reverse("deposit_status", args=[deposit.public_id]))
 
     print(f"\ndeposit page ({state}): {few} queries with 1 deposit, {many} with 31; its htmx poll: {poll}")
     assert few == many

@@ -792,7 +792,7 @@ def test_the_sweeper_picks_up_due_payouts_and_recovers_requests_that_lost_their_
         created = payout_create(worker=worker, kind=PayoutKind.LNURL_PAY, amount_msat=1_000, destination="a@b.example")
         fields = {"state": state, "attempts": attempts, "next_attempt_at": now + due_in if due_in else None}
         if state in {PayoutState.INVOICE_VERIFIED, PayoutState.SENDING, PayoutState.SUCCEEDED}:
-            fields["payment_hash"] = hashlib.sha256(str(created.pk).encode()).hexdigest()
+            fields["payment_hash"] = hashlib.sha256(created.public_id.encode()).hexdigest()
         Payout.objects.filter(pk=created.pk).update(**fields)
         return created
 

@@ -55,11 +55,11 @@ def test_a_requester_cannot_claim_a_task_of_their_own_job(requester):
 def test_start_working_on_your_own_job_is_refused_on_the_web(requester_client, requester):
     job = make_job(requester=requester, tasks=1)
 
-    page = requester_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    page = requester_client.get(reverse("job_detail", args=[job.public_id])).content.decode()
     assert "Start working" not in page
-    assert reverse("job_manage", args=[job.pk]) in page
+    assert reverse("job_manage", args=[job.public_id]) in page
 
-    response = requester_client.post(reverse("job_start", args=[job.pk]), follow=True)
+    response = requester_client.post(reverse("job_start", args=[job.public_id]), follow=True)
     assert "your own job" in response.content.decode()
     assert not Assignment.objects.exists()
 
@@ -72,7 +72,7 @@ def test_claiming_your_own_job_over_the_api_is_refused(requester):
     from django.test import Client
 
     response = Client().post(
-        f"/api/v1/jobs/{job.pk}/claim", HTTP_AUTHORIZATION=f"Bearer {secret}", content_type="application/json"
+        f"/api/v1/jobs/{job.public_id}/claim", HTTP_AUTHORIZATION=f"Bearer {secret}", content_type="application/json"
     )
 
     assert response.status_code == 409
@@ -87,7 +87,7 @@ def test_a_requester_cannot_pay_themselves_a_bonus(requester, worker):
     from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="bonus to yourself"):
-        bonus_pay(requester=requester, worker_id=requester.pk, amount_msat=5_000, reason="for me")
+        bonus_pay(requester=requester, worker_id=requester.public_id, amount_msat=5_000, reason="for me")
 
     assert available(requester) == before
     assert earned(requester) == 0

@@ -53,20 +53,21 @@ def decode_lnurl(text: str) -> str:
 
 # Login ---------------------------------------------------------------------------------------------------------
 
+SOME_ID = "Z" * 30  # any well-formed public id: the login check comes first
 PRIVATE_PAGES = [
     ("get", "wallet", []),
     ("get", "deposit_new", []),
     ("post", "deposit_new", []),
-    ("get", "deposit_detail", [1]),
-    ("get", "deposit_status", [1]),
-    ("post", "deposit_pay_with_dev_wallet", [1]),
+    ("get", "deposit_detail", [SOME_ID]),
+    ("get", "deposit_status", [SOME_ID]),
+    ("post", "deposit_pay_with_dev_wallet", [SOME_ID]),
     ("get", "payouts", []),
     ("get", "payout_settings", []),
     ("post", "payout_settings", []),
     ("get", "withdraw", []),
-    ("get", "withdraw_status", [1]),
-    ("post", "withdraw_with_dev_wallet", [1]),
-    ("post", "bonus_create", [1]),
+    ("get", "withdraw_status", [SOME_ID]),
+    ("post", "withdraw_with_dev_wallet", [SOME_ID]),
+    ("post", "bonus_create", [SOME_ID]),
 ]
 
 
@@ -124,7 +125,7 @@ def test_the_wallet_page_shows_every_balance_and_the_escrow_of_each_job(client):
     assert f'id="available-balance">999{THIN_SPACE}967<' in html
     assert 'id="earned-balance">13<' in html
     assert [(account.job, account.balance_msat) for account in response.context["escrow_accounts"]] == [(job, 33_000)]
-    assert f'<a href="{reverse("job_manage", args=[job.pk])}">Label cats</a>' in html
+    assert f'<a href="{reverse("job_manage", args=[job.public_id])}">Label cats</a>' in html
     assert "Add funds" in html
 
 
@@ -191,7 +192,7 @@ def test_the_payouts_page_shows_a_receipt_with_the_payment_hash_and_preimage(cli
 
     html = response.content.decode()
     assert paid.state == PayoutState.SUCCEEDED
-    assert f'id="payout-{paid.pk}"' in html
+    assert f'id="payout-{paid.public_id}"' in html
     assert paid.payment_hash in html
     assert paid.preimage in html
     assert paid.preimage == DevInvoice.objects.get(payment_hash=paid.payment_hash).preimage
@@ -243,8 +244,8 @@ def test_the_withdraw_page_shows_a_qr_code_of_an_lnurl_for_a_new_link(settings, 
     assert "Withdraw your earnings: up to 21 sats" in html
     assert "<svg" in html
     assert f'href="lightning:{encoded}"' in html
-    assert reverse("withdraw_with_dev_wallet", args=[link.pk]) in html  # the development test wallet
-    assert reverse("withdraw_status", args=[link.pk]) in html
+    assert reverse("withdraw_with_dev_wallet", args=[link.public_id]) in html  # the development test wallet
+    assert reverse("withdraw_status", args=[link.public_id]) in html
 
 
 def test_each_visit_to_the_withdraw_page_shows_the_open_link_until_it_is_used(client, worker):
@@ -375,11 +376,11 @@ def test_publishing_without_enough_funds_says_how_many_sats_are_missing_and_link
     job = make_draft_job(requester=poor, tasks=2, reward_msat=10_000)  # 2 × (10 + 1) = 22 sats
     client.force_login(poor)
 
-    response = client.post(reverse("job_action", args=[job.pk, "publish"]), follow=True)
+    response = client.post(reverse("job_action", args=[job.public_id, "publish"]), follow=True)
 
     job.refresh_from_db()
     assert job.status == JobStatus.DRAFT
-    assert response.redirect_chain[-1][0] == reverse("job_manage", args=[job.pk])
+    assert response.redirect_chain[-1][0] == reverse("job_manage", args=[job.public_id])
     html = response.content.decode()
     assert "Your balance is 2 sats short of this job&#x27;s escrow. Add funds first." in html
     assert f'href="{reverse("deposit_new")}?amount_sats=2"' in html

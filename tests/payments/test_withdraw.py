@@ -376,7 +376,7 @@ def test_a_withdrawal_whose_invoice_expired_before_it_was_sent_tells_the_worker_
 def test_the_test_wallet_withdraws_the_whole_offer(client, earner, link):
     client.force_login(earner)
 
-    response = client.post(reverse("withdraw_with_dev_wallet", args=[link.pk]), follow=True)
+    response = client.post(reverse("withdraw_with_dev_wallet", args=[link.public_id]), follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("payouts")
     assert "The test wallet asked for 21 sats; paying now." in response.content.decode()
@@ -387,12 +387,12 @@ def test_the_test_wallet_withdraws_the_whole_offer(client, earner, link):
 
 def test_the_test_wallet_cannot_use_someone_elses_link_or_a_used_one(client, earner, link):
     client.force_login(make_user("mallory", funds_sats=0))
-    assert client.post(reverse("withdraw_with_dev_wallet", args=[link.pk])).status_code == 404
+    assert client.post(reverse("withdraw_with_dev_wallet", args=[link.public_id])).status_code == 404
     assert_nothing_changed(link, earner)
 
     client.force_login(earner)
-    client.post(reverse("withdraw_with_dev_wallet", args=[link.pk]))
-    again = client.post(reverse("withdraw_with_dev_wallet", args=[link.pk]), follow=True)
+    client.post(reverse("withdraw_with_dev_wallet", args=[link.public_id]))
+    again = client.post(reverse("withdraw_with_dev_wallet", args=[link.public_id]), follow=True)
     assert "This withdraw link was already used." in again.content.decode()
     assert Payout.objects.count() == 1
 
@@ -403,13 +403,13 @@ def test_the_test_wallet_does_not_exist_when_real_money_moves(settings, client, 
     settings.LNBITS_ADMIN_KEY = "unused"
     client.force_login(earner)
 
-    assert client.post(reverse("withdraw_with_dev_wallet", args=[link.pk])).status_code == 404
+    assert client.post(reverse("withdraw_with_dev_wallet", args=[link.public_id])).status_code == 404
     assert_nothing_changed(link, earner)
 
 
 def test_the_status_partial_polls_until_the_withdrawal_is_paid(client, earner, link):
     client.force_login(earner)
-    url = reverse("withdraw_status", args=[link.pk])
+    url = reverse("withdraw_status", args=[link.public_id])
 
     waiting = client.get(url).content.decode()
     assert "Waiting for your wallet" in waiting
@@ -424,7 +424,7 @@ def test_the_status_partial_polls_until_the_withdrawal_is_paid(client, earner, l
     response = client.get(url)
     paid = response.content.decode()
     assert "21 sats sent to your wallet" in paid
-    assert f"{reverse('payouts')}#payout-{payout.pk}" in paid
+    assert f"{reverse('payouts')}#payout-{payout.public_id}" in paid
     assert "hx-trigger" not in paid
     assert "no-cache" in response["Cache-Control"]
 
@@ -434,7 +434,7 @@ def test_the_status_partial_stops_polling_when_the_withdrawal_failed(client, ear
     call_back(client, k1=link.k1, pr=signed_invoice(amount_msat=5_000, network="mainnet").bolt11)
     payout_advance(payout_id=Payout.objects.get().pk)
 
-    html = client.get(reverse("withdraw_status", args=[link.pk])).content.decode()
+    html = client.get(reverse("withdraw_status", args=[link.public_id])).content.decode()
 
     assert "Failed" in html
     assert "The amount is back in your balance." in html
@@ -444,7 +444,7 @@ def test_the_status_partial_stops_polling_when_the_withdrawal_failed(client, ear
 def test_someone_elses_withdraw_status_is_not_found(client, link):
     client.force_login(make_user("mallory", funds_sats=0))
 
-    assert client.get(reverse("withdraw_status", args=[link.pk])).status_code == 404
+    assert client.get(reverse("withdraw_status", args=[link.public_id])).status_code == 404
 
 
 # Wallets racing for one link -----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ UNSTORABLE_ANSWERS = [
 
 
 def submit(client, assignment, answer_json: str):
-    return client.post(reverse("assignment_submit", args=[assignment.pk]), {"answer_json": answer_json})
+    return client.post(reverse("assignment_submit", args=[assignment.public_id]), {"answer_json": answer_json})
 
 
 @pytest.mark.parametrize("answer_json", UNSTORABLE_ANSWERS)

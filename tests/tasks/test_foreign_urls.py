@@ -36,9 +36,9 @@ def owned(requester, worker):
 
 
 def requester_requests(owned):
-    job = owned["job"].pk
-    html_job = owned["html_job"].pk
-    submitted = owned["submitted"].pk
+    job = owned["job"].public_id
+    html_job = owned["html_job"].public_id
+    submitted = owned["submitted"].public_id
     terms = {"title": "Hijacked", "description": "x", "reward_sats": "1", "assignments_per_task": "1",
              "time_limit_minutes": "10", "auto_approve_hours": "1", "tags": "hijacked"}  # fmt: skip
     builder = {"form_kind": "builder", "prompt": "x", "fields-TOTAL_FORMS": "1", "fields-INITIAL_FORMS": "0",
@@ -70,8 +70,8 @@ def requester_requests(owned):
 
 
 def worker_requests(owned):
-    open_pk = owned["open"].pk
-    html_open = owned["html_open"].pk
+    open_pk = owned["open"].public_id
+    html_open = owned["html_open"].public_id
     return [
         ("get", reverse("assignment_detail", args=[open_pk]), None),
         ("get", reverse("assignment_frame", args=[html_open]), None),
@@ -126,10 +126,10 @@ def test_anonymous_visitors_are_sent_to_log_in(client, owned):
 def test_missing_ids_are_404(client, requester):
     client.force_login(requester)
     for url in (
-        reverse("job_manage", args=[999_999]),
-        reverse("assignment_detail", args=[999_999]),
-        reverse("results_csv", args=[999_999]),
+        reverse("job_manage", args=["Z" * 30]),
+        reverse("assignment_detail", args=["Z" * 30]),
+        reverse("results_csv", args=["Z" * 30]),
     ):
         assert client.get(url).status_code == 404
-    assert client.post(reverse("assignment_review", args=[999_999]), {"decision": "approve"}).status_code == 404
-    assert client.post(reverse("job_start", args=[999_999])).status_code == 404
+    assert client.post(reverse("assignment_review", args=["Z" * 30]), {"decision": "approve"}).status_code == 404
+    assert client.post(reverse("job_start", args=["Z" * 30])).status_code == 404

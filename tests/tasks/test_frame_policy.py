@@ -59,10 +59,10 @@ def test_the_assignment_frame_carries_the_jobs_hosts(client):
     assignment = assignment_claim(job=job, worker=worker)
     client.force_login(worker)
 
-    response = client.get(reverse("assignment_frame", args=[assignment.pk]))
+    response = client.get(reverse("assignment_frame", args=[assignment.public_id]))
 
     assert "img-src 'self' data: https://cdn.example;" in response["Content-Security-Policy"]
-    page = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    page = client.get(reverse("job_detail", args=[job.public_id])).content.decode()
     assert "<code>https://cdn.example</code>" in page
 
 
@@ -110,14 +110,14 @@ def test_the_html_template_page_saves_the_hosts(client):
     client.force_login(requester)
 
     response = client.post(
-        reverse("job_form", args=[job.pk]),
+        reverse("job_form", args=[job.public_id]),
         {"form_kind": "html", "html_template": TEMPLATE, "asset_hosts": "https://cdn.example\nhttp://bad.example"},
     )
     assert response.status_code == 200
     assert "is not an https origin" in response.content.decode()
 
     client.post(
-        reverse("job_form", args=[job.pk]),
+        reverse("job_form", args=[job.public_id]),
         {"form_kind": "html", "html_template": TEMPLATE, "asset_hosts": "https://cdn.example\n"},
     )
     job.refresh_from_db()

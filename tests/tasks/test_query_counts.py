@@ -85,7 +85,7 @@ def test_start_working_view_queries_do_not_grow(client, django_assert_num_querie
     for job in (small, big):
         client.force_login(make_user())
         with django_assert_num_queries(START_VIEW):
-            assert client.post(reverse("job_start", args=[job.pk])).status_code == 302
+            assert client.post(reverse("job_start", args=[job.public_id])).status_code == 302
 
 
 def test_submit_queries_do_not_grow(django_assert_num_queries):
@@ -112,7 +112,7 @@ def test_bulk_review_costs_the_same_per_item(django_assert_num_queries):
     for batch in batches:
         with django_assert_num_queries(BULK_FIXED + BULK_PER_ITEM * len(batch)):
             services.assignments_review_bulk(
-                job=job, reviewer=requester, approve_ids=[item.pk for item in batch], reject={}
+                job=job, reviewer=requester, approve_ids=[item.public_id for item in batch], reject={}
             )
 
 
@@ -138,7 +138,7 @@ def test_results_csv_queries_do_not_grow(client, django_assert_num_queries):
     client.force_login(small.requester)
     for job, rows in ((small, 3), (big, 300)):
         with django_assert_num_queries(RESULTS_CSV):
-            response = client.get(reverse("results_csv", args=[job.pk]))
+            response = client.get(reverse("results_csv", args=[job.public_id]))
             content = b"".join(response.streaming_content)
         assert content.count(b"\r\n") == rows + 1
 
@@ -165,7 +165,7 @@ def test_review_queue_queries_do_not_grow(client, django_assert_num_queries, req
     job = make_job(requester=requester, tasks=80)
     make_many_submitted_assignments(job=job, count=3)
     with django_assert_num_queries(REVIEW_QUEUE):
-        assert len(client.get(reverse("review_queue", args=[job.pk])).context["page"].object_list) == 3
+        assert len(client.get(reverse("review_queue", args=[job.public_id])).context["page"].object_list) == 3
     make_many_submitted_assignments(job=job, count=70)
     with django_assert_num_queries(REVIEW_QUEUE):
-        assert len(client.get(reverse("review_queue", args=[job.pk])).context["page"].object_list) == 50
+        assert len(client.get(reverse("review_queue", args=[job.public_id])).context["page"].object_list) == 50

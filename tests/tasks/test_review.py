@@ -124,7 +124,11 @@ def test_bulk_review_approves_and_rejects(requester):
     job = make_job(requester=requester, tasks=4)
     a, b, c, untouched = (make_submitted_assignment(job=job) for _ in range(4))
     reviewed = services.assignments_review_bulk(
-        job=job, reviewer=requester, approve_ids=[a.pk, b.pk], reject={c.pk: "Spam."}, feedback="Thanks!"
+        job=job,
+        reviewer=requester,
+        approve_ids=[a.public_id, b.public_id],
+        reject={c.public_id: "Spam."},
+        feedback="Thanks!",
     )
     assert sorted(item.pk for item in reviewed) == sorted([a.pk, b.pk, c.pk])
     statuses = dict(Assignment.objects.values_list("pk", "status"))
@@ -150,7 +154,7 @@ def test_bulk_review_with_one_foreign_id_reviews_nothing(requester, stranger):
         )
     with pytest.raises(NotFound):
         services.assignments_review_bulk(
-            job=job, reviewer=requester, approve_ids=[mine[0].pk], reject={foreign.pk: "No."}
+            job=job, reviewer=requester, approve_ids=[mine[0].pk], reject={foreign.public_id: "No."}
         )
     with pytest.raises(NotFound):
         services.assignments_review_bulk(job=job, reviewer=requester, approve_ids=[mine[0].pk, 999_999], reject={})
@@ -164,7 +168,9 @@ def test_bulk_review_of_another_of_my_jobs_reviews_nothing(requester):
     elsewhere = make_submitted_assignment(job=other_job)
     before = snapshot(mine, elsewhere)
     with pytest.raises(NotFound):
-        services.assignments_review_bulk(job=job, reviewer=requester, approve_ids=[mine.pk, elsewhere.pk], reject={})
+        services.assignments_review_bulk(
+            job=job, reviewer=requester, approve_ids=[mine.public_id, elsewhere.public_id], reject={}
+        )
     assert snapshot(mine, elsewhere) == before
 
 
@@ -173,7 +179,7 @@ def test_bulk_review_by_someone_else_reviews_nothing(requester, stranger):
     mine = make_submitted_assignment(job=job)
     before = snapshot(mine)
     with pytest.raises(NotFound):
-        services.assignments_review_bulk(job=job, reviewer=stranger, approve_ids=[mine.pk], reject={})
+        services.assignments_review_bulk(job=job, reviewer=stranger, approve_ids=[mine.public_id], reject={})
     assert snapshot(mine) == before
 
 
@@ -184,7 +190,10 @@ def test_bulk_review_with_one_unsubmitted_assignment_reviews_nothing(requester, 
     before = snapshot(*submitted, in_progress)
     with pytest.raises(InvalidTransition):
         services.assignments_review_bulk(
-            job=job, reviewer=requester, approve_ids=[*(a.pk for a in submitted), in_progress.pk], reject={}
+            job=job,
+            reviewer=requester,
+            approve_ids=[*(a.public_id for a in submitted), in_progress.public_id],
+            reject={},
         )
     assert snapshot(*submitted, in_progress) == before
 
@@ -194,14 +203,18 @@ def test_bulk_rejection_without_a_reason_reviews_nothing(requester):
     a, b = (make_submitted_assignment(job=job) for _ in range(2))
     before = snapshot(a, b)
     with pytest.raises(InvalidInput):
-        services.assignments_review_bulk(job=job, reviewer=requester, approve_ids=[a.pk], reject={b.pk: " "})
+        services.assignments_review_bulk(
+            job=job, reviewer=requester, approve_ids=[a.public_id], reject={b.public_id: " "}
+        )
     assert snapshot(a, b) == before
 
 
 def test_bulk_review_refuses_contradictions_and_empty_selections(job, requester):
     a = make_submitted_assignment(job=job)
     with pytest.raises(InvalidInput):
-        services.assignments_review_bulk(job=job, reviewer=requester, approve_ids=[a.pk], reject={a.pk: "No."})
+        services.assignments_review_bulk(
+            job=job, reviewer=requester, approve_ids=[a.public_id], reject={a.public_id: "No."}
+        )
     with pytest.raises(InvalidInput):
         services.assignments_review_bulk(job=job, reviewer=requester, approve_ids=[], reject={})
     a.refresh_from_db()

@@ -22,7 +22,9 @@ def messages_of(response) -> list[str]:
 
 def review(client, assignment, decision, feedback="", **headers):
     return client.post(
-        reverse("assignment_review", args=[assignment.pk]), {"decision": decision, "feedback": feedback}, **headers
+        reverse("assignment_review", args=[assignment.public_id]),
+        {"decision": decision, "feedback": feedback},
+        **headers,
     )
 
 
@@ -32,7 +34,7 @@ def test_review_queue_lists_submissions_by_status(requester_client, requester):
     approved = make_submitted_assignment(job=job)
     services.assignment_review(assignment=approved, reviewer=requester, approve=True)
     in_progress = services.assignment_claim(job=job, worker=make_user())
-    url = reverse("review_queue", args=[job.pk])
+    url = reverse("review_queue", args=[job.public_id])
     assert [item.pk for item in requester_client.get(url).context["page"].object_list] == [waiting.pk]
     listed = requester_client.get(url, {"status": "approved"}).context["page"].object_list
     assert [item.pk for item in listed] == [approved.pk]
@@ -45,7 +47,7 @@ def test_approve_one(requester_client, requester):
     assignment = make_submitted_assignment(job=job)
     response = review(requester_client, assignment, "approve", "Good")
     assert response.status_code == 302
-    assert response["Location"] == reverse("review_queue", args=[job.pk])
+    assert response["Location"] == reverse("review_queue", args=[job.public_id])
     assignment.refresh_from_db()
     assert (assignment.status, assignment.feedback) == (AssignmentStatus.APPROVED, "Good")
 
@@ -66,7 +68,7 @@ def test_review_needs_a_decision_and_a_post(requester_client, requester):
     job = make_job(requester=requester)
     assignment = make_submitted_assignment(job=job)
     review(requester_client, assignment, "maybe")
-    assert requester_client.get(reverse("assignment_review", args=[assignment.pk])).status_code == 405
+    assert requester_client.get(reverse("assignment_review", args=[assignment.public_id])).status_code == 405
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.SUBMITTED
 
@@ -79,10 +81,12 @@ def test_review_with_htmx_returns_the_updated_item_only(requester_client, reques
     content = response.content.decode()
     assert "<html" not in content
     assert "<body" not in content
-    assert f'id="review-{assignment.pk}"' in content
+    assert f'id="review-{assignment.public_id}"' in content
     assert "Approved" in content
     assert "Mixed" in content
-    assert f'action="{reverse("assignment_review", args=[assignment.pk])}"' not in content, "no buttons once done"
+    assert f'action="{reverse("assignment_review", args=[assignment.public_id])}"' not in content, (
+        "no buttons once done"
+    )
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.APPROVED
 
@@ -94,26 +98,26 @@ def test_htmx_review_error_comes_back_in_the_item(requester_client, requester):
     assert response.status_code == 200
     content = response.content.decode()
     assert "A rejection needs a reason" in content
-    assert f'id="review-{assignment.pk}"' in content
+    assert f'id="review-{assignment.public_id}"' in content
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.SUBMITTED
 
 
 def bulk(client, job, ids, decision, reason=""):
     return client.post(
-        reverse("review_queue", args=[job.pk]),
-        {"selected": [str(pk) for pk in ids], "decision": decision, "reason": reason},
+        reverse("review_queue", args=[job.public_id]),
+        {"selected": list(ids), "decision": decision, "reason": reason},
     )
 
 
 def test_bulk_approve_and_reject(requester_client, requester):
     job = make_job(requester=requester, tasks=5)
     a, b, c, d = (make_submitted_assignment(job=job) for _ in range(4))
-    response = bulk(requester_client, job, [a.pk, b.pk], "approve")
-    assert response["Location"] == reverse("review_queue", args=[job.pk])
+    response = bulk(requester_client, job, [a.public_id, b.public_id], "approve")
+    assert response["Location"] == reverse("review_queue", args=[job.public_id])
     assert any("2 submissions approved" in m for m in messages_of(requester_client.get(response["Location"])))
-    bulk(requester_client, job, [c.pk], "reject")  # no reason: refused
-    bulk(requester_client, job, [c.pk], "reject", "Copied answers.")
+    bulk(requester_client, job, [c.public_id], "reject")  # no reason: refused
+    bulk(requester_client, job, [c.public_id], "reject", "Copied answers.")
     statuses = dict(Assignment.objects.values_list("pk", "status"))
     assert statuses == {
         a.pk: AssignmentStatus.APPROVED,
@@ -127,7 +131,7 @@ def test_bulk_review_with_a_foreign_id_reviews_nothing(requester_client, request
     job = make_job(requester=requester, tasks=3)
     mine = [make_submitted_assignment(job=job) for _ in range(2)]
     foreign = make_submitted_assignment(job=make_job(requester=stranger))
-    response = bulk(requester_client, job, [mine[0].pk, foreign.pk, mine[1].pk], "approve")
+    response = bulk(requester_client, job, [mine[0].public_id, foreign.public_id, mine[1].public_id], "approve")
     assert response.status_code == 302
     assert set(Assignment.objects.values_list("status", flat=True)) == {AssignmentStatus.SUBMITTED}
 
@@ -136,7 +140,7 @@ def test_bulk_review_with_a_foreign_id_reviews_nothing(requester_client, request
 
 
 def download(client, job):
-    response = client.get(reverse("results_csv", args=[job.pk]))
+    response = client.get(reverse("results_csv", args=[job.public_id]))
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
@@ -164,18 +168,23 @@ def test_results_csv_has_mechanical_turk_columns_and_only_finished_work(requeste
         "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime", "SubmitTime", "ReviewTime",
         "RequesterFeedback", "TaskNumber", "Input.review", "Answer.sentiment", "Answer.notes",
     ]  # fmt: skip
-    assert sorted(int(row["AssignmentId"]) for row in rows) == sorted([submitted.pk, approved.pk, rejected.pk])
-    by_id = {int(row["AssignmentId"]): row for row in rows}
-    first = by_id[submitted.pk]
-    assert first["WorkerId"] == str(worker.pk)
+    assert sorted(row["AssignmentId"] for row in rows) == sorted(
+        [submitted.public_id, approved.public_id, rejected.public_id]
+    )
+    by_id = {row["AssignmentId"]: row for row in rows}
+    first = by_id[submitted.public_id]
+    assert first["WorkerId"] == worker.public_id
     assert first["AssignmentStatus"] == "submitted"
     assert first["Answer.sentiment"] == "Mixed"
     assert first["Input.review"] == "Review number 1"
     assert first["AcceptTime"]
     assert first["SubmitTime"]
     assert first["ReviewTime"] == ""
-    assert (by_id[approved.pk]["AssignmentStatus"], by_id[approved.pk]["RequesterFeedback"]) == ("approved", "Great")
-    assert by_id[rejected.pk]["AssignmentStatus"] == "rejected"
+    assert (by_id[approved.public_id]["AssignmentStatus"], by_id[approved.public_id]["RequesterFeedback"]) == (
+        "approved",
+        "Great",
+    )
+    assert by_id[rejected.public_id]["AssignmentStatus"] == "rejected"
 
 
 def test_results_csv_escapes_formulas(requester_client, requester):
@@ -204,7 +213,7 @@ def test_results_csv_escapes_formulas(requester_client, requester):
 
 def test_results_csv_of_a_job_without_results_has_just_the_header(requester_client, requester):
     job = make_job(requester=requester)
-    response = requester_client.get(reverse("results_csv", args=[job.pk]))
+    response = requester_client.get(reverse("results_csv", args=[job.public_id]))
     text = b"".join(response.streaming_content).decode()
     header = (
         "AssignmentId,WorkerId,AssignmentStatus,AcceptTime,SubmitTime,ReviewTime,RequesterFeedback,TaskNumber,"

@@ -19,7 +19,7 @@ def messages_of(response) -> list[str]:
 
 
 def start(client, job):
-    return client.post(reverse("job_start", args=[job.pk]))
+    return client.post(reverse("job_start", args=[job.public_id]))
 
 
 def test_start_working_claims_a_task_and_opens_it(worker_client, worker):
@@ -27,17 +27,17 @@ def test_start_working_claims_a_task_and_opens_it(worker_client, worker):
     response = start(worker_client, job)
     assignment = Assignment.objects.get(worker=worker)
     assert response.status_code == 302
-    assert response["Location"] == reverse("assignment_detail", args=[assignment.pk])
+    assert response["Location"] == reverse("assignment_detail", args=[assignment.public_id])
     # A double click opens the same assignment.
-    assert start(worker_client, job)["Location"] == reverse("assignment_detail", args=[assignment.pk])
+    assert start(worker_client, job)["Location"] == reverse("assignment_detail", args=[assignment.public_id])
     assert Assignment.objects.filter(worker=worker).count() == 1
 
-    page = worker_client.get(reverse("assignment_detail", args=[assignment.pk]))
+    page = worker_client.get(reverse("assignment_detail", args=[assignment.public_id]))
     assert page.status_code == 200
     content = page.content.decode()
     assert "Review number 1" in content
-    assert reverse("assignment_submit", args=[assignment.pk]) in content
-    assert reverse("assignment_return", args=[assignment.pk]) in content
+    assert reverse("assignment_submit", args=[assignment.public_id]) in content
+    assert reverse("assignment_return", args=[assignment.public_id]) in content
 
 
 def test_start_working_needs_a_login_and_a_post(client, worker):
@@ -46,7 +46,7 @@ def test_start_working_needs_a_login_and_a_post(client, worker):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
     client.force_login(worker)
-    assert client.get(reverse("job_start", args=[job.pk])).status_code == 405
+    assert client.get(reverse("job_start", args=[job.public_id])).status_code == 405
     assert not Assignment.objects.exists()
 
 
@@ -60,7 +60,7 @@ def test_start_working_on_a_paused_job_explains_and_claims_nothing(worker_client
     job = make_job(requester=requester)
     job_services.job_pause(job=job, actor=requester)
     response = start(worker_client, job)
-    assert response["Location"] == reverse("job_detail", args=[job.pk])
+    assert response["Location"] == reverse("job_detail", args=[job.public_id])
     assert any("not taking new work" in message for message in messages_of(worker_client.get(response["Location"])))
     assert not Assignment.objects.exists()
 
@@ -77,22 +77,22 @@ def test_submit_a_valid_answer(worker_client, worker):
     job = make_job(tasks=2)
     assignment = services.assignment_claim(job=job, worker=worker)
     response = worker_client.post(
-        reverse("assignment_submit", args=[assignment.pk]), {**answer_data("Mixed", "Hmm"), "submit": "1"}
+        reverse("assignment_submit", args=[assignment.public_id]), {**answer_data("Mixed", "Hmm"), "submit": "1"}
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("worker_dashboard")
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.SUBMITTED
     assert assignment.answer == {"sentiment": "Mixed", "notes": "Hmm"}
-    page = worker_client.get(reverse("assignment_detail", args=[assignment.pk]))
-    assert reverse("assignment_submit", args=[assignment.pk]) not in page.content.decode()
+    page = worker_client.get(reverse("assignment_detail", args=[assignment.public_id]))
+    assert reverse("assignment_submit", args=[assignment.public_id]) not in page.content.decode()
 
 
 def test_submit_an_invalid_answer_shows_the_errors_and_keeps_the_input(worker_client, worker):
     job = make_job(tasks=1)
     assignment = services.assignment_claim(job=job, worker=worker)
     response = worker_client.post(
-        reverse("assignment_submit", args=[assignment.pk]), answer_data("Furious", "keep this text")
+        reverse("assignment_submit", args=[assignment.public_id]), answer_data("Furious", "keep this text")
     )
     assert response.status_code == 400
     form = response.context["answer_form"]
@@ -107,7 +107,7 @@ def test_submit_an_invalid_answer_shows_the_errors_and_keeps_the_input(worker_cl
 def test_submit_twice_keeps_the_first_answer(worker_client, worker):
     job = make_job(tasks=1)
     assignment = services.assignment_claim(job=job, worker=worker)
-    url = reverse("assignment_submit", args=[assignment.pk])
+    url = reverse("assignment_submit", args=[assignment.public_id])
     worker_client.post(url, answer_data("Positive"))
     response = worker_client.post(url, answer_data("Negative"), follow=True)
     assert any("already submitted" in message for message in messages_of(response))
@@ -118,11 +118,11 @@ def test_submit_twice_keeps_the_first_answer(worker_client, worker):
 def test_submit_and_take_the_next_task(worker_client, worker):
     job = make_job(tasks=2)
     first = services.assignment_claim(job=job, worker=worker)
-    response = worker_client.post(reverse("assignment_submit", args=[first.pk]), {**answer_data(), "next": "1"})
+    response = worker_client.post(reverse("assignment_submit", args=[first.public_id]), {**answer_data(), "next": "1"})
     second = Assignment.objects.exclude(pk=first.pk).get(worker=worker)
-    assert response["Location"] == reverse("assignment_detail", args=[second.pk])
+    assert response["Location"] == reverse("assignment_detail", args=[second.public_id])
     assert second.task_id != first.task_id
-    response = worker_client.post(reverse("assignment_submit", args=[second.pk]), {**answer_data(), "next": "1"})
+    response = worker_client.post(reverse("assignment_submit", args=[second.public_id]), {**answer_data(), "next": "1"})
     assert response["Location"] == reverse("worker_dashboard"), "no task left: back to the dashboard"
     assert Assignment.objects.filter(worker=worker, status=AssignmentStatus.SUBMITTED).count() == 2
 
@@ -130,7 +130,7 @@ def test_submit_and_take_the_next_task(worker_client, worker):
 def test_return_a_task(worker_client, worker):
     job = make_job(tasks=1)
     assignment = services.assignment_claim(job=job, worker=worker)
-    response = worker_client.post(reverse("assignment_return", args=[assignment.pk]))
+    response = worker_client.post(reverse("assignment_return", args=[assignment.public_id]))
     assert response["Location"] == reverse("worker_dashboard")
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.RETURNED
@@ -164,8 +164,8 @@ def test_worker_dashboard_lists_only_my_assignments_and_filters_by_status(worker
 def test_html_task_runs_in_a_sandboxed_frame_with_escaped_values(worker_client, worker):
     job = make_html_job(rows=[{"review": "<img src=x onerror=alert(1)> \"quoted\" & 'single'"}])
     assignment = services.assignment_claim(job=job, worker=worker)
-    page = worker_client.get(reverse("assignment_detail", args=[assignment.pk]))
-    frame_url = reverse("assignment_frame", args=[assignment.pk])
+    page = worker_client.get(reverse("assignment_detail", args=[assignment.public_id]))
+    frame_url = reverse("assignment_frame", args=[assignment.public_id])
     assert f'src="{frame_url}"' in page.content.decode()
     assert 'sandbox="allow-scripts allow-forms"' in page.content.decode()
 
@@ -184,13 +184,13 @@ def test_html_task_runs_in_a_sandboxed_frame_with_escaped_values(worker_client, 
 def test_builder_task_has_no_frame(worker_client, worker):
     job = make_job(tasks=1)
     assignment = services.assignment_claim(job=job, worker=worker)
-    assert worker_client.get(reverse("assignment_frame", args=[assignment.pk])).status_code == 404
+    assert worker_client.get(reverse("assignment_frame", args=[assignment.public_id])).status_code == 404
 
 
 def test_submit_an_html_task(worker_client, worker):
     job = make_html_job()
     assignment = services.assignment_claim(job=job, worker=worker)
-    url = reverse("assignment_submit", args=[assignment.pk])
+    url = reverse("assignment_submit", args=[assignment.public_id])
     for bad in ("not json", "", json.dumps({}), json.dumps({"sentiment": ["a", 1]})):
         response = worker_client.post(url, {"answer_json": bad})
         assert response.status_code == 400, bad  # the task page again, with the problem on it
