@@ -67,20 +67,3 @@ class PublicIdConverter:
 
     def to_url(self, value: str) -> str:
         return value
-
-
-def backfill_migration(app_label: str, model_name: str, make=new_public_id):
-    """A RunPython function for the migration that gives existing rows their public ids, in batches."""
-
-    def backfill(apps, schema_editor) -> None:
-        model = apps.get_model(app_label, model_name)
-        missing = model.objects.filter(public_id__isnull=True).values_list("pk", flat=True)
-        batch = []
-        for pk in missing.iterator(chunk_size=2_000):
-            batch.append(model(pk=pk, public_id=make()))
-            if len(batch) == 2_000:
-                model.objects.bulk_update(batch, ["public_id"])
-                batch = []
-        model.objects.bulk_update(batch, ["public_id"])
-
-    return backfill

@@ -13,7 +13,8 @@ from django.db import connection
 from django.urls import reverse
 
 from api.webhooks import webhook_deliver, webhook_deliveries_due, webhook_endpoint_create
-from core.ids import backfill_migration, is_public_id, is_worker_id, new_public_id, new_worker_id
+from core.ids import is_public_id, is_worker_id, new_public_id, new_worker_id
+from core.migration_operations import add_public_ids
 from core.models import Event
 from marketplace.models import Job, User
 from payments import deposits, withdraw
@@ -89,7 +90,8 @@ def test_the_backfill_gives_rows_made_before_the_migration_their_ids(requester):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE tasks_task ALTER COLUMN public_id DROP NOT NULL")
     Task.objects.filter(pk__in=[task.pk for task in tasks[:2]]).update(public_id=None)
-    backfill_migration("tasks", "Task")(HistoricalApps(), None)
+    _added, backfill, _required = add_public_ids("tasks", ["Task"])
+    backfill.code(HistoricalApps(), None)
 
     refreshed = list(Task.objects.filter(job=job).order_by("position").values_list("public_id", flat=True))
     assert all(PUBLIC_ID.fullmatch(value) for value in refreshed)

@@ -8,8 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
@@ -238,27 +236,6 @@ def test_a_key_needs_known_scopes(requester, scopes):
     with pytest.raises(InvalidInput):
         api_key_create(user=requester, name="x", scopes=scopes)
     assert not ApiKey.objects.exists()
-
-
-# Keys made before scopes existed ----------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_keys_made_before_scopes_existed_keep_every_scope(requester):
-    executor = MigrationExecutor(connection)
-    before = [("api", "0002_webhook_delivery_cancelled")]
-    executor.migrate(before)
-    old_apps = executor.loader.project_state(before).apps
-    old_api_key = old_apps.get_model("api", "ApiKey")
-    old_api_key.objects.create(user_id=requester.pk, name="old", prefix="bw_old", key_hash="0" * 64)
-
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-    old_key = ApiKey.objects.get(name="old")
-    assert old_key.scopes == ["read", "work", "requester", "money"]
-    assert old_key.expires_at is None
 
 
 # create_api_key ---------------------------------------------------------------------------------------------------

@@ -1,11 +1,9 @@
 """Requester Markdown is rendered once, when it is saved, by a renderer linear in its input; pages show the stored
 HTML. Security issue 7: `"[" * 50_000` took Python-Markdown minutes, on every view of a public job page."""
 
-import importlib
 from html.parser import HTMLParser
 
 import pytest
-from django.apps import apps
 from django.urls import reverse
 from markdown_it import MarkdownIt
 
@@ -189,16 +187,6 @@ def test_saving_renders_each_markdown_field_once(rendered_calls):
     job = Job.objects.get(pk=job.pk)
     assert (job.prompt, job.prompt_html) == ("", "")
     assert rendered_calls == []
-
-
-@pytest.mark.django_db
-def test_the_data_migration_renders_existing_jobs(markdown_job):
-    stored = Job.objects.values("description_html", "description_excerpt", "instructions_html", "prompt_html")
-    expected = stored.get(pk=markdown_job.pk)
-    Job.objects.update(description_html="", description_excerpt="", instructions_html="", prompt_html="")
-    migration = importlib.import_module("marketplace.migrations.0005_render_job_markdown")
-    migration.render_existing_jobs(apps, None)
-    assert stored.get(pk=markdown_job.pk) == expected
 
 
 # The renderer is linear: pathological inputs render --------------------------------------------------------------
