@@ -328,14 +328,12 @@ class BoardPage(Schema):
     next: str | None
 
 
-class ClaimOut(Schema):
+class WorkersAssignment(Schema):
+    """What a worker's views of an assignment start with: its id, its job's and its task's; and its deadline."""
+
     id: str
     job_id: str
     task_id: str
-    task_input: dict
-    form: FormOut | None
-    html: str | None
-    deadline: Timestamp
 
     @staticmethod
     def resolve_id(assignment) -> str:
@@ -348,6 +346,17 @@ class ClaimOut(Schema):
     @staticmethod
     def resolve_task_id(assignment) -> str:
         return assignment.task.public_id
+
+    @staticmethod
+    def resolve_deadline(assignment):
+        return assignment.deadline_at
+
+
+class ClaimOut(WorkersAssignment):
+    task_input: dict
+    form: FormOut | None
+    html: str | None
+    deadline: Timestamp
 
     @staticmethod
     def resolve_task_input(assignment) -> dict:
@@ -365,41 +374,18 @@ class ClaimOut(Schema):
             return None
         return render_html_template(job.html_template, assignment.task.input)
 
-    @staticmethod
-    def resolve_deadline(assignment):
-        return assignment.deadline_at
-
 
 class SubmitIn(InputSchema):
     answer: AnswerIn
 
 
-class WorkerAssignmentOut(Schema):
-    id: str
-    job_id: str
-    task_id: str
+class WorkerAssignmentOut(WorkersAssignment):
     status: Literal["accepted", "submitted", "approved", "rejected", "returned", "expired"]
     answer: Answer | None
     deadline: Timestamp
     submitted_at: Timestamp | None
     reviewed_at: Timestamp | None
     feedback: str
-
-    @staticmethod
-    def resolve_id(assignment) -> str:
-        return assignment.public_id
-
-    @staticmethod
-    def resolve_job_id(assignment) -> str:
-        return assignment.job.public_id
-
-    @staticmethod
-    def resolve_task_id(assignment) -> str:
-        return assignment.task.public_id
-
-    @staticmethod
-    def resolve_deadline(assignment):
-        return assignment.deadline_at
 
 
 class PayoutOut(Schema):

@@ -4,11 +4,12 @@ Locks are always taken in the same order: assignment, then task, then job.
 """
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import Exists, F, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from core.errors import InvalidInput, InvalidTransition, NotFound
@@ -295,18 +296,19 @@ def assignment_expire(*, assignment_id: int, now: datetime | None = None) -> Ass
 def assignments_expire_overdue(*, now: datetime | None = None) -> int:
     """Expire every accepted assignment past its deadline. Returns how many expired."""
     now = now or timezone.now()
-    expired = 0
+    overdue = Assignment.objects.filter(status=AssignmentStatus.ACCEPTED, deadline_at__lte=now).order_by("deadline_at")
+    return _sweep(overdue, lambda assignment_id: assignment_expire(assignment_id=assignment_id, now=now) is not None)
+
+
+def _sweep(due: QuerySet[Assignment], act: Callable[[int], bool]) -> int:
+    """Run `act` on each assignment of `due`, in batches of SWEEP_BATCH primary keys, each in its own transaction
+    (`act` re-reads its row under a lock and returns False when it had moved meanwhile). Returns how many acted."""
+    acted = 0
     while True:
-        overdue_ids = list(
-            Assignment.objects.filter(status=AssignmentStatus.ACCEPTED, deadline_at__lte=now)
-            .order_by("deadline_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        for assignment_id in overdue_ids:
-            if assignment_expire(assignment_id=assignment_id, now=now) is not None:
-                expired += 1
-        if len(overdue_ids) < SWEEP_BATCH:
-            return expired
+        batch = list(due.values_list("pk", flat=True)[:SWEEP_BATCH])
+        acted += sum(1 for assignment_id in batch if act(assignment_id))
+        if len(batch) < SWEEP_BATCH:
+            return acted
 
 
 def _assignment_release(*, assignment_id: int, worker: User | None, to_status: str, now: datetime) -> Assignment:
@@ -520,24 +522,21 @@ def assignments_review_many(*, reviewer: User, approve_ids: list[str], reject: d
 def assignments_auto_approve_due(*, now: datetime | None = None) -> int:
     """Approve submissions that waited longer than their job's auto-approve delay. Returns how many."""
     now = now or timezone.now()
-    approved = 0
-    while True:
-        due_ids = list(
-            Assignment.objects.filter(status=AssignmentStatus.SUBMITTED, auto_approve_at__lte=now)
-            .order_by("auto_approve_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
+    due = Assignment.objects.filter(status=AssignmentStatus.SUBMITTED, auto_approve_at__lte=now).order_by(
+        "auto_approve_at"
+    )
+    return _sweep(due, lambda assignment_id: _auto_approve(assignment_id, now=now))
+
+
+def _auto_approve(assignment_id: int, *, now: datetime) -> bool:
+    try:
+        assignment_review(
+            assignment=Assignment(pk=assignment_id),
+            reviewer=None,
+            approve=True,
+            feedback="Approved automatically: not reviewed within the job's review period.",
+            now=now,
         )
-        for assignment_id in due_ids:
-            try:
-                assignment_review(
-                    assignment=Assignment(pk=assignment_id),
-                    reviewer=None,
-                    approve=True,
-                    feedback="Approved automatically: not reviewed within the job's review period.",
-                    now=now,
-                )
-                approved += 1
-            except InvalidTransition:
-                continue  # reviewed by the requester meanwhile
-        if len(due_ids) < SWEEP_BATCH:
-            return approved
+    except InvalidTransition:
+        return False  # reviewed by the requester meanwhile
+    return True

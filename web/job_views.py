@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from core.selectors import events_for_user
 from marketplace import answer_forms, selectors, services
@@ -32,6 +32,7 @@ from web.forms import (
     builder_field_initial,
 )
 from web.framing import sandboxed_frame_response
+from web.lookups import found_or_404
 
 BOARD_PAGE_SIZE = 20
 BUILDER_TEXT_FIELDS = ["name", "label", "kind", "help_text", "choices", "min", "max"]
@@ -40,10 +41,7 @@ ACTIVITY_PAGE_SIZE = 50
 
 
 def own_job_or_404(request: HttpRequest, job_id: str) -> Job:
-    try:
-        return selectors.job_of_requester_get(requester=request.user, public_id=job_id)
-    except NotFound:
-        raise Http404("No such job.") from None
+    return found_or_404(selectors.job_of_requester_get, requester=request.user, public_id=job_id)
 
 
 # The job board --------------------------------------------------------------------------------------------------
@@ -70,10 +68,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    try:
-        job = selectors.job_public_get(public_id=job_id)
-    except NotFound:
-        raise Http404("No such job.") from None
+    job = found_or_404(selectors.job_public_get, public_id=job_id)
     return render(request, "marketplace/job_detail.html", {"job": job})
 
 

@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from payments import deposits, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
@@ -25,6 +25,7 @@ from payments.lightning import get_backend, test_wallet_enabled
 from payments.models import Deposit, DepositStatus, PayoutSource, WithdrawLink
 from tasks import bonuses
 from tasks import selectors as task_selectors
+from web.lookups import found_or_404
 from web.wallet_forms import BonusForm, DepositForm, PayoutDestinationForm
 
 STATEMENT_PAGE_SIZE = 30
@@ -78,10 +79,7 @@ def deposit_new(request: HttpRequest) -> HttpResponse:
 
 
 def _own_deposit_or_404(request: HttpRequest, deposit_id: str) -> Deposit:
-    try:
-        return selectors.deposit_of_user_get(user=request.user, public_id=deposit_id)
-    except NotFound:
-        raise Http404("No such deposit.") from None
+    return found_or_404(selectors.deposit_of_user_get, user=request.user, public_id=deposit_id)
 
 
 @login_required
@@ -239,10 +237,7 @@ def withdraw_status(request: HttpRequest, link_id: str) -> HttpResponse:
 @require_POST
 def bonus_create(request: HttpRequest, assignment_id: str) -> HttpResponse:
     """A requester pays a bonus to the worker of one of their job's assignments."""
-    try:
-        assignment = task_selectors.assignment_to_review_get(reviewer=request.user, public_id=assignment_id)
-    except NotFound:
-        raise Http404("No such assignment.") from None
+    assignment = found_or_404(task_selectors.assignment_to_review_get, reviewer=request.user, public_id=assignment_id)
     form = BonusForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the bonus in whole sats (at least 1) and say what it is for.")

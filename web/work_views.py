@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput
 from core.ids import is_public_id
 from marketplace import answer_forms
 from marketplace.models import FormKind, Job
@@ -22,15 +22,13 @@ from tasks.models import Assignment, AssignmentStatus
 from tasks.results import results_csv_response
 from web.framing import sandboxed_frame_response
 from web.job_views import own_job_or_404
+from web.lookups import found_or_404
 
 REVIEW_PAGE_SIZE = 50
 
 
 def own_assignment_or_404(request: HttpRequest, assignment_id: str) -> Assignment:
-    try:
-        return selectors.assignment_of_worker_get(worker=request.user, public_id=assignment_id)
-    except NotFound:
-        raise Http404("No such assignment.") from None
+    return found_or_404(selectors.assignment_of_worker_get, worker=request.user, public_id=assignment_id)
 
 
 # Doing the work -------------------------------------------------------------------------------------------------
@@ -40,10 +38,7 @@ def own_assignment_or_404(request: HttpRequest, assignment_id: str) -> Assignmen
 @require_POST
 def job_start(request: HttpRequest, job_id: str) -> HttpResponse:
     """'Start working': claim the next task of the job and open it."""
-    try:
-        job = job_public_get(public_id=job_id)
-    except NotFound:
-        raise Http404("No such job.") from None
+    job = found_or_404(job_public_get, public_id=job_id)
     return _claim_and_open(request, job)
 
 
@@ -208,10 +203,7 @@ def _review_bulk(request: HttpRequest, job: Job) -> HttpResponse:
 @require_POST
 def assignment_review(request: HttpRequest, assignment_id: str) -> HttpResponse:
     """Approve or reject one submission; answers htmx with the updated row, others with a redirect."""
-    try:
-        assignment = selectors.assignment_to_review_get(reviewer=request.user, public_id=assignment_id)
-    except NotFound:
-        raise Http404("No such assignment.") from None
+    assignment = found_or_404(selectors.assignment_to_review_get, reviewer=request.user, public_id=assignment_id)
     decision = request.POST.get("decision")
     error = ""
     try:

@@ -23,7 +23,7 @@ import ssl
 
 import httpx
 
-from payments.invoices import InvalidInvoice
+from payments.invoices import DecodedInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -32,16 +32,13 @@ from payments.lightning.base import (
     PaymentResult,
 )
 from payments.lightning.common import (
+    Backend,
     as_int,
     created_invoice_from_bolt11,
     failed,
     normalize_payment_hash,
     paid,
-    payable_invoice,
-    refused,
     unknown,
-    validate_fee_limit,
-    validate_invoice_request,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -50,7 +47,7 @@ PAYMENT_WAIT_MARGIN_SECONDS = 30.0
 PAY_DEFINITE_FAILURES = {203, 205, 206, 207, 210, -32602}
 
 
-class ClnBackend:
+class ClnBackend(Backend):
     name = "cln"
     moves_real_money = True
 
@@ -71,17 +68,9 @@ class ClnBackend:
 
     # The interface
 
-    def create_invoice(
-        self,
-        *,
-        amount_msat: int,
-        memo: str = "",
-        description_hash: bytes | None = None,
-        expiry_seconds: int = 3600,
+    def _create_invoice(
+        self, *, amount_msat: int, memo: str, description_hash: bytes | None, expiry_seconds: int
     ) -> CreatedInvoice:
-        validate_invoice_request(
-            amount_msat=amount_msat, memo=memo, description_hash=description_hash, expiry_seconds=expiry_seconds
-        )
         if description_hash is not None:
             raise ValueError(
                 "Core Lightning makes a description-hash invoice only from the description itself, not from its hash."
@@ -120,12 +109,8 @@ class ClnBackend:
             return InvoiceStatus(state=InvoiceState.PENDING)
         raise LightningError(f"Core Lightning answered an invoice in status {status!r}.")
 
-    def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
-        validate_fee_limit(fee_limit_msat)
-        try:
-            invoice = payable_invoice(bolt11, network=self.network)
-        except InvalidInvoice as error:
-            return refused(error)
+    def _pay_invoice(self, invoice: DecodedInvoice, *, fee_limit_msat: int, timeout_seconds: int) -> PaymentResult:
+        bolt11 = invoice.bolt11
         body = {"bolt11": bolt11.strip(), "maxfee": fee_limit_msat, "retry_for": max(int(timeout_seconds), 1)}
         try:
             with self._client(read_timeout=timeout_seconds + PAYMENT_WAIT_MARGIN_SECONDS) as client:

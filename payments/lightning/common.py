@@ -121,3 +121,47 @@ def paid(*, preimage: str, payment_hash: str, fee_msat: object) -> PaymentResult
             reason="The node reports the payment made, but gave no preimage matching the payment hash.",
         )
     return PaymentResult(outcome=PaymentOutcome.PAID, preimage=preimage.lower(), fee_msat=fee)
+
+
+class Backend:
+    """What every backend does alike before it asks its node: the checks of `create_invoice` and `pay_invoice`
+    (an invoice that is not payable is refused with nothing sent). A backend implements `_create_invoice` and
+    `_pay_invoice`, which get requests already checked; `invoice_status` and `payment_status` are its own."""
+
+    name: str
+    moves_real_money: bool
+    network: str
+
+    def create_invoice(
+        self,
+        *,
+        amount_msat: int,
+        memo: str = "",
+        description_hash: bytes | None = None,
+        expiry_seconds: int = 3600,
+    ) -> CreatedInvoice:
+        validate_invoice_request(
+            amount_msat=amount_msat, memo=memo, description_hash=description_hash, expiry_seconds=expiry_seconds
+        )
+        return self._create_invoice(
+            amount_msat=amount_msat, memo=memo, description_hash=description_hash, expiry_seconds=expiry_seconds
+        )
+
+    def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
+        validate_fee_limit(fee_limit_msat)
+        try:
+            invoice = self._payable(bolt11)
+        except InvalidInvoice as error:
+            return refused(error)
+        return self._pay_invoice(invoice, fee_limit_msat=fee_limit_msat, timeout_seconds=timeout_seconds)
+
+    def _payable(self, bolt11: str) -> DecodedInvoice:
+        return payable_invoice(bolt11, network=self.network)
+
+    def _create_invoice(
+        self, *, amount_msat: int, memo: str, description_hash: bytes | None, expiry_seconds: int
+    ) -> CreatedInvoice:
+        raise NotImplementedError
+
+    def _pay_invoice(self, invoice: DecodedInvoice, *, fee_limit_msat: int, timeout_seconds: int) -> PaymentResult:
+        raise NotImplementedError

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from payments import invoices
-from payments.invoices import CURRENCY_BY_NETWORK, InvalidInvoice
+from payments.invoices import CURRENCY_BY_NETWORK, DecodedInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -21,7 +21,10 @@ from payments.lightning.base import (
     PaymentOutcome,
     PaymentResult,
 )
-from payments.lightning.common import normalize_payment_hash, refused, validate_fee_limit, validate_invoice_request
+from payments.lightning.common import (
+    Backend,
+    normalize_payment_hash,
+)
 from payments.models import DevInvoice
 
 ONLY_OWN_INVOICES = "The development backend only pays its own invoices."
@@ -33,7 +36,7 @@ def dev_private_key(secret_key: str) -> str:
     return hashlib.sha256(("boltwork-dev-lightning" + secret_key).encode()).hexdigest()
 
 
-class DevBackend:
+class DevBackend(Backend):
     name = "dev"
     moves_real_money = False
 
@@ -44,17 +47,9 @@ class DevBackend:
         self.network = network
         self.currency = CURRENCY_BY_NETWORK[network]
 
-    def create_invoice(
-        self,
-        *,
-        amount_msat: int,
-        memo: str = "",
-        description_hash: bytes | None = None,
-        expiry_seconds: int = 3600,
+    def _create_invoice(
+        self, *, amount_msat: int, memo: str, description_hash: bytes | None, expiry_seconds: int
     ) -> CreatedInvoice:
-        validate_invoice_request(
-            amount_msat=amount_msat, memo=memo, description_hash=description_hash, expiry_seconds=expiry_seconds
-        )
         preimage = secrets.token_bytes(32)
         payment_hash = hashlib.sha256(preimage).hexdigest()
         created = int(time.time())
@@ -91,12 +86,12 @@ class DevBackend:
             return InvoiceStatus(state=InvoiceState.EXPIRED)
         return InvoiceStatus(state=InvoiceState.PENDING)
 
-    def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
-        validate_fee_limit(fee_limit_msat)
-        try:
-            invoice = invoices.decode(bolt11)
-        except InvalidInvoice as error:
-            return refused(error)
+    def _payable(self, bolt11: str) -> DecodedInvoice:
+        # Only our own invoices are paid (checked against the stored ones), whatever their network or expiry.
+        return invoices.decode(bolt11)
+
+    def _pay_invoice(self, invoice: DecodedInvoice, *, fee_limit_msat: int, timeout_seconds: int) -> PaymentResult:
+        bolt11 = invoice.bolt11
         row = DevInvoice.objects.filter(payment_hash=invoice.payment_hash).first()
         # The hash alone is not enough: the invoice itself must be the one we signed.
         if row is None or row.bolt11 != bolt11.strip().lower():

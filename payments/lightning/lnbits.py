@@ -15,7 +15,7 @@ Facts from LNbits' own code (1.6.2, lnbits/core/views/payment_api.py and core/se
 
 import httpx
 
-from payments.invoices import InvalidInvoice
+from payments.invoices import DecodedInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -24,16 +24,13 @@ from payments.lightning.base import (
     PaymentResult,
 )
 from payments.lightning.common import (
+    Backend,
     as_int,
     created_invoice_from_bolt11,
     failed,
     normalize_payment_hash,
     paid,
-    payable_invoice,
-    refused,
     unknown,
-    validate_fee_limit,
-    validate_invoice_request,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -41,7 +38,7 @@ REQUEST_TIMEOUT_SECONDS = 15.0
 PAYMENT_ERROR_STATUS = 520  # LNbits' answer to a PaymentError or InvoiceError
 
 
-class LnbitsBackend:
+class LnbitsBackend(Backend):
     name = "lnbits"
     moves_real_money = True
 
@@ -55,17 +52,9 @@ class LnbitsBackend:
 
     # The interface
 
-    def create_invoice(
-        self,
-        *,
-        amount_msat: int,
-        memo: str = "",
-        description_hash: bytes | None = None,
-        expiry_seconds: int = 3600,
+    def _create_invoice(
+        self, *, amount_msat: int, memo: str, description_hash: bytes | None, expiry_seconds: int
     ) -> CreatedInvoice:
-        validate_invoice_request(
-            amount_msat=amount_msat, memo=memo, description_hash=description_hash, expiry_seconds=expiry_seconds
-        )
         if amount_msat % 1000:
             raise ValueError(f"LNbits makes invoices in whole satoshis; {amount_msat} msat is not one.")
         body: dict = {
@@ -101,12 +90,8 @@ class LnbitsBackend:
             return InvoiceStatus(state=InvoiceState.EXPIRED)
         return InvoiceStatus(state=InvoiceState.PENDING)
 
-    def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
-        validate_fee_limit(fee_limit_msat)
-        try:
-            invoice = payable_invoice(bolt11, network=self.network)
-        except InvalidInvoice as error:
-            return refused(error)
+    def _pay_invoice(self, invoice: DecodedInvoice, *, fee_limit_msat: int, timeout_seconds: int) -> PaymentResult:
+        bolt11 = invoice.bolt11
         try:
             reserve_msat = self._fee_reserve_msat(bolt11.strip())
         except LightningError as error:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from payments.invoices import InvalidInvoice
+from payments.invoices import DecodedInvoice
 from payments.lightning.base import (
     CreatedInvoice,
     InvoiceState,
@@ -31,16 +31,13 @@ from payments.lightning.base import (
     PaymentResult,
 )
 from payments.lightning.common import (
+    Backend,
     as_int,
     created_invoice_from_bolt11,
     failed,
     normalize_payment_hash,
     paid,
-    payable_invoice,
-    refused,
     unknown,
-    validate_fee_limit,
-    validate_invoice_request,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -58,7 +55,7 @@ REFUSED_BEFORE_SENDING_MESSAGES = (
 )
 
 
-class LndBackend:
+class LndBackend(Backend):
     name = "lnd"
     moves_real_money = True
 
@@ -80,17 +77,9 @@ class LndBackend:
 
     # The interface
 
-    def create_invoice(
-        self,
-        *,
-        amount_msat: int,
-        memo: str = "",
-        description_hash: bytes | None = None,
-        expiry_seconds: int = 3600,
+    def _create_invoice(
+        self, *, amount_msat: int, memo: str, description_hash: bytes | None, expiry_seconds: int
     ) -> CreatedInvoice:
-        validate_invoice_request(
-            amount_msat=amount_msat, memo=memo, description_hash=description_hash, expiry_seconds=expiry_seconds
-        )
         body: dict = {"value_msat": str(amount_msat), "expiry": str(expiry_seconds)}
         if description_hash is not None:
             body["description_hash"] = base64.b64encode(description_hash).decode()
@@ -124,12 +113,8 @@ class LndBackend:
             return InvoiceStatus(state=InvoiceState.PENDING)
         raise LightningError(f"LND answered an invoice in state {state!r}.")
 
-    def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult:
-        validate_fee_limit(fee_limit_msat)
-        try:
-            invoice = payable_invoice(bolt11, network=self.network)
-        except InvalidInvoice as error:
-            return refused(error)
+    def _pay_invoice(self, invoice: DecodedInvoice, *, fee_limit_msat: int, timeout_seconds: int) -> PaymentResult:
+        bolt11 = invoice.bolt11
         body = {
             "payment_request": bolt11.strip(),
             "fee_limit_msat": str(fee_limit_msat),
