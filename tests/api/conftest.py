@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
+from api.models import WebhookDelivery
 from api.services import api_key_create
+from api.webhooks import webhook_deliver, webhook_deliveries_due
 from tests.factories import SENTIMENT_FIELDS, make_user
 
 # The full loop's live server (the development test wallet's LNURL-pay endpoints) listens on loopback only; this must
@@ -147,6 +149,11 @@ def broke_requester(db):
 @pytest.fixture
 def broke_api(broke_requester) -> ApiClient:
     return api_client_for(broke_requester)
+
+
+def deliver_all() -> list[WebhookDelivery]:
+    """What the webhook worker does with every delivery that is due now, in order."""
+    return [webhook_deliver(delivery_id=delivery_id) for delivery_id in webhook_deliveries_due()]
 
 
 class Receiver:

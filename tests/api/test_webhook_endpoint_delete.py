@@ -18,12 +18,8 @@ from api.webhooks import (
     webhook_endpoint_delete,
 )
 from core.events import Actor, record_event
-from tests.api import test_webhooks as webhook_tests
+from tests.api.conftest import deliver_all
 from tests.factories import make_job, make_submitted_assignment
-
-# The recording endpoint of the webhook tests, shared without a copy.
-receiver = webhook_tests.receiver
-deliver_all = webhook_tests.deliver_all
 
 TIMEOUT_SECONDS = 30
 

@@ -14,13 +14,10 @@ from core.errors import InvalidInput
 from payments import deposits
 from payments.lightning import get_backend
 from tasks import services as task_services
+from tests.api.conftest import deliver_all
 from tests.factories import make_job, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def deliver_all() -> list[WebhookDelivery]:
-    return [webhook_deliver(delivery_id=delivery_id) for delivery_id in webhook_deliveries_due()]
 
 
 def test_an_approval_is_delivered_signed_with_the_endpoints_secret(receiver):
