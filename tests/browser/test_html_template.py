@@ -8,11 +8,10 @@ from playwright.sync_api import expect
 from marketplace.models import Job
 from tasks.models import Assignment, AssignmentStatus
 from tests.browser.helpers import log_in
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery"
 
 # The script tries what a hostile template would: read the site's cookies and the parent page. What it gets is
 # written into hidden fields, so the test sees it in the stored answer.

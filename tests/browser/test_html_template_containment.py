@@ -20,11 +20,9 @@ from marketplace import services
 from tasks.models import Assignment, AssignmentStatus
 from tasks.services import tasks_add
 from tests.browser.helpers import log_in
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")

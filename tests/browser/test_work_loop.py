@@ -9,11 +9,10 @@ from playwright.sync_api import expect
 from marketplace.models import Job, JobStatus
 from tasks.models import Assignment, AssignmentStatus
 from tests.browser.helpers import log_in
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery"
 TASKS_CSV = (
     "review,product\n"
     '"Great battery, lasts days",Phone\n'

@@ -12,11 +12,11 @@ from django.urls import reverse
 from payments.errors import PayoutDestinationInvalid
 from payments.models import PayoutDestination
 from payments.services import payout_destination_set
+from tests.factories import PASSWORD
 from tests.payments.slow_servers import SlowServer, drip_headers
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct horse battery"  # tests.factories.make_user's
 REAL_GETADDRINFO = socket.getaddrinfo
 IP_ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b", re.IGNORECASE)
 

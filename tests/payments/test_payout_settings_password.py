@@ -6,13 +6,11 @@ import pytest
 from django.urls import reverse
 
 from payments.models import PayoutDestination
-from tests.factories import set_payout_destination
+from tests.factories import PASSWORD, set_payout_destination
 from web.wallet_forms import MAX_MINIMUM_PAYOUT_SATS
 from web.wallet_views import PAYOUT_PASSWORD_FAILURES_ALLOWED
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery"  # tests.factories.make_user's
 
 
 @pytest.fixture
