@@ -1,12 +1,10 @@
 """What a long-running API keeps, and for how long: Idempotency-Keys for 24 hours, a key whose request crashed
 until the in-progress timeout, finished webhook deliveries for 30 days."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from api import background
@@ -24,11 +22,11 @@ from api.webhooks import webhook_deliveries_prune
 from core.models import Event
 from payments.models import Deposit
 from tests.api.conftest import ApiClient, short
+from tests.concurrency import run_in_threads
 from tests.factories import make_job, make_submitted_assignment, make_user
 
 DEPOSIT = {"amount_msat": 21_000}
 DEPOSIT_BODY = b'{"amount_msat": 21000}'
-TIMEOUT_SECONDS = 60
 
 
 def key(value: str) -> dict:
@@ -154,29 +152,6 @@ def test_a_slow_request_finishing_after_its_claim_was_recovered_leaves_the_new_c
         idempotency_begin(user=user, key="k", fingerprint="other")
 
 
-def run_in_threads(count: int, target) -> list:
-    """Run `target(index)` in `count` threads started together, each on its own database connection."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def body(index: int) -> None:
-        try:
-            barrier.wait(timeout=TIMEOUT_SECONDS)
-            results[index] = target(index)
-        except Exception as error:  # noqa: BLE001 - handed back to the test, which asserts on it
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT_SECONDS)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_repeats_arriving_together_after_a_crash_act_once():
     """Eight clients (or one client's eight retries) repeat a crashed deposit at once, each on its own database
@@ -188,7 +163,9 @@ def test_repeats_arriving_together_after_a_crash_act_once():
     timeout = timedelta(seconds=django_settings.IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS + 1)
     crashed_claim(requester, "stampede", ago=timeout)
 
-    responses = run_in_threads(8, lambda index: clients[index].post("/deposits", DEPOSIT, headers=key("stampede")))
+    responses = run_in_threads(
+        8, lambda index: clients[index].post("/deposits", DEPOSIT, headers=key("stampede")), what="a request"
+    )
 
     errors = [response for response in responses if isinstance(response, Exception)]
     assert not errors, errors
@@ -216,7 +193,7 @@ def test_claims_racing_on_a_stale_record_admit_exactly_one():
         def claim(index: int, key_value: str = f"race-{round_number}") -> IdempotencyRecord:
             return idempotency_begin(user=user, key=key_value, fingerprint=f"{key_value}-fingerprint")
 
-        results = run_in_threads(16, claim)
+        results = run_in_threads(16, claim, what="a request")
 
         claims = [result for result in results if isinstance(result, IdempotencyRecord)]
         others = [result for result in results if not isinstance(result, IdempotencyRecord)]

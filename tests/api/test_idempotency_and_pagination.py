@@ -14,13 +14,10 @@ from payments.models import AccountKind, Bonus, Deposit
 from payments.payouts import payout_create
 from tasks.models import Assignment, AssignmentStatus, Task
 from tests.api.conftest import ApiClient, api_client_for, assert_error, job_body, short
+from tests.balances import available as available_msat
 from tests.factories import give_earnings, make_board_jobs, make_job, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def available_msat(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
 
 
 def key(value: str) -> dict:

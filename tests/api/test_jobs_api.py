@@ -13,6 +13,7 @@ from payments.models import AccountKind
 from tasks.models import Assignment, AssignmentStatus, Task
 from tasks.services import assignment_submit
 from tests.api.conftest import assert_error, job_body, short
+from tests.balances import available as available_msat
 from tests.factories import (
     HTML_TEMPLATE,
     fund,
@@ -25,10 +26,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def available_msat(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
 
 
 def snapshot(job: Job) -> dict:

@@ -6,22 +6,15 @@ from datetime import datetime
 import pytest
 
 from payments.deposits import deposit_create
-from payments.ledger import account_of_user, balance_msat
 from payments.lightning import LightningError, get_backend
-from payments.models import AccountKind, Bonus, Deposit, DepositStatus, PayoutDestination
+from payments.models import Bonus, Deposit, DepositStatus, PayoutDestination
 from payments.payouts import payout_create
 from tests.api.conftest import api_client_for, assert_error, short
+from tests.balances import available as available_msat
+from tests.balances import earned as earned_msat
 from tests.factories import give_earnings, make_job, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def available_msat(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
-
-
-def earned_msat(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
 
 
 def pay(bolt11: str) -> None:

@@ -9,20 +9,16 @@ from django.utils import timezone
 
 from marketplace import services
 from marketplace.models import Job
-from payments.ledger import account_of_user, balance_msat
-from payments.models import AccountKind, Payout, PayoutState
+from payments.models import Payout, PayoutState
 from tasks.models import Assignment, AssignmentStatus
 from tasks.services import tasks_add
 from tests.api.conftest import api_client_for, assert_error, job_body, short
+from tests.balances import earned as earned_msat
 from tests.factories import make_claimed_assignment, make_html_job, make_job, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
 
 ANSWER = {"sentiment": "Positive", "notes": "Clear praise"}
-
-
-def earned_msat(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
 
 
 # The board --------------------------------------------------------------------------------------------------------

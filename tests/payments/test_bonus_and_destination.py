@@ -9,35 +9,19 @@ from django.urls import reverse
 
 from core.errors import InvalidInput, NotFound
 from payments.errors import InsufficientFunds, PayoutDestinationInvalid
-from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.models import AccountKind, Bonus, LedgerTransaction, PayoutDestination, TransactionKind
 from payments.services import payout_destination_set
 from tasks.bonuses import MAX_BONUS_MSAT, bonus_pay
-from tests.factories import give_earnings, make_user, set_payout_destination
+from tests.balances import available, earned, fees
+from tests.factories import PASSWORD, give_earnings, make_user, set_payout_destination
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
-PASSWORD = "correct horse battery"  # make_user's; changing the payout address on the web asks for it
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued", "no_allowlisted_hosts")]
 
 
 @pytest.fixture(autouse=True)
-def money_settings(settings):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
-    settings.PLATFORM_FEE_BASIS_POINTS = 1_000  # 10 %
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = []
-
-
-def available(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
-
-
-def earned(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
-
-
-def fees() -> int:
-    return balance_msat(account=platform_account(kind=AccountKind.PLATFORM_FEES))
+def ten_percent_platform_fee(settings):
+    settings.PLATFORM_FEE_BASIS_POINTS = 1_000
 
 
 @pytest.fixture

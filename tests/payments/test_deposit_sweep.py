@@ -6,33 +6,26 @@ checked first, in pages, within a time budget.
 """
 
 import itertools
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from payments import deposits
 from payments.deposits import deposit_create, deposits_sync
 from payments.errors import DepositInvalid
-from payments.ledger import account_of_user, balance_msat
 from payments.lightning import get_backend
-from payments.models import AccountKind, Deposit, DepositStatus
+from payments.models import Deposit, DepositStatus
+from tests.balances import available
+from tests.concurrency import run_in_threads
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def development_backend(settings):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
+def one_sat_deposits_ten_unpaid_at_most(settings):
     settings.DEPOSIT_MIN_MSAT = 1_000
     settings.DEPOSIT_MAX_PENDING_PER_USER = 10
-
-
-def available(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
 
 
 def flood(count: int) -> None:
@@ -130,24 +123,15 @@ def test_the_add_funds_page_says_so_and_creates_nothing(settings, client):
 def test_requests_racing_past_the_cap_do_not_all_get_an_invoice(settings):
     settings.DEPOSIT_MAX_PENDING_PER_USER = 5
     payer = make_user("payer", funds_sats=0)
-    outcomes: list[str] = []
-    start = threading.Barrier(20)
 
-    def ask() -> None:
-        start.wait()
+    def ask(_) -> str:
         try:
             deposit_create(user=payer, amount_msat=1_000)
-            outcomes.append("created")
         except DepositInvalid:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "created"
 
-    threads = [threading.Thread(target=ask) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_in_threads(20, ask, what="a request")
 
     assert outcomes.count("created") == 5  # was 13 of 20 past a cap of 5
     assert Deposit.objects.filter(user=payer).count() == 5

@@ -1,29 +1,28 @@
 """Deposits with the development backend: an invoice is made, paid by the backend's own test wallet, and the
 requester's balance grows exactly once, whoever notices the payment first (the page, its htmx poll, the sweeper)."""
 
-import threading
 from datetime import timedelta
 
 import bolt11
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from payments.deposits import deposit_create, deposit_refresh, deposits_sync
 from payments.errors import DepositInvalid, LightningUnavailable
-from payments.ledger import account_of_user, balance_msat, platform_account
+from payments.ledger import balance_msat, platform_account
 from payments.lightning import LightningError, get_backend
 from payments.models import AccountKind, Deposit, DepositStatus, DevInvoice, LedgerEntry, LedgerTransaction
+from tests.balances import available
+from tests.concurrency import raised, run_in_threads
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def development_backend(settings):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
+def deposit_limits(settings):
+    """From 1 sat to 10 million, payable for an hour."""
     settings.DEPOSIT_MIN_MSAT = 1_000
     settings.DEPOSIT_MAX_MSAT = 10_000_000_000
     settings.DEPOSIT_EXPIRY_SECONDS = 3600
@@ -38,10 +37,6 @@ def payer(db):
 def payer_client(client, payer):
     client.force_login(payer)
     return client
-
-
-def available(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
 
 
 def pay_with_test_wallet(deposit: Deposit):
@@ -385,24 +380,10 @@ def test_concurrent_refreshes_of_a_paid_deposit_credit_it_once():
     payer = make_user("racer", funds_sats=0)
     deposit = deposit_create(user=payer, amount_msat=21_000)
     pay_with_test_wallet(deposit)
-    count = 8
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
 
-    def refresh() -> None:
-        try:
-            barrier.wait(timeout=30)
-            deposit_refresh(deposit=Deposit.objects.get(pk=deposit.pk))
-        except Exception as error:  # noqa: BLE001 - handed back to the test
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=refresh) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = raised(
+        run_in_threads(8, lambda _: deposit_refresh(deposit=Deposit.objects.get(pk=deposit.pk)), what="a refresh")
+    )
 
     assert errors == []
     assert Deposit.objects.get(pk=deposit.pk).status == DepositStatus.PAID

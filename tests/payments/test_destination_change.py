@@ -13,24 +13,17 @@ from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.lightning import PaymentOutcome, PaymentResult
-from payments.models import AccountKind, Payout, PayoutKind, PayoutState
+from payments.models import Payout, PayoutKind, PayoutState
 from payments.payouts import SENDING_SETTLE_TIME, payout_advance, payout_create
 from payments.services import payout_destination_set
+from tests.balances import earned, in_flight
 from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.lnurl_test_server import FakeLnurlWallet
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued", "six_payout_attempts")]
 
 AMOUNT = 21_000
-
-
-@pytest.fixture(autouse=True)
-def money_settings(settings, enqueued):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
-    settings.PAYOUT_MAX_ATTEMPTS = 6
 
 
 @pytest.fixture
@@ -87,14 +80,6 @@ def node(monkeypatch, old_wallet, new_wallet):
     paying = PayingNode([old_wallet, new_wallet])
     monkeypatch.setattr("payments.payouts.get_backend", lambda: paying)
     return paying
-
-
-def earned(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
-
-
-def in_flight() -> int:
-    return balance_msat(account=platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT))
 
 
 def change_address(worker, address: str):

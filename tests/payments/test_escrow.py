@@ -9,24 +9,17 @@ from marketplace import services as job_services
 from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat, publish_cost_msat
 from marketplace.models import JobStatus
 from payments.errors import InsufficientFunds
-from payments.ledger import account_of_job, account_of_user, balance_msat, platform_account
+from payments.ledger import account_of_job, balance_msat, platform_account
 from payments.models import AccountKind
 from tasks import services as task_services
 from tasks.models import Assignment, AssignmentStatus
+from tests.balances import available, earned
 from tests.factories import make_job, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
 
 REWARD = 10_000  # msat
 FEE = 1_000  # 10 % (the default PLATFORM_FEE_PERCENT)
-
-
-def available(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
-
-
-def earned(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
 
 
 def escrow(job) -> int:

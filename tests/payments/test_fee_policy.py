@@ -17,38 +17,25 @@ import pytest
 from django.urls import reverse
 
 from payments.errors import WithdrawRefused
-from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.lightning.cln import ClnBackend
 from payments.lightning.lnd import LndBackend
 from payments.models import AccountKind, Payout, PayoutState
 from payments.payouts import payout_advance, payout_start_for_worker
 from payments.withdraw import withdraw_claim, withdraw_link_create
+from tests.balances import earned, platform
 from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.test_lightning_lnd import payment, stream
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued", "fee_limits")]
 
 MACAROON = "0201036c6e6402f801030a10"
 RUNE = "tU-RLjMiDpY2U0o3W1oFowar36RFGpWloPbW9-RuZdo9MyZpZD0wMjRiOWExZmE4ZTAwNmYxZTM5MzdmNjVm"
 
 
 @pytest.fixture(autouse=True)
-def money_settings(settings, enqueued):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
-    settings.PAYOUT_FEE_LIMIT_FLOOR_MSAT = 10_000
-    settings.PAYOUT_FEE_LIMIT_BASIS_POINTS = 100
-    settings.PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS = 500
+def ten_sat_minimums(settings):
     settings.PAYOUT_MIN_MSAT = 10_000
     settings.WITHDRAW_MIN_MSAT = 10_000
-
-
-def earned(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
-
-
-def platform(kind: str) -> int:
-    return balance_msat(account=platform_account(kind=kind))
 
 
 def started_payout(wallet, amount_msat: int = 21_000) -> Payout:

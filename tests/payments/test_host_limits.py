@@ -51,16 +51,6 @@ def fresh_slots(settings):
 
 
 @pytest.fixture
-def wallet(settings):
-    server = FakeLnurlWallet().start()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def rescheduled(monkeypatch):
     """Jobs a background job sent again with a countdown, recorded instead of sent to the broker."""
     sent: list[tuple[str, tuple, float]] = []

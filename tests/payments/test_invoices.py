@@ -27,11 +27,6 @@ from tests.payments.lnurl_test_server import make_invoice
 DESCRIPTION_HASH = hashlib.sha256(b'[["text/plain", "Pay alice"]]').digest()
 
 
-@pytest.fixture(autouse=True)
-def mainnet(settings):
-    settings.BITCOIN_NETWORK = "mainnet"
-
-
 def refusal(call, *args, **kwargs) -> InvalidInvoice:
     with pytest.raises(InvalidInvoice) as refused:
         call(*args, **kwargs)

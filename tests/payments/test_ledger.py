@@ -1,13 +1,12 @@
 """The ledger: balanced, exactly once per key, never below zero for money somebody is owed."""
 
-import threading
-
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from payments.errors import InsufficientFunds, LedgerError
 from payments.ledger import Line, account_of_user, balance_msat, ledger_check, ledger_post, platform_account
 from payments.models import Account, AccountKind, LedgerEntry, LedgerTransaction, TransactionKind
+from tests.concurrency import run_in_threads
 from tests.factories import fund, make_user
 
 pytestmark = pytest.mark.django_db
@@ -94,26 +93,17 @@ def test_concurrent_spending_never_overdraws():
     fund(user, 1_000)
     available = account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE)
     fees = platform_account(kind=AccountKind.PLATFORM_FEES)
-    barrier = threading.Barrier(10)
-    outcomes = []
 
-    def spend(number: int) -> None:
-        barrier.wait()
+    def spend(number: int) -> str:
         try:
             ledger_post(
                 kind=TransactionKind.BONUS, key=f"spend:{number}", lines=[Line(available, -300), Line(fees, 300)]
             )
-            outcomes.append("spent")
         except InsufficientFunds:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "spent"
 
-    threads = [threading.Thread(target=spend, args=(n,)) for n in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_in_threads(10, spend, what="a spend")
 
     assert outcomes.count("spent") == 3
     assert balance_msat(account=available) == 100

@@ -44,25 +44,7 @@ REAL_GETADDRINFO = socket.getaddrinfo
 METADATA = json.dumps([["text/plain", "Pay alice"], ["text/identifier", "alice@wallet.example"]])
 
 
-@pytest.fixture(autouse=True)
-def only_local_connections(monkeypatch):
-    attempted: list[tuple] = []
-    real_create_connection = socket.create_connection
-
-    def guarded(address, *args, **kwargs):
-        attempted.append(address)
-        if address[0] != "127.0.0.1":
-            raise AssertionError(f"the code under test tried to connect to {address}")
-        return real_create_connection(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", guarded)
-    return attempted
-
-
-@pytest.fixture(autouse=True)
-def mainnet(settings):
-    settings.BITCOIN_NETWORK = "mainnet"
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = []
+pytestmark = pytest.mark.usefixtures("only_local_connections", "no_allowlisted_hosts")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from payments import background
 from payments.deposits import deposit_create, deposit_refresh
 from payments.lightning import get_backend
 from payments.models import Payout, PayoutKind, PayoutState
@@ -18,28 +17,10 @@ from payments.payouts import payout_advance
 from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.factories import fund, give_earnings, make_job, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]  # these tests only read: no job runs
 
 # Measured on PostgreSQL; the ceilings leave a little room, the equality is the point.
 MAX_QUERIES = {"wallet": 12, "payouts": 10, "deposit_detail": 10}
-
-
-@pytest.fixture(autouse=True)
-def money_settings(settings):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
-
-
-@pytest.fixture(autouse=True)
-def no_broker(monkeypatch):
-    """Enqueued background jobs are dropped: these tests only read."""
-
-    class Dropped:
-        def delay(self, argument: int) -> None:
-            pass
-
-    monkeypatch.setattr(background, "advance_payout", Dropped())
-    monkeypatch.setattr(background, "pay_out_worker", Dropped())
 
 
 def queries_for(client, url: str) -> int:

@@ -18,7 +18,6 @@ from django.db import connection
 from django.utils import timezone
 
 from payments.errors import PayoutStillInFlight
-from payments.ledger import account_of_user, balance_msat, platform_account
 from payments.lightning import PaymentOutcome, PaymentResult, get_backend
 from payments.models import AccountKind, DevInvoice, LedgerTransaction, Payout, PayoutKind, PayoutState
 from payments.payouts import (
@@ -34,6 +33,8 @@ from payments.payouts import (
     retry_delay,
 )
 from payments.withdraw import withdraw_claim, withdraw_link_create
+from tests.balances import earned, platform
+from tests.concurrency import raised, run_in_threads
 from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.conftest import run_background_jobs
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer, make_invoice, raw_answer
@@ -41,21 +42,17 @@ from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer, make_
 # pytest-django's live server listens where this says; the LNURL client is allowed only the exact host:port.
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("enqueued", "six_payout_attempts", "fee_limits", "no_allowlisted_hosts"),
+]
 
 AMOUNT = 21_000  # msat: what the workers below have earned
 
 
 @pytest.fixture(autouse=True)
-def money_settings(settings):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
-    settings.PAYOUT_MAX_ATTEMPTS = 6
-    settings.PAYOUT_FEE_LIMIT_FLOOR_MSAT = 10_000
-    settings.PAYOUT_FEE_LIMIT_BASIS_POINTS = 100
-    settings.PAYOUT_FEE_LIMIT_MAX_BASIS_POINTS = 500
+def one_sat_payout_minimum(settings):
     settings.PAYOUT_MIN_MSAT = 1_000
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = []
 
 
 class RecordingDevBackend:
@@ -140,14 +137,6 @@ def earner(name: str = "alice", *, amount_msat: int = AMOUNT, address: str | Non
     if address is not None:
         set_payout_destination(worker, address, **destination)
     return worker
-
-
-def earned(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
-
-
-def platform(kind: str) -> int:
-    return balance_msat(account=platform_account(kind=kind))
 
 
 def callback_requests(wallet: FakeLnurlWallet) -> int:
@@ -320,25 +309,7 @@ def test_concurrent_advances_of_one_payout_pay_it_once(test_wallet_host, dev_nod
 def race(threads: int, target) -> list[BaseException]:
     """Run `target()` in `threads` threads released together, each on its own database connection (as separate
     Celery workers would be); return the exceptions raised."""
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            barrier.wait(timeout=30)
-            target()
-        except Exception as error:  # noqa: BLE001 - handed back to the test
-            errors.append(error)
-        finally:
-            connection.close()
-
-    runners = [threading.Thread(target=body) for _ in range(threads)]
-    for thread in runners:
-        thread.start()
-    for thread in runners:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in runners), "a payout_advance hung"
-    return errors
+    return raised(run_in_threads(threads, lambda _: target(), what="a payout_advance"))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -31,20 +31,7 @@ from tests.payments.lnurl_test_server import (
 REAL_GETADDRINFO = socket.getaddrinfo
 
 
-@pytest.fixture(autouse=True)
-def only_local_connections(monkeypatch):
-    """Records every outgoing TCP connection and refuses any that is not to 127.0.0.1."""
-    attempted: list[tuple] = []
-    real_create_connection = socket.create_connection
-
-    def guarded(address, *args, **kwargs):
-        attempted.append(address)
-        if address[0] != "127.0.0.1":
-            raise AssertionError(f"the code under test tried to connect to {address}")
-        return real_create_connection(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", guarded)
-    return attempted
+pytestmark = pytest.mark.usefixtures("only_local_connections")
 
 
 @pytest.fixture

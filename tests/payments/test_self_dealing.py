@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from payments.errors import WithdrawRefused
-from payments.ledger import account_of_user, balance_msat, platform_account
+from payments.ledger import balance_msat, platform_account
 from payments.lightning import PaymentOutcome, PaymentResult, get_backend
 from payments.models import AccountKind, DevInvoice, Payout, PayoutKind, PayoutSource, PayoutState, WithdrawLink
 from payments.payouts import payout_advance
@@ -18,24 +18,15 @@ from tasks.bonuses import bonus_pay
 from tasks.errors import OwnJob
 from tasks.models import Assignment
 from tasks.services import assignment_claim
+from tests.balances import available, earned
 from tests.factories import fund, give_earnings, make_job, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 
 @pytest.fixture(autouse=True)
-def money_settings(settings, enqueued):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
+def ten_sat_withdrawal_minimum(settings):
     settings.WITHDRAW_MIN_MSAT = 10_000
-
-
-def available(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.REQUESTER_AVAILABLE))
-
-
-def earned(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
 
 
 # No work on your own job, no bonus to yourself --------------------------------------------------------------------

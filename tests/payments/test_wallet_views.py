@@ -19,16 +19,9 @@ from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.factories import fund, give_earnings, make_draft_job, make_job, make_user, set_payout_destination
 from web.wallet_views import STATEMENT_PAGE_SIZE
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued", "small_withdrawals")]
 
 THIN_SPACE = "\u202f"  # the `sats` filter groups thousands with it
-
-
-@pytest.fixture(autouse=True)
-def money_settings(settings):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
-    settings.WITHDRAW_MIN_MSAT = 1_000  # the pages below withdraw a few sats; the minimum has tests of its own
 
 
 def non_lnbits_backend(settings) -> None:

@@ -6,18 +6,17 @@ Invoices from elsewhere are signed by tests/payments/invoices.py or the LNURL te
 """
 
 import re
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from payments.errors import WithdrawRefused
-from payments.ledger import account_of_user, balance_msat, platform_account
+from payments.ledger import balance_msat, platform_account
 from payments.lightning import get_backend
 from payments.models import (
     AccountKind,
@@ -31,23 +30,21 @@ from payments.models import (
 )
 from payments.payouts import payout_advance, payout_create
 from payments.withdraw import withdraw_claim, withdraw_link_create
+from tests.balances import earned, in_flight
+from tests.concurrency import run_in_threads
 from tests.factories import fund, give_earnings, make_user
 from tests.payments.invoices import signed_invoice
 from tests.payments.lnurl_test_server import make_invoice
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued", "small_withdrawals")]
 
 EARNED = 21_500  # msat: the link offers the whole sats of it
 MAXIMUM = 21_000
 
 
 @pytest.fixture(autouse=True)
-def money_settings(settings):
-    settings.LIGHTNING_BACKEND = "dev"
-    settings.BITCOIN_NETWORK = "mainnet"
+def ten_minute_links(settings):
     settings.WITHDRAW_LINK_EXPIRY_SECONDS = 600
-    # The claim mechanics below use invoices of a few sats; the minimum has tests of its own.
-    settings.WITHDRAW_MIN_MSAT = 1_000
 
 
 @pytest.fixture
@@ -60,14 +57,6 @@ def earner(db):
 @pytest.fixture
 def link(earner):
     return withdraw_link_create(worker=earner)
-
-
-def earned(user) -> int:
-    return balance_msat(account=account_of_user(user=user, kind=AccountKind.WORKER_EARNED))
-
-
-def in_flight() -> int:
-    return balance_msat(account=platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT))
 
 
 def wallet_invoice(amount_msat: int, **kwargs) -> str:
@@ -454,25 +443,7 @@ RACERS = 20
 
 def race(target) -> list:
     """Run `target(index)` in RACERS threads released together, each on its own database connection."""
-    barrier = threading.Barrier(RACERS)
-    results: list = [None] * RACERS
-
-    def body(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = target(index)
-        except Exception as error:  # noqa: BLE001 - handed back to the test
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(index,)) for index in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a callback hung"
-    return results
+    return run_in_threads(RACERS, target, what="a callback")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,45 +4,19 @@ Each thread is a different worker with its own database connection, as separate 
 lines them up so the claims really overlap.
 """
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 from django.db.models import Count, Q
 
 from core.errors import DomainError
 from tasks import services
 from tasks.errors import NoTaskAvailable
 from tasks.models import SLOT_HOLDING_STATUSES, Assignment, Task
+from tests.concurrency import run_in_threads
 from tests.factories import answer_data, make_job, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TIMEOUT_SECONDS = 60
-
-
-def run_in_threads(count: int, target) -> list:
-    """Run `target(index)` in `count` threads started together; return each one's result or exception."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def body(index: int) -> None:
-        try:
-            barrier.wait(timeout=TIMEOUT_SECONDS)
-            results[index] = target(index)
-        except Exception as error:  # noqa: BLE001 - handed back to the test, which asserts on it
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT_SECONDS)
-    assert not any(thread.is_alive() for thread in threads), "a claim hung"
-    return results
 
 
 def assert_invariants(job, *, slots_per_task: int) -> None:
@@ -66,7 +40,9 @@ def test_twenty_workers_race_for_fifteen_slots():
     job = make_job(tasks=5, assignments_per_task=3)
     workers = [make_user() for _ in range(20)]
 
-    results = run_in_threads(20, lambda index: services.assignment_claim(job=job, worker=workers[index]))
+    results = run_in_threads(
+        20, lambda index: services.assignment_claim(job=job, worker=workers[index]), what="a claim"
+    )
 
     claimed = [result for result in results if not isinstance(result, Exception)]
     refused = [result for result in results if isinstance(result, Exception)]
@@ -96,7 +72,7 @@ def test_ten_workers_claim_and_submit_until_the_job_runs_out():
             done.append(assignment.task_id)
         raise AssertionError("a worker was offered more tasks than the job has")
 
-    results = run_in_threads(10, work)
+    results = run_in_threads(10, work, what="a claim")
 
     errors = [result for result in results if isinstance(result, (DomainError, Exception))]
     assert not errors, errors
@@ -110,7 +86,7 @@ def test_one_worker_double_clicking_from_many_tabs_gets_one_assignment():
     job = make_job(tasks=5, assignments_per_task=1)
     worker = make_user()
 
-    results = run_in_threads(8, lambda index: services.assignment_claim(job=job, worker=worker))
+    results = run_in_threads(8, lambda index: services.assignment_claim(job=job, worker=worker), what="a claim")
 
     errors = [result for result in results if isinstance(result, Exception)]
     assert not errors, errors
