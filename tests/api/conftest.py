@@ -3,8 +3,7 @@
 import json
 import os
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from django.test import Client
@@ -13,6 +12,7 @@ from api.models import WebhookDelivery
 from api.services import api_key_create
 from api.webhooks import webhook_deliver, webhook_deliveries_due
 from tests.factories import SENTIMENT_FIELDS, make_user
+from tests.http_servers import LoopbackServer
 
 # The full loop's live server (the development test wallet's LNURL-pay endpoints) listens on loopback only; this must
 # be set before pytest-django's session-scoped live server starts.
@@ -156,7 +156,7 @@ def deliver_all() -> list[WebhookDelivery]:
     return [webhook_deliver(delivery_id=delivery_id) for delivery_id in webhook_deliveries_due()]
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """An https-less test endpoint on 127.0.0.1 that records what it is sent and answers a chosen status."""
 
     def __init__(self) -> None:
@@ -175,26 +175,19 @@ class Receiver:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
+        return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
         return f"http://{self.host}/hooks/boltwork"
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def receiver(settings):
-    running = Receiver()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [running.host]
-    yield running
-    running.stop()
+    with Receiver() as running:
+        settings.LNURL_ALLOWED_INSECURE_HOSTS = [running.host]
+        yield running

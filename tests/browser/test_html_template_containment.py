@@ -9,9 +9,8 @@ parent page submits an answer only while the worker has just acted (their click 
 
 import ssl
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from playwright.sync_api import expect
@@ -21,6 +20,7 @@ from tasks.models import Assignment, AssignmentStatus
 from tasks.services import tasks_add
 from tests.browser.helpers import log_in
 from tests.factories import PASSWORD, make_user
+from tests.http_servers import LoopbackServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def localhost_certificate(tmp_path_factory):
     return folder
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """Another site (https://localhost:<port>, another origin than the live server's 127.0.0.1) that records every
     request it gets: what a template's author would run to collect what workers type."""
 
@@ -61,23 +61,13 @@ class Recorder:
 
             do_POST = do_GET  # noqa: N815 - the name BaseHTTPRequestHandler looks up
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate_folder / "cert.pem", certificate_folder / "key.pem")
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler, tls_context=context)
 
     @property
     def origin(self) -> str:
-        return f"https://localhost:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "Recorder":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"https://localhost:{self.port}"
 
 
 PIXEL = (

@@ -86,9 +86,8 @@ wallet_numbers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def misbehaving_wallet():
-    wallet = FakeLnurlWallet(name="alice").start()
-    yield wallet
-    wallet.stop()
+    with FakeLnurlWallet(name="alice") as wallet:
+        yield wallet
 
 
 @pytest.fixture(scope="module")

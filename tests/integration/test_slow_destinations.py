@@ -48,9 +48,8 @@ def slow_wallet():
 
 @pytest.fixture
 def healthy_wallet():
-    server = FakeLnurlWallet().start()
-    yield server
-    server.stop()
+    with FakeLnurlWallet() as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import socket
 import pytest
 
 from payments import background, payouts
+from payments.models import Payout
+from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.lnurl_test_server import FakeLnurlWallet
 
 
@@ -63,10 +65,9 @@ def only_local_connections(monkeypatch):
 def wallet(settings):
     """A worker's wallet service that answers LNURL-pay with invoices signed by a key of its own, allowlisted as
     development would allowlist it."""
-    server = FakeLnurlWallet().start()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
-    yield server
-    server.stop()
+    with FakeLnurlWallet() as server:
+        settings.LNURL_ALLOWED_INSECURE_HOSTS = [server.host_port]
+        yield server
 
 
 @pytest.fixture
@@ -95,3 +96,13 @@ def run_background_jobs(jobs: list[tuple[str, int]]) -> None:
             payouts.payout_start_for_worker(worker_id=argument)
         else:
             payouts.payout_advance(payout_id=argument)
+
+
+def started_payout(wallet: FakeLnurlWallet) -> Payout:
+    """The payout started for a new worker, alice, who has earned 21 sats and is paid at the wallet's address."""
+    worker = make_user("alice", funds_sats=0)
+    give_earnings(worker, 21_000)
+    set_payout_destination(worker, wallet.address)
+    payout = payouts.payout_start_for_worker(worker_id=worker.pk)
+    assert payout is not None
+    return payout

@@ -18,11 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import bolt11
 from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags
+
+from tests.http_servers import LoopbackServer
 
 Responder = Callable[["WalletRequestHandler"], None]
 
@@ -97,24 +99,24 @@ class FakeLnurlWallet:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> "FakeLnurlWallet":
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), WalletRequestHandler)
-        self.server.daemon_threads = True
-        self.server.wallet = self
-        if self.tls_context:
-            self.server.socket = self.tls_context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.http = LoopbackServer(WalletRequestHandler, tls_context=self.tls_context)
+        self.http.server.wallet = self
+        self.http.start()
         return self
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.stopping.set()  # first, so that slow responders give up at once
+        self.http.stop()
+
+    def __enter__(self) -> "FakeLnurlWallet":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     @property
     def port(self) -> int:
-        return self.server.server_address[1]
+        return self.http.port
 
     @property
     def host_port(self) -> str:

@@ -28,17 +28,15 @@ AMOUNT = 21_000
 
 @pytest.fixture
 def old_wallet(settings):
-    server = FakeLnurlWallet(name="alice").start()
-    yield server
-    server.stop()
+    with FakeLnurlWallet(name="alice") as server:
+        yield server
 
 
 @pytest.fixture
 def new_wallet(settings, old_wallet):
-    server = FakeLnurlWallet(name="alice2").start()
-    settings.LNURL_ALLOWED_INSECURE_HOSTS = [old_wallet.host_port, server.host_port]
-    yield server
-    server.stop()
+    with FakeLnurlWallet(name="alice2") as server:
+        settings.LNURL_ALLOWED_INSECURE_HOSTS = [old_wallet.host_port, server.host_port]
+        yield server
 
 
 @pytest.fixture

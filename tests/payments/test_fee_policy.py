@@ -17,34 +17,21 @@ import pytest
 from django.urls import reverse
 
 from payments.errors import WithdrawRefused
-from payments.lightning.cln import ClnBackend
-from payments.lightning.lnd import LndBackend
 from payments.models import AccountKind, Payout, PayoutState
 from payments.payouts import payout_advance, payout_start_for_worker
 from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.balances import earned, platform
 from tests.factories import give_earnings, make_user, set_payout_destination
-from tests.payments.test_lightning_lnd import payment, stream
+from tests.payments.conftest import started_payout
+from tests.payments.lightning_nodes import cln, cln_rpc_error, lnd, lnd_payment, stream
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued", "fee_limits")]
-
-MACAROON = "0201036c6e6402f801030a10"
-RUNE = "tU-RLjMiDpY2U0o3W1oFowar36RFGpWloPbW9-RuZdo9MyZpZD0wMjRiOWExZmE4ZTAwNmYxZTM5MzdmNjVm"
 
 
 @pytest.fixture(autouse=True)
 def ten_sat_minimums(settings):
     settings.PAYOUT_MIN_MSAT = 10_000
     settings.WITHDRAW_MIN_MSAT = 10_000
-
-
-def started_payout(wallet, amount_msat: int = 21_000) -> Payout:
-    worker = make_user("alice", funds_sats=0)
-    give_earnings(worker, amount_msat)
-    set_payout_destination(worker, wallet.address)
-    payout = payout_start_for_worker(worker_id=worker.pk)
-    assert payout is not None
-    return payout
 
 
 class RecordedNode:
@@ -81,19 +68,14 @@ def test_lnd_is_asked_for_a_route_within_the_bounded_limit_and_a_dearer_route_fa
             200,
             content=stream(
                 {
-                    "result": payment(
+                    "result": lnd_payment(
                         invoice_of(body, "payment_request"), "FAILED", failure_reason="FAILURE_REASON_NO_ROUTE"
                     )
                 }
             ),
         )
     )
-    use_backend(
-        monkeypatch,
-        LndBackend(
-            url="https://lnd.test:8080", macaroon_hex=MACAROON, network="mainnet", transport=httpx.MockTransport(node)
-        ),
-    )
+    use_backend(monkeypatch, lnd(node, network="mainnet"))
     payout = started_payout(wallet)
 
     payout = payout_advance(payout_id=payout.pk)
@@ -109,16 +91,11 @@ def test_lnd_route_within_the_limit_is_paid_and_its_fee_booked(wallet, monkeypat
     def succeed(request, body):
         invoice = invoice_of(body, "payment_request")
         preimage = wallet.issued_preimages[invoice.payment_hash]
-        result = payment(invoice, "SUCCEEDED", payment_preimage=preimage, fee_msat="1000", value_msat="21000")
+        result = lnd_payment(invoice, "SUCCEEDED", payment_preimage=preimage, fee_msat="1000", value_msat="21000")
         return httpx.Response(200, content=stream({"result": result}))
 
     node = RecordedNode(succeed)
-    use_backend(
-        monkeypatch,
-        LndBackend(
-            url="https://lnd.test:8080", macaroon_hex=MACAROON, network="mainnet", transport=httpx.MockTransport(node)
-        ),
-    )
+    use_backend(monkeypatch, lnd(node, network="mainnet"))
 
     payout = payout_advance(payout_id=started_payout(wallet).pk)
 
@@ -131,14 +108,9 @@ def test_lnd_route_within_the_limit_is_paid_and_its_fee_booked(wallet, monkeypat
 def test_core_lightning_is_asked_for_a_route_within_the_bounded_limit_and_refuses_a_dearer_one(wallet, monkeypatch):
     # lightningd's `pay` answers error 206 when the cheapest route costs more than `maxfee`.
     node = RecordedNode(
-        lambda request, body: httpx.Response(
-            500, json={"code": 206, "message": "Fee exceeds our fee budget: 10000msat > 1050msat, discarding route"}
-        )
+        lambda request, body: cln_rpc_error(206, "Fee exceeds our fee budget: 10000msat > 1050msat, discarding route")
     )
-    use_backend(
-        monkeypatch,
-        ClnBackend(url="https://cln.test:3010", rune=RUNE, network="mainnet", transport=httpx.MockTransport(node)),
-    )
+    use_backend(monkeypatch, cln(node, network="mainnet"))
 
     payout = payout_advance(payout_id=started_payout(wallet).pk)
 
@@ -151,14 +123,9 @@ def test_core_lightning_is_asked_for_a_route_within_the_bounded_limit_and_refuse
 
 def test_a_withdrawal_at_the_minimum_is_paid_with_a_fee_limit_of_a_few_percent_of_it(monkeypatch):
     node = RecordedNode(
-        lambda request, body: httpx.Response(
-            500, json={"code": 206, "message": "Fee exceeds our fee budget: 10000msat > 500msat, discarding route"}
-        )
+        lambda request, body: cln_rpc_error(206, "Fee exceeds our fee budget: 10000msat > 500msat, discarding route")
     )
-    use_backend(
-        monkeypatch,
-        ClnBackend(url="https://cln.test:3010", rune=RUNE, network="mainnet", transport=httpx.MockTransport(node)),
-    )
+    use_backend(monkeypatch, cln(node, network="mainnet"))
     worker = make_user("bob", funds_sats=0)
     give_earnings(worker, 10_000)
     from payments.lightning import get_backend  # the development backend makes the wallet's invoice

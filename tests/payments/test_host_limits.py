@@ -28,13 +28,11 @@ from payments.host_limits import (
 )
 from payments.lightning import PaymentOutcome, PaymentResult
 from payments.models import Payout, PayoutState
-from payments.payouts import STALE_REQUEST_AFTER, payout_advance, payout_start_for_worker, payouts_due
-from tests.factories import give_earnings, make_job, make_submitted_assignment, make_user, set_payout_destination
-from tests.payments.lnurl_test_server import FakeLnurlWallet
+from payments.payouts import STALE_REQUEST_AFTER, payout_advance, payouts_due
+from tests.factories import make_job, make_submitted_assignment
+from tests.payments.conftest import started_payout
 
 pytestmark = pytest.mark.django_db
-
-AMOUNT = 21_000
 
 
 @pytest.fixture(autouse=True)
@@ -63,13 +61,11 @@ def rescheduled(monkeypatch):
     return sent
 
 
-def started_payout(wallet: FakeLnurlWallet) -> Payout:
-    worker = make_user("alice", funds_sats=0)
-    give_earnings(worker, AMOUNT)
-    set_payout_destination(worker, wallet.address)
-    payout = payout_start_for_worker(worker_id=worker.pk)
-    assert payout is not None
-    return payout
+def assert_sent_again_once_in_five_seconds(rescheduled: list, task, pk: int) -> None:
+    """The job was sent again once, for this row, to run when the host's busy wait (5 s) is over."""
+    ((name, args, countdown),) = rescheduled
+    assert (name, args) == (task.name, (pk,))
+    assert 4 < countdown <= 5.1
 
 
 class StoppingNode:
@@ -185,9 +181,7 @@ def test_a_payout_whose_wallet_host_is_busy_waits_without_spending_an_attempt(wa
     assert before + timedelta(seconds=5) <= payout.next_attempt_at <= timezone.now() + timedelta(seconds=5)
     assert wallet.requests == []
     # The job comes back when the payout is due, rather than at the next sweep.
-    ((name, args, countdown),) = rescheduled
-    assert (name, args) == (background.advance_payout.name, (payout.pk,))
-    assert 4 < countdown <= 5.1
+    assert_sent_again_once_in_five_seconds(rescheduled, background.advance_payout, payout.pk)
 
     other_payout_to_the_same_host.release()
     payout_advance(payout_id=payout.pk, now=payout.next_attempt_at)
@@ -280,9 +274,7 @@ def test_a_webhook_whose_host_is_busy_waits_without_spending_an_attempt(reschedu
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.attempts == 0
     assert posted == []
-    ((name, args, countdown),) = rescheduled
-    assert (name, args) == (api_background.deliver_webhook.name, (delivery.pk,))
-    assert 4 < countdown <= 5.1
+    assert_sent_again_once_in_five_seconds(rescheduled, api_background.deliver_webhook, delivery.pk)
 
     other_delivery_to_the_same_host.release()
     webhook_deliver(delivery_id=delivery.pk, now=delivery.next_attempt_at)

@@ -6,45 +6,12 @@ codes and their examples) and from CLNRest's handlers (201 with the result, 500 
 rune). The invoices are real, signed BOLT11.
 """
 
-import json
-
 import httpx
 import pytest
 
 from payments.lightning import InvoiceState, LightningError, PaymentOutcome
-from payments.lightning.cln import ClnBackend
 from tests.payments.invoices import signed_invoice
-
-RUNE = "tU-RLjMiDpY2U0o3W1oFowar36RFGpWloPbW9-RuZdo9MyZpZD0wMjRiOWExZmE4ZTAwNmYxZTM5MzdmNjVm"
-
-
-class Node:
-    """Serves one recorded answer per RPC method and remembers what was asked."""
-
-    def __init__(self, routes: dict):
-        self.routes = routes
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        assert request.method == "POST"
-        assert request.headers["Rune"] == RUNE
-        answer = self.routes[request.url.path.removeprefix("/v1/")]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    def body(self, index: int = -1) -> dict:
-        return json.loads(self.requests[index].content)
-
-
-def cln(node: Node, network: str = "regtest") -> ClnBackend:
-    return ClnBackend(url="https://cln.test:3010", rune=RUNE, network=network, transport=httpx.MockTransport(node))
-
-
-def rpc_error(code: int, message: str, status: int = 500) -> httpx.Response:
-    return httpx.Response(status, json={"code": code, "message": message})
-
+from tests.payments.lightning_nodes import ClnNode, cln, cln_rpc_error
 
 # Invoices
 
@@ -61,7 +28,7 @@ def test_create_invoice_sends_msat_a_unique_label_description_and_expiry():
             "created_index": 9,
         },
     )
-    node = Node({"invoice": answer})
+    node = ClnNode({"invoice": answer})
 
     created = cln(node).create_invoice(amount_msat=21_000, memo="Deposit", expiry_seconds=900)
     cln(node).create_invoice(amount_msat=21_000, memo="Deposit", expiry_seconds=900)
@@ -78,7 +45,7 @@ def test_create_invoice_sends_msat_a_unique_label_description_and_expiry():
 
 
 def test_a_bare_description_hash_is_refused_before_asking_the_node():
-    node = Node({})
+    node = ClnNode({})
 
     with pytest.raises(ValueError, match="description itself"):
         cln(node).create_invoice(amount_msat=1_000, description_hash=bytes(32))
@@ -86,7 +53,7 @@ def test_a_bare_description_hash_is_refused_before_asking_the_node():
 
 
 def test_a_refused_rune_is_a_lightning_error():
-    node = Node({"invoice": rpc_error(1502, "Not authorized: Failed: method= listpeers", status=401)})
+    node = ClnNode({"invoice": cln_rpc_error(1502, "Not authorized: Failed: method= listpeers", status=401)})
 
     with pytest.raises(LightningError, match="Not authorized"):
         cln(node).create_invoice(amount_msat=1_000)
@@ -116,7 +83,7 @@ def listed(invoice, status: str, **fields) -> httpx.Response:
 @pytest.mark.parametrize(("status", "expected"), [("unpaid", InvoiceState.PENDING), ("expired", InvoiceState.EXPIRED)])
 def test_invoice_states(status, expected):
     invoice = signed_invoice()
-    node = Node({"listinvoices": listed(invoice, status)})
+    node = ClnNode({"listinvoices": listed(invoice, status)})
 
     assert cln(node).invoice_status(payment_hash=invoice.payment_hash).state == expected
     assert node.body() == {"payment_hash": invoice.payment_hash}
@@ -124,7 +91,7 @@ def test_invoice_states(status, expected):
 
 def test_a_paid_invoice_is_paid_with_its_preimage_and_amount():
     invoice = signed_invoice()
-    node = Node(
+    node = ClnNode(
         {
             "listinvoices": listed(
                 invoice,
@@ -143,7 +110,7 @@ def test_a_paid_invoice_is_paid_with_its_preimage_and_amount():
 
 
 def test_an_unknown_invoice_is_a_lightning_error():
-    node = Node({"listinvoices": httpx.Response(201, json={"invoices": []})})
+    node = ClnNode({"listinvoices": httpx.Response(201, json={"invoices": []})})
 
     with pytest.raises(LightningError, match="no invoice"):
         cln(node).invoice_status(payment_hash="ab" * 32)
@@ -171,7 +138,7 @@ def pay_result(invoice, status: str = "complete", **fields) -> httpx.Response:
 
 def test_pay_sends_maxfee_and_retry_for_and_reports_the_fee():
     invoice = signed_invoice()
-    node = Node({"pay": pay_result(invoice)})
+    node = ClnNode({"pay": pay_result(invoice)})
 
     result = cln(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=500, timeout_seconds=45)
 
@@ -191,7 +158,7 @@ def test_pay_sends_maxfee_and_retry_for_and_reports_the_fee():
 )
 def test_definite_pay_errors_are_failures(code, message):
     invoice = signed_invoice()
-    node = Node({"pay": rpc_error(code, message)})
+    node = ClnNode({"pay": cln_rpc_error(code, message)})
 
     result = cln(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=500)
 
@@ -200,42 +167,53 @@ def test_definite_pay_errors_are_failures(code, message):
 
 
 @pytest.mark.parametrize(
-    ("code", "message"),
-    [(-1, "Catchall nonspecific error"), (201, "Already paid with this hash using different amount or destination")],
+    ("answer", "outcome", "reason"),
+    [
+        pytest.param(
+            lambda invoice: cln_rpc_error(-1, "Catchall nonspecific error"),
+            PaymentOutcome.UNKNOWN,
+            None,
+            id="other-pay-errors-are-unknown-catchall",
+        ),
+        pytest.param(
+            lambda invoice: cln_rpc_error(201, "Already paid with this hash using different amount or destination"),
+            PaymentOutcome.UNKNOWN,
+            None,
+            id="other-pay-errors-are-unknown-already-paid-differently",
+        ),
+        pytest.param(
+            lambda invoice: pay_result(invoice, status="pending", payment_preimage="0" * 64),
+            PaymentOutcome.UNKNOWN,
+            None,
+            id="a-pay-answer-still-pending-is-unknown",
+        ),
+        pytest.param(
+            lambda invoice: httpx.ReadTimeout("timed out"),
+            PaymentOutcome.UNKNOWN,
+            "ReadTimeout",
+            id="a-timeout-while-paying-is-unknown",
+        ),
+        pytest.param(
+            lambda invoice: cln_rpc_error(1502, "Not authorized: Failed: method= pay", status=401),
+            PaymentOutcome.FAILED,
+            None,
+            id="a-refused-rune-when-paying-means-nothing-was-sent",
+        ),
+    ],
 )
-def test_other_pay_errors_are_unknown(code, message):
+def test_what_a_payment_comes_to(answer, outcome, reason):
     invoice = signed_invoice()
-    node = Node({"pay": rpc_error(code, message)})
-
-    assert cln(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=500).outcome == PaymentOutcome.UNKNOWN
-
-
-def test_a_pay_answer_still_pending_is_unknown():
-    invoice = signed_invoice()
-    node = Node({"pay": pay_result(invoice, status="pending", payment_preimage="0" * 64)})
-
-    assert cln(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=500).outcome == PaymentOutcome.UNKNOWN
-
-
-def test_a_timeout_while_paying_is_unknown():
-    invoice = signed_invoice()
-    node = Node({"pay": httpx.ReadTimeout("timed out")})
+    node = ClnNode({"pay": answer(invoice)})
 
     result = cln(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=500)
 
-    assert result.outcome == PaymentOutcome.UNKNOWN
-    assert "ReadTimeout" in result.reason
-
-
-def test_a_refused_rune_when_paying_means_nothing_was_sent():
-    invoice = signed_invoice()
-    node = Node({"pay": rpc_error(1502, "Not authorized: Failed: method= pay", status=401)})
-
-    assert cln(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=500).outcome == PaymentOutcome.FAILED
+    assert result.outcome == outcome
+    if reason is not None:
+        assert reason in result.reason
 
 
 def test_an_invoice_for_another_network_is_refused_without_asking_the_node():
-    node = Node({})
+    node = ClnNode({})
 
     result = cln(node, network="regtest").pay_invoice(
         bolt11=signed_invoice(network="testnet").bolt11, fee_limit_msat=500
@@ -275,7 +253,7 @@ def pays(invoice, *statuses: str) -> httpx.Response:
 )
 def test_payment_status_from_every_attempt(statuses, expected):
     invoice = signed_invoice()
-    node = Node({"listpays": pays(invoice, *statuses)})
+    node = ClnNode({"listpays": pays(invoice, *statuses)})
 
     result = cln(node).payment_status(payment_hash=invoice.payment_hash)
 
@@ -286,15 +264,15 @@ def test_payment_status_from_every_attempt(statuses, expected):
         assert result.fee_msat == len(statuses)
 
 
-def test_payment_status_when_the_node_errs_is_unknown():
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(cln_rpc_error(-32601, "Unknown command 'listpays'", status=404), id="when-the-node-errs"),
+        pytest.param(httpx.ConnectTimeout("timed out"), id="when-the-node-does-not-answer"),
+    ],
+)
+def test_payment_status_is_unknown(answer):
     invoice = signed_invoice()
-    node = Node({"listpays": rpc_error(-32601, "Unknown command 'listpays'", status=404)})
-
-    assert cln(node).payment_status(payment_hash=invoice.payment_hash).outcome == PaymentOutcome.UNKNOWN
-
-
-def test_payment_status_when_the_node_does_not_answer_is_unknown():
-    invoice = signed_invoice()
-    node = Node({"listpays": httpx.ConnectTimeout("timed out")})
+    node = ClnNode({"listpays": answer})
 
     assert cln(node).payment_status(payment_hash=invoice.payment_hash).outcome == PaymentOutcome.UNKNOWN

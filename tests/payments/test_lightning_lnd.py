@@ -6,72 +6,18 @@ TrackPaymentV2, their newline-delimited streams and their gRPC error objects). T
 """
 
 import base64
-import json
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from payments.lightning import InvoiceState, LightningError, PaymentOutcome
-from payments.lightning.lnd import LndBackend
 from tests.payments.invoices import signed_invoice
-
-MACAROON = "0201036c6e6402f801030a10"
+from tests.payments.lightning_nodes import LndNode, lnd, lnd_payment, stream
 
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def stream(*messages: dict) -> bytes:
-    return b"".join(json.dumps(message).encode() + b"\n" for message in messages)
-
-
-def payment(invoice, status: str, **fields) -> dict:
-    """An lnrpc.Payment as SendPaymentV2 and TrackPaymentV2 stream it (64-bit numbers as strings)."""
-    return {
-        "payment_hash": invoice.payment_hash,
-        "value": "50",
-        "creation_date": "1738000000",
-        "fee": "0",
-        "payment_preimage": "0" * 64,
-        "value_sat": "50",
-        "value_msat": "50000",
-        "payment_request": invoice.bolt11,
-        "status": status,
-        "fee_sat": "0",
-        "fee_msat": "0",
-        "creation_time_ns": "1738000000000000000",
-        "htlcs": [],
-        "payment_index": "12",
-        "failure_reason": "FAILURE_REASON_NONE",
-        **fields,
-    }
-
-
-class Node:
-    """Serves one recorded answer per route and remembers what was asked."""
-
-    def __init__(self, routes: dict):
-        self.routes = routes
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        assert request.headers["Grpc-Metadata-macaroon"] == MACAROON
-        answer = self.routes[(request.method, request.url.path)]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer(request) if callable(answer) else answer
-
-    def body(self, index: int = -1) -> dict:
-        return json.loads(self.requests[index].content)
-
-
-def lnd(node: Node, network: str = "regtest") -> LndBackend:
-    return LndBackend(
-        url="https://lnd.test:8080", macaroon_hex=MACAROON, network=network, transport=httpx.MockTransport(node)
-    )
 
 
 # Invoices
@@ -79,7 +25,7 @@ def lnd(node: Node, network: str = "regtest") -> LndBackend:
 
 def test_create_invoice_sends_msat_memo_and_expiry_and_checks_the_answer():
     invoice = signed_invoice(amount_msat=21_000, memo="Deposit")
-    node = Node(
+    node = LndNode(
         {
             ("POST", "/v1/invoices"): httpx.Response(
                 200,
@@ -103,7 +49,7 @@ def test_create_invoice_sends_msat_memo_and_expiry_and_checks_the_answer():
 def test_create_invoice_with_a_description_hash_sends_it_in_base64():
     description_hash = bytes(range(32))
     invoice = signed_invoice(amount_msat=1_000, description_hash=description_hash)
-    node = Node(
+    node = LndNode(
         {
             ("POST", "/v1/invoices"): httpx.Response(
                 200, json={"r_hash": b64(bytes.fromhex(invoice.payment_hash)), "payment_request": invoice.bolt11}
@@ -119,7 +65,7 @@ def test_create_invoice_with_a_description_hash_sends_it_in_base64():
 
 def test_an_invoice_for_another_amount_than_asked_is_refused():
     invoice = signed_invoice(amount_msat=2_000)
-    node = Node(
+    node = LndNode(
         {
             ("POST", "/v1/invoices"): httpx.Response(
                 200, json={"r_hash": b64(bytes.fromhex(invoice.payment_hash)), "payment_request": invoice.bolt11}
@@ -132,7 +78,7 @@ def test_an_invoice_for_another_amount_than_asked_is_refused():
 
 
 def test_create_invoice_when_lnd_cannot_be_reached_is_a_lightning_error():
-    node = Node({("POST", "/v1/invoices"): httpx.ConnectError("connection refused")})
+    node = LndNode({("POST", "/v1/invoices"): httpx.ConnectError("connection refused")})
 
     with pytest.raises(LightningError, match="Could not reach LND"):
         lnd(node).create_invoice(amount_msat=1_000)
@@ -169,14 +115,14 @@ def lookup(invoice, state: str, **fields) -> httpx.Response:
 )
 def test_invoice_states(state, fields, expected):
     invoice = signed_invoice()
-    node = Node({("GET", f"/v1/invoice/{invoice.payment_hash}"): lookup(invoice, state, **fields)})
+    node = LndNode({("GET", f"/v1/invoice/{invoice.payment_hash}"): lookup(invoice, state, **fields)})
 
     assert lnd(node).invoice_status(payment_hash=invoice.payment_hash).state == expected
 
 
 def test_a_settled_invoice_is_paid_with_its_preimage_and_amount():
     invoice = signed_invoice()
-    node = Node(
+    node = LndNode(
         {
             ("GET", f"/v1/invoice/{invoice.payment_hash}"): lookup(
                 invoice, "SETTLED", settled=True, amt_paid_msat="50000"
@@ -190,7 +136,7 @@ def test_a_settled_invoice_is_paid_with_its_preimage_and_amount():
 
 
 def test_an_unknown_invoice_is_a_lightning_error():
-    node = Node(
+    node = LndNode(
         {
             ("GET", f"/v1/invoice/{'ab' * 32}"): httpx.Response(
                 404, json={"code": 5, "message": "unable to locate invoice", "details": []}
@@ -207,13 +153,13 @@ def test_an_unknown_invoice_is_a_lightning_error():
 
 def test_pay_sends_the_fee_limit_and_timeout_and_reads_past_in_flight_updates():
     invoice = signed_invoice()
-    node = Node(
+    node = LndNode(
         {
             ("POST", "/v2/router/send"): httpx.Response(
                 200,
                 content=stream(
-                    {"result": payment(invoice, "IN_FLIGHT")},
-                    {"result": payment(invoice, "SUCCEEDED", payment_preimage=invoice.preimage, fee_msat="1021")},
+                    {"result": lnd_payment(invoice, "IN_FLIGHT")},
+                    {"result": lnd_payment(invoice, "SUCCEEDED", payment_preimage=invoice.preimage, fee_msat="1021")},
                 ),
             )
         }
@@ -230,91 +176,71 @@ def test_pay_sends_the_fee_limit_and_timeout_and_reads_past_in_flight_updates():
     }
 
 
-def test_a_failed_payment_is_failed_with_lnds_reason():
-    invoice = signed_invoice()
-    node = Node(
-        {
-            ("POST", "/v2/router/send"): httpx.Response(
-                200, content=stream({"result": payment(invoice, "FAILED", failure_reason="FAILURE_REASON_NO_ROUTE")})
-            )
-        }
-    )
-
-    result = lnd(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=5_000)
-
-    assert result.outcome == PaymentOutcome.FAILED
-    assert "FAILURE_REASON_NO_ROUTE" in result.reason
-
-
-def test_an_error_before_sending_is_a_definite_failure():
-    invoice = signed_invoice()
-    node = Node(
-        {
-            ("POST", "/v2/router/send"): httpx.Response(
+@pytest.mark.parametrize(
+    ("answer", "outcome", "reason"),
+    [
+        pytest.param(
+            lambda invoice: httpx.Response(
+                200,
+                content=stream({"result": lnd_payment(invoice, "FAILED", failure_reason="FAILURE_REASON_NO_ROUTE")}),
+            ),
+            PaymentOutcome.FAILED,
+            "FAILURE_REASON_NO_ROUTE",
+            id="a-failed-payment-is-failed-with-lnds-reason",
+        ),
+        pytest.param(
+            lambda invoice: httpx.Response(
                 400, content=stream({"error": {"code": 3, "message": "amount must be specified", "details": []}})
-            )
-        }
-    )
-
-    assert lnd(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=0).outcome == PaymentOutcome.FAILED
-
-
-def test_a_payment_lnd_already_has_is_unknown_not_failed():
-    invoice = signed_invoice()
-    node = Node(
-        {
-            ("POST", "/v2/router/send"): httpx.Response(
+            ),
+            PaymentOutcome.FAILED,
+            None,
+            id="an-error-before-sending-is-a-definite-failure",
+        ),
+        pytest.param(
+            lambda invoice: httpx.Response(
                 409, content=stream({"error": {"code": 6, "message": "invoice is already paid", "details": []}})
-            )
-        }
-    )
-
-    result = lnd(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=0)
-
-    assert result.outcome == PaymentOutcome.UNKNOWN
-    assert "already paid" in result.reason
-
-
-def test_an_unclassified_lnd_error_is_unknown():
-    invoice = signed_invoice()
-    node = Node(
-        {
-            ("POST", "/v2/router/send"): httpx.Response(
+            ),
+            PaymentOutcome.UNKNOWN,
+            "already paid",
+            id="a-payment-lnd-already-has-is-unknown-not-failed",
+        ),
+        pytest.param(
+            lambda invoice: httpx.Response(
                 500, json={"code": 2, "message": "htlc switch shutting down", "details": []}
-            )
-        }
-    )
-
-    assert lnd(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=0).outcome == PaymentOutcome.UNKNOWN
-
-
-def test_a_timeout_while_paying_is_unknown():
+            ),
+            PaymentOutcome.UNKNOWN,
+            None,
+            id="an-unclassified-lnd-error-is-unknown",
+        ),
+        pytest.param(
+            lambda invoice: httpx.ReadTimeout("timed out"),
+            PaymentOutcome.UNKNOWN,
+            "ReadTimeout",
+            id="a-timeout-while-paying-is-unknown",
+        ),
+        pytest.param(
+            lambda invoice: httpx.Response(200, content=stream({"result": lnd_payment(invoice, "IN_FLIGHT")})),
+            PaymentOutcome.UNKNOWN,
+            None,
+            id="a-stream-that-ends-in-flight-is-unknown",
+        ),
+        pytest.param(
+            lambda invoice: httpx.ConnectError("connection refused"),
+            PaymentOutcome.FAILED,
+            "nothing was sent",
+            id="no-connection-means-nothing-was-sent",
+        ),
+    ],
+)
+def test_what_a_payment_comes_to(answer, outcome, reason):
     invoice = signed_invoice()
-    node = Node({("POST", "/v2/router/send"): httpx.ReadTimeout("timed out")})
+    node = LndNode({("POST", "/v2/router/send"): answer(invoice)})
 
     result = lnd(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=5_000)
 
-    assert result.outcome == PaymentOutcome.UNKNOWN
-    assert "ReadTimeout" in result.reason
-
-
-def test_a_stream_that_ends_in_flight_is_unknown():
-    invoice = signed_invoice()
-    node = Node(
-        {("POST", "/v2/router/send"): httpx.Response(200, content=stream({"result": payment(invoice, "IN_FLIGHT")}))}
-    )
-
-    assert lnd(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=0).outcome == PaymentOutcome.UNKNOWN
-
-
-def test_no_connection_means_nothing_was_sent():
-    invoice = signed_invoice()
-    node = Node({("POST", "/v2/router/send"): httpx.ConnectError("connection refused")})
-
-    result = lnd(node).pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=0)
-
-    assert result.outcome == PaymentOutcome.FAILED
-    assert "nothing was sent" in result.reason
+    assert result.outcome == outcome
+    if reason is not None:
+        assert reason in result.reason
 
 
 @pytest.mark.parametrize(
@@ -325,7 +251,7 @@ def test_no_connection_means_nothing_was_sent():
     ],
 )
 def test_invoices_that_cannot_be_paid_are_refused_without_asking_lnd(invoice, reason):
-    node = Node({})
+    node = LndNode({})
 
     result = lnd(node, network="regtest").pay_invoice(bolt11=invoice.bolt11, fee_limit_msat=0)
 
@@ -340,11 +266,11 @@ def track_path(invoice) -> str:
 
 def test_status_of_a_succeeded_payment_is_paid():
     invoice = signed_invoice()
-    node = Node(
+    node = LndNode(
         {
             ("GET", track_path(invoice)): httpx.Response(
                 200,
-                content=stream({"result": payment(invoice, "SUCCEEDED", payment_preimage=invoice.preimage)}),
+                content=stream({"result": lnd_payment(invoice, "SUCCEEDED", payment_preimage=invoice.preimage)}),
             )
         }
     )
@@ -354,55 +280,53 @@ def test_status_of_a_succeeded_payment_is_paid():
     assert (result.outcome, result.preimage, result.fee_msat) == (PaymentOutcome.PAID, invoice.preimage, 0)
 
 
-def test_status_of_an_in_flight_payment_is_unknown_and_does_not_wait_for_the_end():
-    invoice = signed_invoice()
-    # A final update after the first would mean we waited for it.
-    node = Node(
-        {
-            ("GET", track_path(invoice)): httpx.Response(
+@pytest.mark.parametrize(
+    ("answer", "outcome", "reason"),
+    [
+        pytest.param(
+            # A final update after the first would mean we waited for it.
+            lambda invoice: httpx.Response(
                 200,
                 content=stream(
-                    {"result": payment(invoice, "IN_FLIGHT")},
-                    {"result": payment(invoice, "SUCCEEDED", payment_preimage=invoice.preimage)},
+                    {"result": lnd_payment(invoice, "IN_FLIGHT")},
+                    {"result": lnd_payment(invoice, "SUCCEEDED", payment_preimage=invoice.preimage)},
                 ),
-            )
-        }
-    )
-
-    assert lnd(node).payment_status(payment_hash=invoice.payment_hash).outcome == PaymentOutcome.UNKNOWN
-
-
-def test_status_of_a_failed_payment_is_failed():
-    invoice = signed_invoice()
-    node = Node(
-        {
-            ("GET", track_path(invoice)): httpx.Response(
-                200, content=stream({"result": payment(invoice, "FAILED", failure_reason="FAILURE_REASON_TIMEOUT")})
-            )
-        }
-    )
-
-    assert lnd(node).payment_status(payment_hash=invoice.payment_hash).outcome == PaymentOutcome.FAILED
-
-
-def test_status_of_a_payment_lnd_never_started_is_failed():
-    invoice = signed_invoice()
-    node = Node(
-        {
-            ("GET", track_path(invoice)): httpx.Response(
+            ),
+            PaymentOutcome.UNKNOWN,
+            None,
+            id="an-in-flight-payment-is-unknown-and-does-not-wait-for-the-end",
+        ),
+        pytest.param(
+            lambda invoice: httpx.Response(
+                200,
+                content=stream({"result": lnd_payment(invoice, "FAILED", failure_reason="FAILURE_REASON_TIMEOUT")}),
+            ),
+            PaymentOutcome.FAILED,
+            None,
+            id="a-failed-payment-is-failed",
+        ),
+        pytest.param(
+            lambda invoice: httpx.Response(
                 404, content=stream({"error": {"code": 5, "message": "payment isn't initiated", "details": []}})
-            )
-        }
-    )
+            ),
+            PaymentOutcome.FAILED,
+            "never started",
+            id="a-payment-lnd-never-started-is-failed",
+        ),
+        pytest.param(
+            lambda invoice: httpx.ReadTimeout("timed out"),
+            PaymentOutcome.UNKNOWN,
+            None,
+            id="when-lnd-does-not-answer-it-is-unknown",
+        ),
+    ],
+)
+def test_what_the_status_of_a_payment_comes_to(answer, outcome, reason):
+    invoice = signed_invoice()
+    node = LndNode({("GET", track_path(invoice)): answer(invoice)})
 
     result = lnd(node).payment_status(payment_hash=invoice.payment_hash)
 
-    assert result.outcome == PaymentOutcome.FAILED
-    assert "never started" in result.reason
-
-
-def test_status_when_lnd_does_not_answer_is_unknown():
-    invoice = signed_invoice()
-    node = Node({("GET", track_path(invoice)): httpx.ReadTimeout("timed out")})
-
-    assert lnd(node).payment_status(payment_hash=invoice.payment_hash).outcome == PaymentOutcome.UNKNOWN
+    assert result.outcome == outcome
+    if reason is not None:
+        assert reason in result.reason

@@ -28,17 +28,45 @@ def test_dev_backend_signs_for_the_configured_network(no_node_settings):
     assert backend.currency == "tbs"
 
 
-def test_each_call_reads_the_settings_again(no_node_settings):
+@pytest.mark.parametrize(
+    ("name", "given", "kind", "built"),
+    [
+        pytest.param(
+            "lnbits",
+            {"LNBITS_URL": "http://127.0.0.1:5000", "LNBITS_ADMIN_KEY": "key"},
+            LnbitsBackend,
+            {"url": "http://127.0.0.1:5000", "admin_key": "key"},
+            id="lnbits",
+        ),
+        pytest.param(
+            "lnd",
+            {"LND_REST_URL": "https://127.0.0.1:8080/", "LND_MACAROON_HEX": "0201036c6e64"},
+            LndBackend,
+            {"url": "https://127.0.0.1:8080", "macaroon_hex": "0201036c6e64", "verify": True},
+            id="lnd",
+        ),
+        pytest.param(
+            "cln",
+            {"CLN_REST_URL": "https://127.0.0.1:3010", "CLN_RUNE": "rune"},
+            ClnBackend,
+            {"url": "https://127.0.0.1:3010", "rune": "rune"},
+            id="cln",
+        ),
+    ],
+)
+def test_each_call_reads_the_settings_again_and_builds_the_backend_from_them(
+    no_node_settings, name, given, kind, built
+):
     no_node_settings.LIGHTNING_BACKEND = "dev"
     assert isinstance(get_backend(), DevBackend)
 
-    no_node_settings.LIGHTNING_BACKEND = "lnbits"
-    no_node_settings.LNBITS_URL = "http://127.0.0.1:5000"
-    no_node_settings.LNBITS_ADMIN_KEY = "key"
+    no_node_settings.LIGHTNING_BACKEND = name
+    for setting, value in given.items():
+        setattr(no_node_settings, setting, value)
 
     backend = get_backend()
-    assert isinstance(backend, LnbitsBackend)
-    assert (backend.url, backend.admin_key) == ("http://127.0.0.1:5000", "key")
+    assert isinstance(backend, kind)
+    assert {attribute: getattr(backend, attribute) for attribute in built} == built
 
 
 @pytest.mark.parametrize(
@@ -57,22 +85,6 @@ def test_missing_settings_are_named(no_node_settings, backend, present, missing)
 
     with pytest.raises(ImproperlyConfigured, match=f"LIGHTNING_BACKEND={backend} needs {missing} to be set"):
         get_backend()
-
-
-def test_lnd_and_cln_are_built_from_their_settings(no_node_settings):
-    no_node_settings.LIGHTNING_BACKEND = "lnd"
-    no_node_settings.LND_REST_URL = "https://127.0.0.1:8080/"
-    no_node_settings.LND_MACAROON_HEX = "0201036c6e64"
-    lnd = get_backend()
-    assert isinstance(lnd, LndBackend)
-    assert (lnd.url, lnd.macaroon_hex, lnd.verify) == ("https://127.0.0.1:8080", "0201036c6e64", True)
-
-    no_node_settings.LIGHTNING_BACKEND = "cln"
-    no_node_settings.CLN_REST_URL = "https://127.0.0.1:3010"
-    no_node_settings.CLN_RUNE = "rune"
-    cln = get_backend()
-    assert isinstance(cln, ClnBackend)
-    assert (cln.url, cln.rune) == ("https://127.0.0.1:3010", "rune")
 
 
 def test_an_unreadable_lnd_certificate_is_a_configuration_error(no_node_settings, tmp_path):

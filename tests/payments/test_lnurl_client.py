@@ -271,16 +271,13 @@ def test_lightning_address_resolving_to_a_private_address_is_refused(settings, m
 
 
 def test_same_address_is_refused_when_its_host_is_not_allowlisted(settings, only_local_connections):
-    server = FakeLnurlWallet().start()
-    try:
+    with FakeLnurlWallet() as server:
         url = parse_pay_destination(server.address)  # https, since it is not allowlisted
 
         with pytest.raises(UnsafeUrl, match="loopback"):
             fetch_pay_request(url)
         assert server.requests == []
         assert only_local_connections == []
-    finally:
-        server.stop()
 
 
 # The invoice ----------------------------------------------------------------------------------------------------

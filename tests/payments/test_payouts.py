@@ -36,7 +36,7 @@ from payments.withdraw import withdraw_claim, withdraw_link_create
 from tests.balances import earned, platform
 from tests.concurrency import raised, run_in_threads
 from tests.factories import give_earnings, make_user, set_payout_destination
-from tests.payments.conftest import run_background_jobs
+from tests.payments.conftest import run_background_jobs, started_payout
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer, make_invoice, raw_answer
 
 # pytest-django's live server listens where this says; the LNURL client is allowed only the exact host:port.
@@ -147,13 +147,6 @@ def assert_backoff_after_the_pay_call(payout: Payout, *, sent_at, attempts: int 
     """The backoff after a payment's answer counts from when the node answered (after `sent_at`, before now)."""
     delay = retry_delay(attempts)
     assert sent_at + delay <= payout.next_attempt_at <= timezone.now() + delay
-
-
-def started_payout(wallet: FakeLnurlWallet, **destination) -> Payout:
-    worker = earner(address=wallet.address, **destination)
-    payout = payout_start_for_worker(worker_id=worker.pk)
-    assert payout is not None
-    return payout
 
 
 # Starting ------------------------------------------------------------------------------------------------------
