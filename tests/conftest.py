@@ -28,6 +28,17 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def background_jobs_run_at_once():
+    """No Celery worker runs in the tests: a background job enqueued on commit runs at once, in the process (and
+    the request) that enqueues it."""
+    from marketplace.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
 def requester(db):
     return make_user("requester")
 

@@ -32,16 +32,6 @@ KNOWN_IDS: dict[str, list[str]] = {}  # the fuzzing user's objects, filled by th
 
 
 @pytest.fixture
-def background_jobs_run_at_once():
-    """Approvals and bonuses enqueue payouts on commit: run them in-process instead of sending them to Redis."""
-    from marketplace.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
 def fuzzer(settings, background_jobs_run_at_once):
     """A funded requester who also works on someone else's job, with something of each kind to act on."""
     settings.API_RATE_LIMIT_PER_MINUTE = 0  # hundreds of requests in seconds; the limit has tests of its own

@@ -279,16 +279,6 @@ def test_returning_submitted_work_is_409(worker_api, worker, requester):
 
 
 @pytest.fixture
-def background_jobs_run_at_once():
-    """No Celery worker runs here: payouts enqueued on commit run in the process that enqueues them."""
-    from marketplace.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
 def test_wallet(live_server, settings):
     """The site's own development test wallet (`/.well-known/lnurlp/<username>`), reachable on the live server."""
     host_port = live_server.url.removeprefix("http://")

@@ -65,10 +65,5 @@ def screenshot():
 
 
 @pytest.fixture(autouse=True)
-def _background_jobs_run_at_once():
+def _background_jobs_run_at_once(background_jobs_run_at_once):
     """No Celery worker runs beside the live server: background jobs run in the request that enqueues them."""
-    from marketplace.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False

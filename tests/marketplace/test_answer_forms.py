@@ -1,29 +1,12 @@
 """The answer form: builder field validation, placeholders, HTML answers and what workers are shown."""
 
-from html.parser import HTMLParser
-
 import pytest
 
 from core.errors import InvalidInput
 from core.text import render_markdown
 from marketplace import answer_forms
 from marketplace.answer_forms import clean_form_fields, clean_html_answer
-
-
-class _Attributes(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, str, str | None]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.found.extend((tag, name, value) for name, value in attrs)
-
-
-def tags_and_attributes(html: str) -> list[tuple[str, str, str | None]]:
-    """(tag, attribute, value) for every attribute a browser would see."""
-    parser = _Attributes()
-    parser.feed(html)
-    return parser.found
+from tests.html_parsing import tags_and_attributes
 
 
 def field(**changes):

@@ -1,7 +1,5 @@
 """Everything a requester or a worker types comes back escaped or sanitized on every page that shows it."""
 
-from html.parser import HTMLParser
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -9,6 +7,7 @@ from django.urls import reverse
 from marketplace import services
 from tasks import services as task_services
 from tests.factories import answer_data, make_user
+from tests.html_parsing import start_tags
 
 pytestmark = pytest.mark.django_db
 
@@ -17,23 +16,12 @@ IMG = "<img src=x onerror=alert(1)>"
 PAYLOAD = SCRIPT + IMG
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
 def assert_no_injected_markup(content: str) -> None:
     """No inline script, style or event handler anywhere on the page (the site's CSP would block them, or they
     were injected), no javascript: URL, and the payload never verbatim."""
     assert SCRIPT not in content
     assert IMG not in content
-    parser = _Tags()
-    parser.feed(content)
-    for tag, attrs in parser.tags:
+    for tag, attrs in start_tags(content):
         assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
         assert "style" not in attrs, ("inline styles are blocked by style-src 'self'", tag, attrs)
         assert tag != "style", "inline styles are blocked by style-src 'self'"

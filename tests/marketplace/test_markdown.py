@@ -1,8 +1,6 @@
 """Requester Markdown is rendered once, when it is saved, by a renderer linear in its input; pages show the stored
 HTML. Security issue 7: `"[" * 50_000` took Python-Markdown minutes, on every view of a public job page."""
 
-from html.parser import HTMLParser
-
 import pytest
 from django.urls import reverse
 from markdown_it import MarkdownIt
@@ -21,6 +19,7 @@ from marketplace import answer_forms, services
 from marketplace.models import Job
 from tasks import services as task_services
 from tests.factories import SENTIMENT_FIELDS, make_bare_draft, make_user
+from tests.html_parsing import tags_and_attributes
 from web.forms import BuilderPromptForm, JobTermsForm
 
 DESCRIPTION = "Rate **bold reviews** of [our shop](https://shop.example)."
@@ -31,21 +30,6 @@ PROMPT = "> {{review}}\n\n![photo]({{image_url}})"
 def fill(prompt: str, task_input: dict) -> str:
     """What a worker is shown: the prompt rendered as it is saved, filled in as it is viewed."""
     return answer_forms.fill_prompt(answer_forms.render_prompt_html(prompt), task_input)
-
-
-class _Attributes(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, str, str | None]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.found.extend((tag, name, value) for name, value in attrs)
-
-
-def attributes(html: str) -> list[tuple[str, str, str | None]]:
-    parser = _Attributes()
-    parser.feed(html)
-    return parser.found
 
 
 @pytest.fixture
@@ -354,15 +338,17 @@ def test_placeholders_in_image_and_link_urls():
     html = fill("![photo]({{image_url}}) [open](https://x.example/item/{{id}}?q={{q}})", {
         "image_url": "https://img.example/a b.png", "id": "42", "q": "a&b",
     })  # fmt: skip
-    found = attributes(html)
+    found = tags_and_attributes(html)
     assert ("img", "src", "https://img.example/a b.png") in found
     assert ("a", "href", "https://x.example/item/42?q=a&b") in found
 
 
 def test_a_placeholder_for_a_whole_url_scheme_is_judged_once_filled():
-    assert ("a", "href", "https://x.example") in attributes(fill("[go]({{scheme}}://x.example)", {"scheme": "https"}))
+    assert ("a", "href", "https://x.example") in tags_and_attributes(
+        fill("[go]({{scheme}}://x.example)", {"scheme": "https"})
+    )
     html = fill("[go]({{scheme}}://x.example)", {"scheme": "javascript"})
-    assert not [value for _, name, value in attributes(html) if name == "href"]
+    assert not [value for _, name, value in tags_and_attributes(html) if name == "href"]
 
 
 @pytest.mark.parametrize(
@@ -379,7 +365,7 @@ def test_a_placeholder_for_a_whole_url_scheme_is_judged_once_filled():
 )
 def test_a_value_never_makes_a_dangerous_link(value):
     html = fill("[open]({{url}}) ![img]({{url}}) <a href='{{url}}'>raw</a>", {"url": value})
-    for _, name, link in attributes(html):
+    for _, name, link in tags_and_attributes(html):
         assert name not in {"href", "src"}, (name, link)
 
 
@@ -387,8 +373,8 @@ def test_values_with_html_or_quotes_stay_inside_their_attribute():
     html = fill(
         '![{{alt}}]({{url}} "{{title}}")', {"alt": '" onerror="x', "url": "https://i.example/a.png", "title": "<b>"}
     )
-    assert [name for _, name, _ in attributes(html)] == ["src", "alt", "title"]
-    assert ("img", "alt", '" onerror="x') in attributes(html)
+    assert [name for _, name, _ in tags_and_attributes(html)] == ["src", "alt", "title"]
+    assert ("img", "alt", '" onerror="x') in tags_and_attributes(html)
 
 
 def test_placeholders_in_code_spans_and_blocks_show_the_value_as_code():

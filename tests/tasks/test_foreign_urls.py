@@ -82,21 +82,18 @@ def worker_requests(owned):
     ]
 
 
-def test_other_users_get_404_on_every_requester_url_and_nothing_changes(client, owned, worker, stranger):
+@pytest.mark.parametrize(
+    ("requests_of", "intruders"),
+    [
+        pytest.param(requester_requests, ("stranger", "worker"), id="requester-urls"),
+        pytest.param(worker_requests, ("stranger", "requester"), id="worker-urls"),
+    ],
+)
+def test_other_users_get_404_on_every_url_and_nothing_changes(client, owned, request, requests_of, intruders):
     before = database_state()
-    for intruder in (stranger, worker):
+    for intruder in [request.getfixturevalue(name) for name in intruders]:
         client.force_login(intruder)
-        for method, url, data in requester_requests(owned):
-            response = getattr(client, method)(url, data or {})
-            assert response.status_code == 404, (intruder.username, method, url, response.status_code)
-    assert database_state() == before
-
-
-def test_other_users_get_404_on_every_worker_url_and_nothing_changes(client, owned, requester, stranger):
-    before = database_state()
-    for intruder in (stranger, requester):
-        client.force_login(intruder)
-        for method, url, data in worker_requests(owned):
+        for method, url, data in requests_of(owned):
             response = getattr(client, method)(url, data or {})
             assert response.status_code == 404, (intruder.username, method, url, response.status_code)
     assert database_state() == before

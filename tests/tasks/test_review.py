@@ -91,10 +91,16 @@ def test_only_submitted_work_can_be_reviewed(job, requester, worker):
     assert open_slots(job) == slots_before
 
 
-@pytest.mark.parametrize("approve", [True, False])
-def test_the_same_decision_again_is_a_no_op(job, requester, approve):
+def reviewed_once(job, requester, *, approve: bool):
+    """A new submission to the job, approved or rejected by its requester."""
     assignment = make_submitted_assignment(job=job)
     services.assignment_review(assignment=assignment, reviewer=requester, approve=approve, feedback="First.")
+    return assignment
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_same_decision_again_is_a_no_op(job, requester, approve):
+    assignment = reviewed_once(job, requester, approve=approve)
     before = snapshot(assignment)
     slots_before = open_slots(job)
     again = services.assignment_review(assignment=assignment, reviewer=requester, approve=approve, feedback="Second.")
@@ -105,8 +111,7 @@ def test_the_same_decision_again_is_a_no_op(job, requester, approve):
 
 @pytest.mark.parametrize("first_approve", [True, False])
 def test_changing_a_decision_is_refused(job, requester, first_approve):
-    assignment = make_submitted_assignment(job=job)
-    services.assignment_review(assignment=assignment, reviewer=requester, approve=first_approve, feedback="First.")
+    assignment = reviewed_once(job, requester, approve=first_approve)
     before = snapshot(assignment)
     slots_before = open_slots(job)
     with pytest.raises(InvalidTransition):
