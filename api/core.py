@@ -8,7 +8,6 @@ import re
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -302,9 +301,12 @@ def page_of(queryset, *, cursor: str | None, limit: int | None) -> dict:
         raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
     after = decode_cursor(cursor)
     if after is not None:
-        # Keyset on the primary key, found from the cursor's public id in the same query.
-        last_seen = queryset.model.objects.filter(public_id=after).values("pk")[:1]
-        queryset = queryset.filter(pk__lt=Subquery(last_seen))
+        # Keyset on the primary key of the item the cursor names (a list of the same kind of thing may pass its
+        # cursor to another, which then starts after that item too).
+        last_seen = queryset.model.objects.filter(public_id=after).values_list("pk", flat=True).first()
+        if last_seen is None:
+            raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out.")
+        queryset = queryset.filter(pk__lt=last_seen)
     rows = list(queryset.order_by("-pk")[: size + 1])
     has_more = len(rows) > size
     rows = rows[:size]

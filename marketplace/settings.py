@@ -119,6 +119,8 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mand
 ACCOUNT_PREVENT_ENUMERATION = True
 # Following the link in the browser that signed up logs the new user in (allauth checks the session for that).
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Confirmation links carry a stored random key, not a signed email-address row id (a sequential number).
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = False
 ACCOUNT_ALLOW_SIGNUPS = env.bool("ACCOUNT_ALLOW_SIGNUPS", default=True)
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_GET = False

@@ -92,7 +92,7 @@ def _settle(*, deposit_id: int, now: datetime) -> Deposit:
         ledger_post(
             kind=TransactionKind.DEPOSIT,
             key=f"deposit:{deposit.payment_hash}",
-            memo=f"Deposit {deposit.pk}",
+            memo=f"Deposit {deposit.public_id}",
             lines=[
                 Line(platform_account(kind=AccountKind.LIGHTNING_IN), -deposit.amount_msat),
                 Line(account_of_user(user=deposit.user, kind=AccountKind.REQUESTER_AVAILABLE), deposit.amount_msat),

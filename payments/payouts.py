@@ -143,7 +143,7 @@ def payout_create(
     ledger_post(
         kind=TransactionKind.PAYOUT_START,
         key=f"payout-start:{payout.pk}",
-        memo=f"Payout {payout.pk}",
+        memo=f"Payout {payout.public_id}",
         lines=[
             Line(account_of_user(user=worker, kind=source), -(amount_msat + reserve)),
             Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), amount_msat + reserve),
@@ -220,7 +220,7 @@ def _transition(payout: Payout, to_state: str, *, actor: Actor, **fields) -> Non
     """The one gate of the payout state machine, for a payout the caller has locked: refuses a move the
     transitions table does not allow, saves the state with `fields`, and records `payout.<state>`."""
     if to_state not in PAYOUT_TRANSITIONS[payout.state]:
-        raise InvalidTransition(f"Payout {payout.pk}: {payout.state} → {to_state} is not allowed.")
+        raise InvalidTransition(f"Payout {payout.public_id}: {payout.state} → {to_state} is not allowed.")
     payout.state = to_state
     for name, value in fields.items():
         setattr(payout, name, value)
@@ -500,7 +500,7 @@ def _fail_locked(payout: Payout, *, reason: str, actor: Actor | None = None) -> 
     ledger_post(
         kind=TransactionKind.PAYOUT_RETURN,
         key=f"payout-return:{payout.pk}",
-        memo=f"Payout {payout.pk} failed: the amount is back in your balance",
+        memo=f"Payout {payout.public_id} failed: the amount is back in your balance",
         lines=[
             Line(platform_account(kind=AccountKind.PAYOUTS_IN_FLIGHT), -(payout.amount_msat + payout.fee_reserve_msat)),
             Line(account_of_user(user=payout.worker, kind=payout.source), payout.amount_msat + payout.fee_reserve_msat),

@@ -29,7 +29,11 @@ class ApiKeyForm(forms.Form):
 class WebhookEndpointForm(forms.Form):
     url = forms.URLField(label="Endpoint URL", max_length=2000, assume_scheme="https", help_text="https only.")
     job = forms.ModelChoiceField(
-        queryset=Job.objects.none(), required=False, empty_label="All my jobs", label="Events of"
+        queryset=Job.objects.none(),
+        to_field_name="public_id",  # the page names jobs by public id, never by primary key
+        required=False,
+        empty_label="All my jobs",
+        label="Events of",
     )
 
     def __init__(self, *args, user, **kwargs) -> None:

@@ -285,7 +285,7 @@ def job_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
 
 def _preview_task(job: Job, position: str | None) -> Task | None:
     tasks = Task.objects.filter(job=job)
-    if position and position.isdigit():
+    if position and position.isascii() and position.isdigit() and len(position) <= 9:
         return tasks.filter(position=int(position)).first()
     return tasks.order_by("position").first()
 

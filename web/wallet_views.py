@@ -332,7 +332,7 @@ def dev_wallet_invoice(request: HttpRequest, username: str) -> JsonResponse:
         raise Http404("The test wallet exists only with the development backend.")
     backend = get_backend()
     amount = request.GET.get("amount", "")
-    if not amount.isdigit() or int(amount) < MSAT_PER_SAT:
+    if not (amount.isascii() and amount.isdigit() and len(amount) <= 15) or int(amount) < MSAT_PER_SAT:
         return _lnurl_error("amount must be a number of millisatoshis, at least 1000")
     invoice = backend.create_invoice(
         amount_msat=int(amount),

@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInput
-from core.ids import is_public_id
 from marketplace import answer_forms
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
@@ -173,7 +172,8 @@ def review_queue(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 def _review_bulk(request: HttpRequest, job: Job) -> HttpResponse:
-    selected = [value for value in request.POST.getlist("selected") if is_public_id(value)]
+    # Passed on as sent: one value that names no submission of this job refuses the whole action.
+    selected = request.POST.getlist("selected")
     decision = request.POST.get("decision")
     reason = request.POST.get("reason", "").strip()
     if decision not in {"approve", "reject"}:

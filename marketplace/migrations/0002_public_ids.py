@@ -7,6 +7,9 @@ from core.migration_operations import add_public_ids
 
 
 class Migration(migrations.Migration):
+    # Its name for a while, before the first months' migrations were squashed.
+    replaces = [("marketplace", "0008_public_ids")]
+
     dependencies = [("marketplace", "0001_squashed_0007_job_live_assignment_count")]
 
     operations = [

@@ -297,12 +297,20 @@ def test_a_cursor_of_non_ascii_digits_is_400_not_a_server_error(requester_api, c
     assert_error(requester_api.get("/jobs", cursor=cursor), 400, "invalid_cursor")
 
 
-def test_a_cursor_from_one_list_only_narrows_another(requester_api, requester):
-    """Cursors are opaque positions; one from another list is still a well-formed position, not an error."""
+def test_a_cursor_from_one_list_only_narrows_another(requester_api, requester, stranger):
+    """Cursors are opaque positions; one from another list of jobs is still a position, not an error."""
+    older = make_job(requester=requester, tasks=1, publish=False)
+    someone_elses = make_job(requester=stranger, tasks=1)
     make_job(requester=requester, tasks=1, publish=False)
-    response = requester_api.get("/jobs", cursor=b64("Z" * 30))
+    response = requester_api.get("/jobs", cursor=b64(someone_elses.public_id))
     assert response.status_code == 200
-    assert response.json() == {"items": [], "next": None}
+    assert response.json()["items"] == [requester_api.get(f"/jobs/{older.public_id}").json()]
+
+
+def test_a_cursor_that_names_nothing_is_refused(requester_api, requester):
+    """A well-formed cursor of no item would look like the end of the list: it is an error instead."""
+    make_job(requester=requester, tasks=1, publish=False)
+    assert_error(requester_api.get("/jobs", cursor=b64("Z" * 30)), 400, "invalid_cursor")
 
 
 def test_pages_of_someone_else_never_leak(requester_api, requester, stranger):

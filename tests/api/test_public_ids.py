@@ -13,11 +13,13 @@ from django.db import connection
 from django.urls import reverse
 
 from api.webhooks import webhook_deliver, webhook_deliveries_due, webhook_endpoint_create
+from core.events import Actor, record_event
 from core.ids import is_public_id, is_worker_id, new_public_id, new_worker_id
 from core.migration_operations import add_public_ids
 from core.models import Event
 from marketplace.models import Job, User
 from payments import deposits, withdraw
+from payments.lightning import get_backend
 from payments.models import Bonus, Deposit, WithdrawLink
 from tasks import bonuses
 from tasks import services as task_services
@@ -210,3 +212,53 @@ def test_the_api_cursor_holds_no_primary_key(requester):
     decoded = base64.urlsafe_b64decode(page["next"] + "=" * (-len(page["next"]) % 4)).decode()
     assert PUBLIC_ID.fullmatch(decoded)
     assert decoded == page["items"][0]["id"]
+
+
+def test_the_webhook_form_names_jobs_by_public_id(requester, client):
+    job = make_job(requester=requester, tasks=1)
+    client.force_login(requester)
+    page = client.get(reverse("api_settings")).content.decode()
+    assert f'<option value="{job.public_id}">' in page
+    assert f'<option value="{job.pk}">' not in page
+
+
+def test_the_activity_page_never_shows_an_events_primary_key(requester, client):
+    """Events recorded before public ids existed name their subject by primary key; the page leaves it out."""
+    job = make_job(requester=requester, tasks=1)
+    record_event(
+        type="job.paused", actor=Actor.of(requester), subject=("job", 7770001), audience=[requester.pk], data={}
+    )
+    client.force_login(requester)
+    page = client.get(reverse("activity")).content.decode()
+    assert "7770001" not in page
+    assert job.public_id in page
+
+
+def test_the_statement_names_deposits_by_public_id(requester, client):
+    deposit = deposits.deposit_create(user=requester, amount_msat=50_000)
+    get_backend().pay_invoice(bolt11=deposit.bolt11, fee_limit_msat=0)
+    deposits.deposit_refresh(deposit=deposit)
+    client.force_login(requester)
+    page = client.get(reverse("wallet")).content.decode()
+    assert f"Deposit {deposit.public_id}" in page
+    assert f"Deposit {deposit.pk}<" not in page
+
+
+def test_one_malformed_id_in_a_bulk_review_from_the_page_reviews_nothing(requester, client):
+    job = make_job(requester=requester, tasks=2)
+    assignment = make_submitted_assignment(job=job)
+    client.force_login(requester)
+    response = client.post(
+        reverse("review_queue", args=[job.public_id]),
+        {"selected": [assignment.public_id, "zzz"], "decision": "approve"},
+    )
+    assert response.status_code == 302
+    assert Assignment.objects.get(pk=assignment.pk).status == "submitted"
+
+
+@pytest.mark.parametrize("position", ["²", "1" * 40, "-1", "x"])
+def test_a_strange_preview_position_shows_the_first_task(requester, client, position):
+    job = make_job(requester=requester, tasks=2, publish=False)
+    client.force_login(requester)
+    assert client.get(reverse("job_preview", args=[job.public_id]), {"task": position}).status_code == 200
+    assert client.get(reverse("job_preview_frame", args=[job.public_id]), {"task": position}).status_code == 200

@@ -139,7 +139,7 @@ def test_the_statement_shows_only_my_own_money(client, requester, job, stranger)
     assert len(entries) == 3  # the deposit, and the escrow funding seen from both sides
     html = response.content.decode()
     assert "Stranger&#x27;s job" not in html
-    assert f"Deposit {other_deposit.pk}" not in html
+    assert f"Deposit {other_deposit.public_id}" not in html
     assert "Escrow: Rate a review" in html
 
 

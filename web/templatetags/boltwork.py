@@ -1,5 +1,6 @@
 from django import template
 
+from core.ids import is_public_id, is_worker_id
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from marketplace.answer_fields import answer_kinds
 
@@ -37,6 +38,13 @@ def duration(seconds: int) -> str:
         return f"{hours} hour{'s' if hours != 1 else ''}"
     minutes = seconds // 60
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@register.filter
+def public_id_or_blank(value: str) -> str:
+    """An event's subject as people may see it: events recorded before public ids existed name theirs by primary
+    key, which pages never show."""
+    return value if is_public_id(value) or is_worker_id(value) else ""
 
 
 @register.filter
