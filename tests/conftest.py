@@ -1,8 +1,15 @@
+import os
+
 import pytest
 from django.core.cache import cache
 
 from tests.factories import make_job, make_user
 from tests.integration.lnbits_fixture import lnbits  # noqa: F401 - the session's real LNbits wallet server
+
+# pytest-django's live server (the browser tests' site, the development test wallet's LNURL endpoints, what LNbits
+# calls back) listens on loopback only, at an address the LNURL client can allowlist as an exact host:port. Set
+# before the session-scoped live server starts.
+os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -21,6 +21,11 @@ class LoopbackServer:
     def port(self) -> int:
         return self.server.server_address[1]
 
+    @property
+    def host_port(self) -> str:
+        """The `host:port` pair to put in LNURL_ALLOWED_INSECURE_HOSTS."""
+        return f"127.0.0.1:{self.port}"
+
     def start(self) -> Self:
         self.thread.start()
         return self

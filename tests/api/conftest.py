@@ -1,7 +1,6 @@
 """Fixtures for the JSON API tests: clients that send `Authorization: Bearer <key>` with keys made by the service."""
 
 import json
-import os
 import re
 from http.server import BaseHTTPRequestHandler
 
@@ -13,10 +12,6 @@ from api.services import api_key_create
 from api.webhooks import webhook_deliver, webhook_deliveries_due
 from tests.factories import SENTIMENT_FIELDS, make_user
 from tests.http_servers import LoopbackServer
-
-# The full loop's live server (the development test wallet's LNURL-pay endpoints) listens on loopback only; this must
-# be set before pytest-django's session-scoped live server starts.
-os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
 API = "/api/v1"
 
@@ -178,16 +173,12 @@ class Receiver(LoopbackServer):
         super().__init__(Handler)
 
     @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
     def url(self) -> str:
-        return f"http://{self.host}/hooks/boltwork"
+        return f"http://{self.host_port}/hooks/boltwork"
 
 
 @pytest.fixture
 def receiver(settings):
     with Receiver() as running:
-        settings.LNURL_ALLOWED_INSECURE_HOSTS = [running.host]
+        settings.LNURL_ALLOWED_INSECURE_HOSTS = [running.host_port]
         yield running

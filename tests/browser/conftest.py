@@ -20,8 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # refreshed only when asked, so a test run leaves the work tree clean: UPDATE_SCREENSHOTS=1 make test.
 SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else ROOT / "var" / "screenshots"
 
-# The live server listens on loopback only.
-os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 # Playwright's sync API runs an event loop in the test thread; the test's own ORM calls are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -18,9 +18,6 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The live server (LNURL-withdraw endpoints that LNbits calls) listens on loopback only, like the browser tests'.
-os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
-
 # FakeWallet signs `lnbc…` invoices: bitcoin mainnet, as far as invoices go.
 LNBITS_NETWORK = "mainnet"
 PLATFORM_WALLET_SATS = 10_000_000

@@ -11,7 +11,7 @@ from django.urls import reverse
 from marketplace.models import Job
 from tasks.models import Task
 from tests.factories import make_bare_draft, make_draft_job
-from tests.marketplace.test_requester_views import NOUN_FIELD, builder_post, terms_post
+from tests.marketplace.requester_posts import NOUN_FIELD, builder_post, terms_post
 
 pytestmark = pytest.mark.django_db
 

@@ -20,52 +20,10 @@ from tests.factories import (
     make_submitted_assignment,
     make_user,
 )
+from tests.marketplace.requester_posts import NOTE_FIELD, NOUN_FIELD, builder_post, terms_post
+from tests.pages import messages_of
 
 pytestmark = pytest.mark.django_db
-
-
-def terms_post(**changes):
-    return {
-        "title": "Label photos",
-        "description": "Say what is in a photo.",
-        "instructions": "Look **carefully**.",
-        "reward_sats": "25",
-        "assignments_per_task": "2",
-        "time_limit_minutes": "15",
-        "auto_approve_hours": "48",
-        "expires_at": "",
-        "tags": "Images, cats , ",
-        **changes,
-    }
-
-
-def builder_post(fields, *, prompt="Is {{word}} a noun?", initial_forms=None, button="save"):
-    data = {
-        "form_kind": "builder",
-        "prompt": prompt,
-        "fields-TOTAL_FORMS": str(len(fields)),
-        "fields-INITIAL_FORMS": str(len(fields) if initial_forms is None else initial_forms),
-        "fields-MIN_NUM_FORMS": "0",
-        "fields-MAX_NUM_FORMS": "50",
-        button: "1",
-    }
-    for index, field in enumerate(fields):
-        for key, value in field.items():
-            if key == "required":
-                if value:
-                    data[f"fields-{index}-required"] = "on"
-            else:
-                data[f"fields-{index}-{key}"] = value
-    return data
-
-
-NOUN_FIELD = {"name": "is_noun", "label": "Is it a noun?", "kind": "single_choice", "required": True,
-              "choices": "Yes\nNo"}  # fmt: skip
-NOTE_FIELD = {"name": "note", "label": "Anything else?", "kind": "short_text", "required": False}
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]] if response.context else []
 
 
 def test_requester_pages_need_a_login(client):

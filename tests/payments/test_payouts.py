@@ -6,7 +6,6 @@ development backend pays only invoices it made itself, and those are the only on
 """
 
 import hashlib
-import os
 import threading
 import time
 from datetime import timedelta
@@ -38,9 +37,6 @@ from tests.concurrency import raised, run_in_threads
 from tests.factories import give_earnings, make_user, set_payout_destination
 from tests.payments.conftest import run_background_jobs, started_payout
 from tests.payments.lnurl_test_server import FakeLnurlWallet, json_answer, make_invoice, raw_answer
-
-# pytest-django's live server listens where this says; the LNURL client is allowed only the exact host:port.
-os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
 pytestmark = [
     pytest.mark.django_db,

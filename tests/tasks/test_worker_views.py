@@ -10,12 +10,9 @@ from marketplace import services as job_services
 from tasks import services
 from tasks.models import Assignment, AssignmentStatus
 from tests.factories import answer_data, make_draft_job, make_html_job, make_job, make_user
+from tests.pages import messages_of
 
 pytestmark = pytest.mark.django_db
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def start(client, job):
