@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, F, Sum, Value, When
 
 from payments.errors import InsufficientFunds, LedgerError
@@ -114,8 +114,19 @@ def balance_msat(*, account: Account) -> int:
 def ledger_check() -> list[str]:
     """Every way the ledger could be wrong, as sentences; an empty list when it is sound.
 
-    Used by the tests after each one and by `manage.py ledger_check`.
+    Used by the tests after each one and by `manage.py ledger_check`. The checks are several queries: on PostgreSQL,
+    outside a transaction, they read one snapshot (REPEATABLE READ), so money moving meanwhile (a Celery worker
+    paying) is never reported as a problem. Inside a transaction they read what it sees.
     """
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic():
+        if snapshot:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _ledger_problems()
+
+
+def _ledger_problems() -> list[str]:
     problems = []
     total = LedgerEntry.objects.aggregate(total=Sum("amount_msat"))["total"] or 0
     if total != 0:
