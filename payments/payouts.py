@@ -12,12 +12,13 @@ failure gives the money back.
 """
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -49,6 +50,9 @@ BASIS_POINTS = 10_000
 # A payout stuck in `invoice_requested` this long lost its process mid-request: no invoice was stored, so asking
 # again is safe.
 STALE_REQUEST_AFTER = timedelta(minutes=5)
+# A request that a database error interrupted (no invoice stored) is asked again this soon.
+DATABASE_BUSY_RETRY = timedelta(seconds=2)
+GIVE_BACK_ATTEMPTS = 5
 PAYMENT_COMMENT = "Boltwork payout"
 # How long after entering `sending` a backend's "failed" (as opposed to the pay call's own answer) is believed.
 SENDING_SETTLE_TIME = timedelta(minutes=5)
@@ -273,6 +277,18 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
         slot.release()
         return False
     try:
+        return _ask_for_invoice(payout, slot=slot, now=now)
+    except DatabaseError:
+        # The database refused a write after the payout moved to `invoice_requested` (SQLite under `make run`:
+        # "database is locked"). No invoice was stored: put it back to be asked again in seconds, then let the job's
+        # retry come back for it.
+        _give_back_interrupted_request(payout_id=payout_id)
+        raise
+
+
+def _ask_for_invoice(payout: Payout, *, slot, now: datetime) -> bool:
+    payout_id = payout.pk
+    try:
         with slot:
             offer = _fetch_invoice(payout)
     except (lnurl_client.InvalidDestination, lnurl_client.AmountOutOfRange) as error:
@@ -288,6 +304,29 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
     except IntegrityError:
         _retry_later(payout_id=payout_id, reason="The wallet sent an invoice that was already used.", now=now)
         return False
+
+
+def _give_back_interrupted_request(*, payout_id: int) -> None:
+    """Back from `invoice_requested` to `created`, due in DATABASE_BUSY_RETRY, without spending an attempt. Such
+    database errors pass, so this tries a few times; if it never gets through, the sweeper's STALE_REQUEST_AFTER
+    rule still recovers the payout."""
+    for attempt in range(GIVE_BACK_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                payout = Payout.objects.select_for_update(no_key=True).get(pk=payout_id)
+                if payout.state == PayoutState.INVOICE_REQUESTED:
+                    _transition(
+                        payout,
+                        PayoutState.CREATED,
+                        actor=SYSTEM,
+                        attempts=max(payout.attempts - 1, 0),
+                        last_error="The database was busy: asking for the invoice again in a moment.",
+                        next_attempt_at=timezone.now() + DATABASE_BUSY_RETRY,
+                    )
+            return
+        except DatabaseError:
+            logger.warning("Payout %s: could not give back its interrupted request (try %s)", payout_id, attempt + 1)
+            time.sleep(0.25 * (attempt + 1))
 
 
 def _with_current_destination(payout: Payout) -> Payout | None:
