@@ -33,6 +33,7 @@ from web.forms import (
 )
 from web.framing import sandboxed_frame_response
 from web.lookups import found_or_404
+from web.once import acts_once
 
 BOARD_PAGE_SIZE = 20
 BUILDER_TEXT_FIELDS = ["name", "label", "kind", "help_text", "choices", "min", "max"]
@@ -83,6 +84,7 @@ def requester_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@acts_once
 def job_create(request: HttpRequest) -> HttpResponse:
     form = JobTermsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -215,6 +217,7 @@ def _job_html_template(request: HttpRequest, job: Job) -> HttpResponse:
 
 
 @login_required
+@acts_once
 def job_tasks(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     columns = job.input_columns or services.job_placeholders(job)
@@ -304,6 +307,7 @@ JOB_ACTIONS = {
 
 @login_required
 @require_POST
+@acts_once
 def job_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     if action not in JOB_ACTIONS:

@@ -26,6 +26,7 @@ from payments.models import Deposit, DepositStatus, PayoutSource, WithdrawLink
 from tasks import bonuses
 from tasks import selectors as task_selectors
 from web.lookups import found_or_404
+from web.once import acts_once
 from web.wallet_forms import BonusForm, DepositForm, PayoutDestinationForm
 
 STATEMENT_PAGE_SIZE = 30
@@ -59,6 +60,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@acts_once
 def deposit_new(request: HttpRequest) -> HttpResponse:
     form = DepositForm(request.POST or None, initial={"amount_sats": request.GET.get("amount_sats")})
     if request.method == "POST" and form.is_valid():
@@ -106,6 +108,7 @@ def _deposit_context(deposit: Deposit) -> dict:
 
 @login_required
 @require_POST
+@acts_once
 def deposit_pay_with_dev_wallet(request: HttpRequest, deposit_id: str) -> HttpResponse:
     """Development backend only: pay the invoice from the built-in test wallet (no real money exists there)."""
     deposit = _own_deposit_or_404(request, deposit_id)
@@ -235,6 +238,7 @@ def withdraw_status(request: HttpRequest, link_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@acts_once
 def bonus_create(request: HttpRequest, assignment_id: str) -> HttpResponse:
     """A requester pays a bonus to the worker of one of their job's assignments."""
     assignment = found_or_404(task_selectors.assignment_to_review_get, reviewer=request.user, public_id=assignment_id)
@@ -344,6 +348,7 @@ def dev_wallet_invoice(request: HttpRequest, username: str) -> JsonResponse:
 
 @login_required
 @require_POST
+@acts_once
 def withdraw_with_dev_wallet(request: HttpRequest, link_id: str) -> HttpResponse:
     """Development backend only: the test wallet claims the withdraw link, as a scanning wallet would."""
     if not test_wallet_enabled():

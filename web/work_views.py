@@ -22,6 +22,7 @@ from tasks.results import results_csv_response
 from web.framing import sandboxed_frame_response
 from web.job_views import own_job_or_404
 from web.lookups import found_or_404
+from web.once import acts_once
 
 REVIEW_PAGE_SIZE = 50
 
@@ -158,6 +159,7 @@ def worker_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@acts_once
 def review_queue(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     status = request.GET.get("status", AssignmentStatus.SUBMITTED)
@@ -201,6 +203,7 @@ def _review_bulk(request: HttpRequest, job: Job) -> HttpResponse:
 
 @login_required
 @require_POST
+@acts_once
 def assignment_review(request: HttpRequest, assignment_id: str) -> HttpResponse:
     """Approve or reject one submission; answers htmx with the updated row, others with a redirect."""
     assignment = found_or_404(selectors.assignment_to_review_get, reviewer=request.user, public_id=assignment_id)

@@ -1,8 +1,12 @@
+import secrets
+
 from django import template
+from django.utils.html import format_html
 
 from core.ids import is_public_id, is_worker_id
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from marketplace.answer_fields import answer_kinds
+from web.once import FORM_TOKEN_FIELD
 
 register = template.Library()
 
@@ -94,3 +98,9 @@ def basis_points_percent(basis_points: int) -> str:
     """A percentage kept in basis points (1% = 100), for people: 1, 2.5, 0.25."""
     whole, rest = divmod(int(basis_points), 100)
     return f"{whole}.{rest:02d}".rstrip("0").rstrip(".") if rest else str(whole)
+
+
+@register.simple_tag
+def form_token():
+    """The hidden field that makes a form act once however often it is sent (web/once.py): new with each render."""
+    return format_html('<input type="hidden" name="{}" value="{}">', FORM_TOKEN_FIELD, secrets.token_urlsafe(18))
