@@ -37,6 +37,7 @@ run: export LNURL_ALLOWED_INSECURE_HOSTS ?= 127.0.0.1:$(PORT)
 # `make run` is a development command: its embedded Lightning backend is the development one, even with DEBUG=0.
 run: export LIGHTNING_DEV_BACKEND_ALLOWED ?= 1
 run: venv
+	scripts/dev-env.sh
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

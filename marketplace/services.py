@@ -35,6 +35,7 @@ from marketplace.models import (
 )
 
 MAX_TAGS = 10
+TAG_PUNCTUATION = frozenset(" -_")
 MAX_EXPIRY_AHEAD = timedelta(days=3653)
 
 
@@ -500,6 +501,10 @@ def _check_expiry_not_too_far(expires_at: datetime | None) -> None:
 
 
 def _tags_from_names(names: list[str]) -> list[Tag]:
+    for name in names:
+        if not all(character.isalnum() or character in TAG_PUNCTUATION for character in name):
+            # Was: "<b>routing</b>" became the tag "broutingb" without a word.
+            raise InvalidInput(f"A tag is a word or two (letters, digits, spaces, hyphens); “{name[:60]}” is not.")
     slugs = list(dict.fromkeys(slugify(name)[:40] for name in names if slugify(name)))
     if len(slugs) > MAX_TAGS:
         raise InvalidInput(f"At most {MAX_TAGS} tags.")

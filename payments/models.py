@@ -313,6 +313,7 @@ class Bonus(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "bonuses"
         constraints = [models.CheckConstraint(condition=Q(amount_msat__gt=0), name="bonus_amount_positive")]
 
     def __str__(self) -> str:

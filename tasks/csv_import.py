@@ -105,6 +105,12 @@ def check_task_rows(columns: list[str], rows: list[dict[str, str]]) -> None:
     if len(rows) > settings.TASK_CSV_MAX_ROWS:
         raise TaskCsvInvalid(f"At most {settings.TASK_CSV_MAX_ROWS:,} tasks at once.")
     for number, row in enumerate(rows, start=1):
+        if columns and not any(row.get(column, "").strip() for column in columns):
+            # Was: "Add one task" with empty fields made a blank task that a worker was served, guessed and lost.
+            # (A job without input columns, a survey, has tasks with no input at all: that is not this.)
+            raise TaskCsvInvalid(
+                f"Task {number} is empty: a task needs a value in at least one column.", details={"task": number}
+            )
         for index, column in enumerate(columns, start=1):
             if len(row.get(column, "")) > MAX_CELL_CHARS:
                 raise TaskCsvInvalid(

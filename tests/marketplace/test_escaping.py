@@ -42,7 +42,7 @@ def hostile_job():
         instructions=f"Do it {SCRIPT} <a href='javascript:alert(3)' onclick='alert(4)'>here</a>",
         reward_msat=10_000,
         assignments_per_task=2,
-        tags=[PAYLOAD, "ok"],
+        tags=["ok"],  # a tag with markup is refused (tests/web/test_newcomer_fixes.py)
     )
     fields = [
         {"name": "sentiment", "kind": "single_choice", "label": PAYLOAD, "help_text": PAYLOAD, "required": True,

@@ -1,0 +1,31 @@
+"""Services on people themselves (jobs have marketplace.services)."""
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from core.errors import InvalidInput
+from core.migration_operations import MODERATORS_GROUP
+from marketplace.models import User
+
+
+def user_make_moderator(*, username: str, email: str = "", password: str = "") -> tuple[User, bool]:
+    """Make `username` a moderator: staff (the admin panel) in the Moderators group, whose permissions the migrations
+    set; not a superuser. Creates the user when there is none, with `password` (and `email`), verified. Returns the
+    user and whether they were created."""
+    username = username.strip()
+    if not username:
+        raise InvalidInput("Give the username of the moderator.")
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        created = user is None
+        if created:
+            if not password:
+                raise InvalidInput(f"There is no user {username}: give a --password to create one.")
+            user = User.objects.create_user(username=username, email=email, password=password)
+            if email:
+                EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
+    return user, created

@@ -1,0 +1,129 @@
+"""Issue 9, the rough edges of a first hour: each test failed before its fix."""
+
+import io
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from core.errors import InvalidInput
+from marketplace import services as job_services
+from marketplace.models import User
+from payments.models import Bonus
+from tasks import services as task_services
+from tests.api.conftest import api_client_for
+from tests.factories import make_bare_draft, make_draft_job, make_user
+
+pytestmark = pytest.mark.django_db
+REPO = Path(__file__).resolve().parents[2]
+
+
+# "Add one task" with empty fields made a blank task -----------------------------------------------------------------
+
+
+def test_add_one_task_with_every_field_empty_is_refused_and_adds_nothing(client, requester):
+    job = make_draft_job(requester=requester, tasks=1)
+    client.force_login(requester)
+    response = client.post(reverse("job_tasks", args=[job.public_id]), {"add_one": "1", "task-column_0": "   "})
+    assert response.status_code == 200
+    assert "Task 1 is empty: a task needs a value in at least one column." in response.content.decode()
+    job.refresh_from_db()
+    assert job.task_count == 1
+
+
+def test_no_blank_task_comes_from_a_csv_or_the_api(requester):
+    job = make_bare_draft(requester=requester)
+    task_services.tasks_add_from_csv(job=job, actor=requester, csv_text="review,stars\nGood,5\n,\nBad,1\n")
+    assert [task.input for task in job.tasks.order_by("position")] == [
+        {"review": "Good", "stars": "5"},
+        {"review": "Bad", "stars": "1"},
+    ]
+    response = api_client_for(requester).post(f"/jobs/{job.public_id}/tasks", {"tasks": [{"input": {"review": ""}}]})
+    assert response.status_code == 400
+    assert "Task 1 is empty" in response.json()["error"]["message"]
+    assert job.tasks.count() == 2
+
+
+# A tag with markup silently became another word -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tag", ["<b>routing</b>", "a/b", "c++", "tag;drop"])
+def test_a_tag_that_is_not_words_is_refused_with_a_message(requester, tag):
+    with pytest.raises(InvalidInput, match="A tag is a word or two"):
+        job_services.job_create(requester=requester, title="t", description="d", reward_msat=10_000, tags=[tag])
+
+
+def test_tags_of_words_in_any_script_are_kept(requester):
+    job = job_services.job_create(
+        requester=requester, title="t", description="d", reward_msat=10_000, tags=["Images", "café", "long-form"]
+    )
+    assert sorted(job.tags.values_list("name", flat=True)) == ["cafe", "images", "long-form"]
+
+
+# The admin said "Bonuss" -----------------------------------------------------------------------------------------
+
+
+def test_the_admin_says_bonuses(admin_client):
+    assert str(Bonus._meta.verbose_name_plural) == "bonuses"
+    assert "Bonuss" not in admin_client.get("/admin/").content.decode()
+
+
+# A moderator in one command ------------------------------------------------------------------------------------------
+
+
+def test_make_moderator_promotes_a_user_to_staff_in_the_moderators_group():
+    user = make_user("mod")
+    out = io.StringIO()
+    call_command("make_moderator", "mod", stdout=out)
+    user.refresh_from_db()
+    assert user.is_staff
+    assert not user.is_superuser
+    assert user.groups.filter(name="Moderators").exists()
+    assert "Promoted mod" in out.getvalue()
+
+
+def test_make_moderator_creates_one_who_can_log_in_to_the_admin(client):
+    call_command("make_moderator", "newmod", "--password", "a long enough pass", "--email", "m@example.com",
+                 stdout=io.StringIO())  # fmt: skip
+    assert client.login(username="newmod", password="a long enough pass")
+    assert client.get("/admin/payments/payout/").status_code == 200
+    assert Group.objects.get(name="Moderators").user_set.filter(username="newmod").exists()
+
+
+def test_make_moderator_without_a_password_for_a_new_user_says_so_and_creates_nobody():
+    with pytest.raises(CommandError, match="give a --password"):
+        call_command("make_moderator", "nobody", stdout=io.StringIO())
+    assert not User.objects.filter(username="nobody").exists()
+
+
+# Every manage.py command works in development without setting SECRET_KEY by hand ------------------------------------
+
+
+def test_make_run_writes_a_development_env_once(tmp_path):
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "dev-env.sh"
+    script.write_bytes((REPO / "scripts" / "dev-env.sh").read_bytes())
+    script.chmod(0o755)
+
+    subprocess.run([str(script)], check=True, capture_output=True)
+    written = (tmp_path / ".env").read_text()
+    subprocess.run([str(script)], check=True, capture_output=True)
+
+    assert (tmp_path / ".env").read_text() == written, "an existing .env is never touched"
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    values = dict(line.split("=", 1) for line in written.splitlines() if line and not line.startswith("#"))
+    assert values["DEBUG"] == "1"
+    assert len(values["SECRET_KEY"]) >= 50
+    # What it holds is enough for manage.py: no SECRET_KEY, DEBUG or DATABASE_URL from anywhere else.
+    env = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}}
+    env.update(values, VAR_DIR=str(tmp_path / "var"))
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert checked.returncode == 0, checked.stderr
