@@ -51,15 +51,30 @@ def render_markdown(text: str, *, extra_url_schemes: frozenset[str] = frozenset(
 
     Call it when the text is saved, never per page view: it is linear in the text, but pure Python.
     """
-    return sanitize_html(_markdown.render(text), url_schemes=URL_SCHEMES | extra_url_schemes)
+    return sanitize_html(
+        _markdown.render(text), url_schemes=URL_SCHEMES | extra_url_schemes, kept_image_marks=extra_url_schemes
+    )
 
 
-def sanitize_html(markup: str, *, url_schemes: frozenset[str] = URL_SCHEMES) -> str:
-    """The allowed tags and attributes of `markup`, and links only to `url_schemes` (nh3: linear, in Rust)."""
+def sanitize_html(
+    markup: str, *, url_schemes: frozenset[str] = URL_SCHEMES, kept_image_marks: frozenset[str] = frozenset()
+) -> str:
+    """The allowed tags and attributes of `markup`, links only to `url_schemes`, and images only from absolute https
+    addresses (nh3: linear, in Rust). An image address holding one of `kept_image_marks` (a prompt's placeholders,
+    filled in per view and sanitized again then) is kept for now."""
+
+    def images_only_over_https(tag: str, attribute: str, value: str) -> str | None:
+        # An image loads with the page, for every visitor of the board: `<img src=x>` used to load whatever this
+        # site, or a plain-http host, answered for it.
+        if tag != "img" or attribute != "src" or value.strip().lower().startswith("https://"):
+            return value
+        return value if any(mark in value for mark in kept_image_marks) else None
+
     return nh3.clean(
         markup,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=images_only_over_https,
         url_schemes=set(url_schemes),
         link_rel="noopener noreferrer nofollow",
     )

@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -127,3 +128,27 @@ def test_make_run_writes_a_development_env_once(tmp_path):
         [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert checked.returncode == 0, checked.stderr
+
+
+# `<img src=x>` in a description loaded any URL on the board ----------------------------------------------------------
+
+
+def test_images_in_a_description_load_only_from_https(requester):
+    job = job_services.job_create(
+        requester=requester,
+        title="Pictures",
+        description='<img src=x> ![plain](http://plain.example/a.png) <img src="//cdn.example/b.png"> '
+        "![fine](https://img.example/c.png)",
+        reward_msat=10_000,
+    )
+    sources = re.findall(r'<img[^>]* src="([^"]*)"', job.description_html)
+    assert sources == ["https://img.example/c.png"]
+
+
+def test_a_prompt_image_from_a_task_value_is_shown_only_over_https(requester):
+    from marketplace.answer_forms import fill_prompt, render_prompt_html
+
+    stored = render_prompt_html("![photo]({{image_url}})")
+    assert 'src="https://img.example/1.png"' in fill_prompt(stored, {"image_url": "https://img.example/1.png"})
+    assert "src=" not in fill_prompt(stored, {"image_url": "http://img.example/1.png"})
+    assert "src=" not in fill_prompt(stored, {"image_url": "x"})
