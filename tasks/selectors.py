@@ -2,13 +2,13 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from core.errors import NotFound
 from core.ids import is_public_id
 from marketplace.models import Job, JobStatus, User
 from marketplace.selectors import BIG_FIELDS_NOT_LISTED
-from tasks.models import Assignment, AssignmentStatus
+from tasks.models import Assignment, AssignmentStatus, Task
 
 RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
 
@@ -166,3 +166,15 @@ def assignments_of_job(*, job: Job, status: str | None = None) -> QuerySet[Assig
 
 def assignments_with_tasks(*, assignment_ids: list[int]) -> QuerySet[Assignment]:
     return Assignment.objects.filter(pk__in=assignment_ids).select_related("task", "worker").order_by("pk")
+
+
+def jobs_done_by(*, worker: User, job_ids: list[int]) -> set[int]:
+    """Of `job_ids`, those where `worker` has done all the tasks they can: no open task is left that they never had
+    (a worker gets each task once), and none of theirs is in progress. One query."""
+    if not worker.is_authenticated or not job_ids:
+        return set()
+    theirs = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
+    takeable = Task.objects.filter(job=OuterRef("pk"), slots_open__gt=0).exclude(Exists(theirs))
+    in_progress = Assignment.objects.filter(job=OuterRef("pk"), worker=worker, status=AssignmentStatus.ACCEPTED)
+    done = Job.objects.filter(pk__in=job_ids).exclude(Exists(takeable)).exclude(Exists(in_progress))
+    return set(done.values_list("pk", flat=True))

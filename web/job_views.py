@@ -61,16 +61,18 @@ def board(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    done = task_selectors.jobs_done_by(worker=request.user, job_ids=[job.pk for job in page.object_list])
     return render(
         request,
         "marketplace/board.html",
-        {"form": form, "page": page, "query_string": query.urlencode()},
+        {"form": form, "page": page, "query_string": query.urlencode(), "done_job_ids": done},
     )
 
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = found_or_404(selectors.job_public_get, public_id=job_id)
-    return render(request, "marketplace/job_detail.html", {"job": job})
+    done_all = job.pk in task_selectors.jobs_done_by(worker=request.user, job_ids=[job.pk])
+    return render(request, "marketplace/job_detail.html", {"job": job, "done_all": done_all})
 
 
 # Requester pages ------------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from tests.factories import make_board_jobs, make_job, make_submitted_assignment
 pytestmark = pytest.mark.django_db
 
 BOARD_ANONYMOUS = 3  # count, page of jobs, tags of those jobs
-BOARD_LOGGED_IN = BOARD_ANONYMOUS + 2  # + session, user
-JOB_DETAIL = 4  # session, user, job with requester, its tags
+BOARD_LOGGED_IN = BOARD_ANONYMOUS + 3  # + session, user, which of the page's jobs they have done all they can of
+JOB_DETAIL = 5  # session, user, job with requester, its tags, whether the user has done all they can of it
 REQUESTER_DASHBOARD = 4  # session, user, count, page of jobs with assignment counts
 
 

@@ -19,7 +19,7 @@ from marketplace.models import User
 from payments.models import Bonus
 from tasks import services as task_services
 from tests.api.conftest import api_client_for
-from tests.factories import make_bare_draft, make_draft_job, make_user
+from tests.factories import make_bare_draft, make_draft_job, make_job, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
@@ -152,3 +152,29 @@ def test_a_prompt_image_from_a_task_value_is_shown_only_over_https(requester):
     assert 'src="https://img.example/1.png"' in fill_prompt(stored, {"image_url": "https://img.example/1.png"})
     assert "src=" not in fill_prompt(stored, {"image_url": "http://img.example/1.png"})
     assert "src=" not in fill_prompt(stored, {"image_url": "x"})
+
+
+# A one-task survey kept showing "Start working" to a worker who had answered it ------------------------------
+
+
+def test_a_worker_who_did_all_they_can_is_told_so_instead_of_start_working(client):
+    survey = make_job(tasks=1, assignments_per_task=5, title="A survey")
+    other = make_job(tasks=2, title="Still open")
+    worker = make_user()
+    make_submitted_assignment(job=survey, worker=worker)
+    client.force_login(worker)
+
+    page = client.get(reverse("job_detail", args=[survey.public_id])).content.decode()
+    assert "You have done all the tasks you can in this job." in page
+    assert "Start working" not in page
+    assert "Start working" in client.get(reverse("job_detail", args=[other.public_id])).content.decode()
+    board = client.get(reverse("board")).content.decode()
+    assert board.count("You have done all the tasks you can in this job.") == 1
+
+
+def test_a_task_in_progress_is_not_done(client):
+    job = make_job(tasks=1, assignments_per_task=2)
+    worker = make_user()
+    task_services.assignment_claim(job=job, worker=worker)
+    client.force_login(worker)
+    assert "Start working" in client.get(reverse("job_detail", args=[job.public_id])).content.decode()
