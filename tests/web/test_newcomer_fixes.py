@@ -178,3 +178,24 @@ def test_a_task_in_progress_is_not_done(client):
     task_services.assignment_claim(job=job, worker=worker)
     client.force_login(worker)
     assert "Start working" in client.get(reverse("job_detail", args=[job.public_id])).content.decode()
+
+
+# A closed job's answer-form page was fully editable ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["builder", "html"])
+def test_the_answer_form_of_a_published_or_closed_job_is_read_only_in_the_page(client, requester, kind):
+    published = make_job(requester=requester, tasks=1)
+    closed = make_job(requester=requester, tasks=1)
+    job_services.job_close(job=closed, actor=requester)
+    client.force_login(requester)
+    for job in (published, closed):
+        page = client.get(reverse("job_form", args=[job.public_id]), {"kind": kind}).content.decode()
+        assert '<fieldset class="form-lock" disabled>' in page
+        assert "its form can no longer change" in page
+        assert "Save answer form" not in page
+        assert "Save template" not in page
+        assert "instead</a>" not in page
+    draft = make_draft_job(requester=requester)
+    page = client.get(reverse("job_form", args=[draft.public_id]), {"kind": kind}).content.decode()
+    assert '<fieldset class="form-lock">' in page
