@@ -1,5 +1,6 @@
 """Job board and requester pages: parse, check permission, call one service or selector, render or redirect."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -130,7 +131,17 @@ def job_manage(request: HttpRequest, job_id: str) -> HttpResponse:
     if job.is_draft:
         cost = publish_cost_msat(job)
         available = wallet_summary(user=request.user)["available_msat"]
-        context.update(publish_cost_msat=cost, available_msat=available, missing_msat=max(0, cost - available))
+        missing = max(0, cost - available)
+        # One deposit brings at most DEPOSIT_MAX_MSAT: offer what can be deposited, and say when it is not enough.
+        offer_sats = min(sats_rounded_up(missing), settings.DEPOSIT_MAX_MSAT // MSAT_PER_SAT)
+        context.update(
+            publish_cost_msat=cost,
+            available_msat=available,
+            missing_msat=missing,
+            deposit_offer_sats=offer_sats,
+            deposit_offer_msat=offer_sats * MSAT_PER_SAT,
+            deposits_needed=-(-missing // settings.DEPOSIT_MAX_MSAT),
+        )
     return render(request, "marketplace/job_manage.html", context)
 
 

@@ -199,3 +199,27 @@ def test_the_answer_form_of_a_published_or_closed_job_is_read_only_in_the_page(c
     draft = make_draft_job(requester=requester)
     page = client.get(reverse("job_form", args=[draft.public_id]), {"kind": kind}).content.decode()
     assert '<fieldset class="form-lock">' in page
+
+
+# The publish page's "Add N sats" offered more than one deposit can bring ---------------------------------------------
+
+
+def test_the_publish_page_offers_what_one_deposit_can_bring_and_says_when_more_are_needed(client, settings):
+    settings.DEPOSIT_MAX_MSAT = 50_000  # 50 sats
+    requester = make_user(funds_sats=0)
+    job = make_draft_job(requester=requester, tasks=3, reward_msat=21_000)  # 3 × (21 + 2.1 fee) sats
+    client.force_login(requester)
+    page = client.get(reverse("job_manage", args=[job.public_id])).content.decode()
+    assert f'href="{reverse("deposit_new")}?amount_sats=50"' in page
+    assert "Add 50 sats</a>" in page
+    assert "it takes 2 deposits" in page
+    assert client.get(reverse("deposit_new"), {"amount_sats": "50"}).status_code == 200
+
+
+def test_the_publish_page_offers_exactly_what_is_missing_when_one_deposit_is_enough(client):
+    requester = make_user(funds_sats=0)
+    job = make_draft_job(requester=requester, tasks=3, reward_msat=21_000)
+    client.force_login(requester)
+    page = client.get(reverse("job_manage", args=[job.public_id])).content.decode()
+    assert "Add 70 sats</a>" in page
+    assert "deposits)" not in page
