@@ -3,6 +3,18 @@
 from django.contrib import admin
 
 from core.models import Event
+from core.money import format_sats
+
+
+def sats_column(field: str, description: str):
+    """A list column showing a `*_msat` field as sats, sortable by the field."""
+
+    @admin.display(description=description, ordering=field)
+    def column(obj) -> str:
+        return format_sats(getattr(obj, field))
+
+    column.__name__ = f"{field.removesuffix('_msat')}_sats"
+    return column
 
 
 @admin.register(Event)

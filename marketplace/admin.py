@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from core.admin import sats_column
 from core.errors import DomainError
 from marketplace import services
 from marketplace.models import Job, Tag, User
@@ -23,7 +24,7 @@ class JobAdmin(admin.ModelAdmin):
         "title",
         "requester",
         "status",
-        "reward_msat",
+        sats_column("reward_msat", "reward (sats)"),
         "task_count",
         "open_slot_count",
         "published_at",

@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 
+from core.admin import sats_column
 from core.errors import DomainError
 from payments.models import Account, Bonus, Deposit, LedgerEntry, LedgerTransaction, Payout, PayoutState, WithdrawLink
 from payments.payouts import payout_fail_by_moderator, payout_retry_by_moderator
@@ -22,7 +23,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "user", "job", "balance_msat")
+    list_display = ("id", "kind", "user", "job", sats_column("balance_msat", "balance (sats)"))
     list_filter = ("kind",)
     list_select_related = ("user", "job")
     search_fields = ("user__username", "job__title")
@@ -49,7 +50,7 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(Deposit)
 class DepositAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "amount_msat", "status", "created_at", "paid_at")
+    list_display = ("id", "user", sats_column("amount_msat", "amount (sats)"), "status", "created_at", "paid_at")
     list_filter = ("status",)
     list_select_related = ("user",)
     search_fields = ("user__username", "payment_hash")
@@ -57,7 +58,16 @@ class DepositAdmin(ReadOnlyAdmin):
 
 @admin.register(Payout)
 class PayoutAdmin(ReadOnlyAdmin):
-    list_display = ("id", "worker", "kind", "amount_msat", "state", "attempts", "created_at", "settled_at")
+    list_display = (
+        "id",
+        "worker",
+        "kind",
+        sats_column("amount_msat", "amount (sats)"),
+        "state",
+        "attempts",
+        "created_at",
+        "settled_at",
+    )
     list_filter = ("state", "kind")
     list_select_related = ("worker",)
     search_fields = ("worker__username", "payment_hash", "destination")
@@ -87,7 +97,14 @@ class PayoutAdmin(ReadOnlyAdmin):
 
 @admin.register(WithdrawLink)
 class WithdrawLinkAdmin(ReadOnlyAdmin):
-    list_display = ("id", "worker", "max_withdrawable_msat", "created_at", "expires_at", "claimed_at")
+    list_display = (
+        "id",
+        "worker",
+        sats_column("max_withdrawable_msat", "up to (sats)"),
+        "created_at",
+        "expires_at",
+        "claimed_at",
+    )
     list_select_related = ("worker",)
     exclude = ("k1",)
 
@@ -97,5 +114,12 @@ class WithdrawLinkAdmin(ReadOnlyAdmin):
 
 @admin.register(Bonus)
 class BonusAdmin(ReadOnlyAdmin):
-    list_display = ("id", "requester", "worker", "amount_msat", "fee_msat", "created_at")
+    list_display = (
+        "id",
+        "requester",
+        "worker",
+        sats_column("amount_msat", "amount (sats)"),
+        sats_column("fee_msat", "fee (sats)"),
+        "created_at",
+    )
     list_select_related = ("requester", "worker")

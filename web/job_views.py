@@ -4,8 +4,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -68,6 +69,12 @@ def board(request: HttpRequest) -> HttpResponse:
         "marketplace/board.html",
         {"form": form, "page": page, "query_string": query.urlencode(), "done_job_ids": done},
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers and tools ask for /favicon.ico whatever the page says: the same icon, from the static files (its
+    hashed name is known only once collectstatic has run, so it is looked up per request)."""
+    return HttpResponsePermanentRedirect(static("favicon.ico"))
 
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:

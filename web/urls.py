@@ -7,6 +7,8 @@ from web import work_views as task_views
 
 urlpatterns = [
     path("", views.board, name="board"),
+    # Browsers and tools ask for /favicon.ico whatever the page says: the same icon, from the static files.
+    path("favicon.ico", views.favicon, name="favicon"),
     path("jobs/<public_id:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<public_id:job_id>/start/", task_views.job_start, name="job_start"),
     # Requester

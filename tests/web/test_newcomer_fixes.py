@@ -19,7 +19,14 @@ from marketplace.models import User
 from payments.models import Bonus
 from tasks import services as task_services
 from tests.api.conftest import api_client_for
-from tests.factories import make_bare_draft, make_draft_job, make_job, make_submitted_assignment, make_user
+from tests.factories import (
+    give_earnings,
+    make_bare_draft,
+    make_draft_job,
+    make_job,
+    make_submitted_assignment,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
@@ -223,3 +230,31 @@ def test_the_publish_page_offers_exactly_what_is_missing_when_one_deposit_is_eno
     page = client.get(reverse("job_manage", args=[job.public_id])).content.decode()
     assert "Add 70 sats</a>" in page
     assert "deposits)" not in page
+
+
+# Admin amounts in sats; /favicon.ico ---------------------------------------------------------------------------------
+
+
+def test_the_admin_shows_amounts_in_sats(admin_client):
+    worker = make_user(funds_sats=0)
+    bonus_giver = make_user()
+    assignment = give_earnings(worker, 21_000, requester=bonus_giver)
+    from tasks.bonuses import bonus_pay
+
+    bonus_pay(requester=bonus_giver, worker_id=worker.public_id, amount_msat=1_234_567, reason="Thanks",
+              assignment_id=assignment.public_id)  # fmt: skip
+    page = admin_client.get("/admin/payments/bonus/").content.decode()
+    assert "amount (sats)" in page.lower()
+    assert "1\u202f234.567" in page
+    assert "1234567" not in page
+
+
+def test_favicon_ico_exists(client):
+    from django.contrib.staticfiles import finders
+    from django.templatetags.static import static
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == static("favicon.ico")
+    with open(finders.find("favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file

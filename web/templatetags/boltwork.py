@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import format_html
 
 from core.ids import is_public_id, is_worker_id
-from core.money import MSAT_PER_SAT, sats_rounded_up
+from core.money import MSAT_PER_SAT, format_sats, sats_rounded_up
 from marketplace.answer_fields import answer_kinds
 from web.once import FORM_TOKEN_FIELD
 
@@ -13,14 +13,8 @@ register = template.Library()
 
 @register.filter
 def sats(msat: int | None) -> str:
-    """Millisatoshis as sats for people: whole sats with thin grouping, fractions only when there are any."""
-    if msat is None:
-        return ""
-    whole, rest = divmod(int(msat), MSAT_PER_SAT)
-    text = f"{whole:,}".replace(",", "\u202f")
-    if rest:
-        text += f".{rest:03d}".rstrip("0")
-    return text
+    """Millisatoshis as sats for people (core.money.format_sats)."""
+    return format_sats(msat)
 
 
 @register.filter
