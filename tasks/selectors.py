@@ -2,7 +2,8 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
 from core.ids import is_public_id
@@ -71,6 +72,9 @@ def worker_stats(*, worker: User) -> dict[str, int | float | None]:
         submitted=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED)),
         approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
         rejected=Count("id", filter=Q(status=AssignmentStatus.REJECTED)),
+        # What the rewards come to: waiting for review, and earned by approved work (paid or being paid).
+        pending_msat=Coalesce(Sum("job__reward_msat", filter=Q(status=AssignmentStatus.SUBMITTED)), 0),
+        approved_msat=Coalesce(Sum("job__reward_msat", filter=Q(status=AssignmentStatus.APPROVED)), 0),
     )
     reviewed = counts["approved"] + counts["rejected"]
     counts["approval_rate"] = round(100 * counts["approved"] / reviewed) if reviewed else None

@@ -258,3 +258,36 @@ def test_favicon_ico_exists(client):
     assert response["Location"] == static("favicon.ico")
     with open(finders.find("favicon.ico"), "rb") as icon:
         assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file
+
+
+# A worker's first hour: earnings in total, a Withdraw button, when they are paid -----------------------------------
+
+
+def test_my_work_shows_pending_and_approved_earnings_in_total(client):
+    job = make_job(tasks=3, reward_msat=21_000)
+    worker = make_user(funds_sats=0)
+    approved = make_submitted_assignment(job=job, worker=worker)
+    task_services.assignment_review(assignment=approved, reviewer=job.requester, approve=True)
+    make_submitted_assignment(job=make_job(tasks=1, reward_msat=5_000), worker=worker)
+    client.force_login(worker)
+    page = client.get(reverse("worker_dashboard")).content.decode()
+    assert '<span class="stat-value amount" id="pending-earnings">5</span>' in page
+    assert '<span class="stat-value amount" id="approved-earnings">21</span>' in page
+
+
+def test_the_wallet_has_a_withdraw_button_for_earnings(client, settings):
+    settings.WITHDRAW_MIN_MSAT = 10_000
+    worker = make_user(funds_sats=0)
+    give_earnings(worker, 21_000)
+    client.force_login(worker)
+    page = client.get(reverse("wallet")).content.decode()
+    assert f'href="{reverse("withdraw")}">Withdraw earnings</a>' in page
+
+
+def test_the_board_and_the_job_page_say_when_work_is_paid_at_the_latest(client):
+    job = make_job(tasks=1, auto_approve_seconds=3 * 86400)
+    assert "paid at the latest 3 days after you submit" in client.get(reverse("board")).content.decode()
+    assert (
+        "at the latest 3 days after you submit"
+        in client.get(reverse("job_detail", args=[job.public_id])).content.decode()
+    )
