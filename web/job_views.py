@@ -1,5 +1,8 @@
 """Job board and requester pages: parse, check permission, call one service or selector, render or redirect."""
 
+import csv
+import io
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -280,6 +283,20 @@ def _add_tasks_from_csv_form(request: HttpRequest, job: Job, form: TaskCsvForm) 
     upload = form.cleaned_data.get("csv_file")
     text = decode_task_csv(upload.read()) if upload else form.cleaned_data["csv_text"]
     return task_services.tasks_add_from_csv(job=job, actor=request.user, csv_text=text)
+
+
+@login_required
+def job_sample_csv(request: HttpRequest, job_id: str) -> HttpResponse:
+    """A CSV to fill in: the job's columns (its placeholders, until it has tasks) and one example row."""
+    job = own_job_or_404(request, job_id)
+    columns = job.input_columns or services.job_placeholders(job)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerow([f"example {column}" for column in columns])
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.public_id}-sample.csv"'
+    return response
 
 
 @login_required

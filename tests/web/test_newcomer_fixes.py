@@ -291,3 +291,27 @@ def test_the_board_and_the_job_page_say_when_work_is_paid_at_the_latest(client):
         "at the latest 3 days after you submit"
         in client.get(reverse("job_detail", args=[job.public_id])).content.decode()
     )
+
+
+# A sample CSV to download, built from the job's placeholders --------------------------------------------------------
+
+
+def test_a_sample_csv_is_built_from_the_jobs_placeholders(client, requester):
+    job = make_bare_draft(requester=requester)
+    job_services.job_set_builder_form(
+        job=job,
+        actor=requester,
+        prompt="Is {{word}} a noun in {{sentence}}?",
+        fields=[{"name": "noun", "kind": "single_choice", "label": "Noun?", "choices": ["Yes", "No"]}],
+    )
+    client.force_login(requester)
+    tasks_page = client.get(reverse("job_tasks", args=[job.public_id])).content.decode()
+    assert reverse("job_sample_csv", args=[job.public_id]) in tasks_page
+    response = client.get(reverse("job_sample_csv", args=[job.public_id]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().splitlines() == ["word,sentence", "example word,example sentence"]
+    uploaded = client.post(
+        reverse("job_tasks", args=[job.public_id]), {"add_csv": "1", "csv_text": response.content.decode()}
+    )
+    assert uploaded.status_code == 302, "the sample is a CSV the job takes"
+    assert client.get(reverse("job_sample_csv", args=[make_job().public_id])).status_code == 404
