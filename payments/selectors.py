@@ -85,3 +85,12 @@ def deposit_of_user_get(*, user: AbstractUser, public_id: str) -> Deposit:
     if deposit is None:
         raise NotFound("No such deposit.")
     return deposit
+
+
+def payout_of_worker_get(*, worker: AbstractUser, public_id: str) -> Payout:
+    if not is_public_id(public_id):
+        raise NotFound("No such payout.")
+    payout = Payout.objects.filter(public_id=public_id, worker=worker).first()
+    if payout is None:
+        raise NotFound("No such payout.")
+    return payout

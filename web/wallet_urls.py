@@ -13,6 +13,7 @@ urlpatterns = [
         name="deposit_pay_with_dev_wallet",
     ),
     path("wallet/payouts/", views.payouts, name="payouts"),
+    path("wallet/payouts/<public_id:payout_id>/card/", views.payout_card, name="payout_card"),
     path("wallet/payouts/settings/", views.payout_settings, name="payout_settings"),
     path("wallet/withdraw/", views.withdraw_page, name="withdraw"),
     path("wallet/withdraw/<public_id:link_id>/status/", views.withdraw_status, name="withdraw_status"),

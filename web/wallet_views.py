@@ -22,7 +22,7 @@ from core.money import MSAT_PER_SAT, sats_rounded_up
 from payments import deposits, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.lightning import get_backend, test_wallet_enabled
-from payments.models import Deposit, DepositStatus, PayoutSource, WithdrawLink
+from payments.models import Deposit, DepositStatus, PayoutSource, PayoutState, WithdrawLink
 from tasks import bonuses
 from tasks import selectors as task_selectors
 from web.lookups import found_or_404
@@ -30,6 +30,10 @@ from web.once import acts_once
 from web.wallet_forms import BonusForm, DepositForm, PayoutDestinationForm
 
 STATEMENT_PAGE_SIZE = 30
+# A payout card asks for itself again while the payout is in one of these (not while it waits for a moderator).
+PAYOUT_STATES_ON_THEIR_WAY = frozenset(
+    {PayoutState.CREATED, PayoutState.INVOICE_REQUESTED, PayoutState.INVOICE_VERIFIED, PayoutState.SENDING}
+)
 
 
 def site_url(path: str) -> str:
@@ -133,8 +137,19 @@ def payouts(request: HttpRequest) -> HttpResponse:
         "summary": selectors.wallet_summary(user=request.user),
         "destination": selectors.payout_destination_of(user=request.user),
         "fee_policy": selectors.payout_fee_policy(),
+        "polled_states": PAYOUT_STATES_ON_THEIR_WAY,
     }
     return render(request, "payments/payouts.html", context)
+
+
+@never_cache
+@login_required
+def payout_card(request: HttpRequest, payout_id: str) -> HttpResponse:
+    """One payout's card, which the payouts page asks for again while the payout is on its way."""
+    payout = found_or_404(selectors.payout_of_worker_get, worker=request.user, public_id=payout_id)
+    return render(
+        request, "payments/_payout_card.html", {"payout": payout, "polled_states": PAYOUT_STATES_ON_THEIR_WAY}
+    )
 
 
 @login_required

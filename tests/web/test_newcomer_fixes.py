@@ -315,3 +315,29 @@ def test_a_sample_csv_is_built_from_the_jobs_placeholders(client, requester):
     )
     assert uploaded.status_code == 302, "the sample is a CSV the job takes"
     assert client.get(reverse("job_sample_csv", args=[make_job().public_id])).status_code == 404
+
+
+# After "Withdraw to the test wallet" the payouts page said "being paid out" until reloaded ---------------------------
+
+
+def test_a_payout_on_its_way_updates_itself_on_the_payouts_page(client):
+    from payments.models import Payout, PayoutState
+
+    worker = make_user(funds_sats=0)
+    give_earnings(worker, 21_000)
+    on_its_way = Payout.objects.create(worker=worker, kind="withdraw", amount_msat=21_000, state=PayoutState.SENDING,
+                                       payment_hash="ab" * 32)  # fmt: skip
+    client.force_login(worker)
+    card_url = reverse("payout_card", args=[on_its_way.public_id])
+    page = client.get(reverse("payouts")).content.decode()
+    assert f'hx-get="{card_url}" hx-trigger="every 2s" hx-swap="outerHTML"' in page
+
+    Payout.objects.filter(pk=on_its_way.pk).update(state=PayoutState.SUCCEEDED, preimage="cd" * 32)
+    card = client.get(card_url)
+    assert card.status_code == 200
+    assert "Paid" in card.content.decode()
+    assert "hx-get" not in card.content.decode(), "a paid payout stops asking"
+    assert "no-cache" in card["Cache-Control"]
+
+    client.force_login(make_user())
+    assert client.get(card_url).status_code == 404
