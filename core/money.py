@@ -9,11 +9,12 @@ def sats_rounded_up(msat: int) -> int:
 
 
 def format_sats(msat: int | None) -> str:
-    """Millisatoshis as sats for people: whole sats grouped by thin spaces, fractions only when there are any."""
+    """Millisatoshis as sats for people: whole sats grouped by commas (as every message writes numbers), fractions
+    only when there are any."""
     if msat is None:
         return ""
     whole, rest = divmod(int(msat), MSAT_PER_SAT)
-    text = f"{whole:,}".replace(",", "\u202f")
+    text = f"{whole:,}"
     if rest:
         text += f".{rest:03d}".rstrip("0")
     return text

@@ -21,7 +21,7 @@ from web.wallet_views import STATEMENT_PAGE_SIZE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued", "small_withdrawals")]
 
-THIN_SPACE = "\u202f"  # the `sats` filter groups thousands with it
+GROUPING = ","  # the `sats` filter groups thousands as every message does
 
 
 def non_lnbits_backend(settings) -> None:
@@ -115,7 +115,7 @@ def test_the_wallet_page_shows_every_balance_and_the_escrow_of_each_job(client):
         "pending_payout_msat": 3_000,
     }
     html = response.content.decode()
-    assert f'id="available-balance">999{THIN_SPACE}967<' in html
+    assert f'id="available-balance">999{GROUPING}967<' in html
     assert 'id="earned-balance">13<' in html
     assert [(account.job, account.balance_msat) for account in response.context["escrow_accounts"]] == [(job, 33_000)]
     assert f'<a href="{reverse("job_manage", args=[job.public_id])}">Label cats</a>' in html

@@ -245,7 +245,7 @@ def test_the_admin_shows_amounts_in_sats(admin_client):
               assignment_id=assignment.public_id)  # fmt: skip
     page = admin_client.get("/admin/payments/bonus/").content.decode()
     assert "amount (sats)" in page.lower()
-    assert "1\u202f234.567" in page
+    assert "1,234.567" in page
     assert "1234567" not in page
 
 
@@ -341,3 +341,18 @@ def test_a_payout_on_its_way_updates_itself_on_the_payouts_page(client):
 
     client.force_login(make_user())
     assert client.get(card_url).status_code == 404
+
+
+# "1 sats"; one number format ------------------------------------------------------------------------------------------
+
+
+def test_one_sat_is_one_sat_and_thousands_are_grouped_one_way(client):
+    job = make_job(tasks=1, reward_msat=1_000)
+    page = client.get(reverse("job_detail", args=[job.public_id])).content.decode()
+    assert '<span class="amount">1</span> sat</dd>' in page
+    assert "1 sats" not in page
+    rich = make_job(tasks=1, reward_msat=1_234_000)
+    assert (
+        '<span class="amount">1,234</span> sats</dd>'
+        in client.get(reverse("job_detail", args=[rich.public_id])).content.decode()
+    )

@@ -18,6 +18,12 @@ def sats(msat: int | None) -> str:
 
 
 @register.filter
+def sats_unit(msat: int | None) -> str:
+    """The word after an amount of sats: "sat" for exactly one, "sats" otherwise (1.5 sats, 0 sats)."""
+    return "sat" if msat == MSAT_PER_SAT else "sats"
+
+
+@register.filter
 def percent_of(part: int, whole: int) -> float:
     """An SVG width: `part` as a percentage of `whole`, 0 when there is nothing."""
     if not whole:
