@@ -356,3 +356,23 @@ def test_one_sat_is_one_sat_and_thousands_are_grouped_one_way(client):
         '<span class="amount">1,234</span> sats</dd>'
         in client.get(reverse("job_detail", args=[rich.public_id])).content.decode()
     )
+
+
+# The demo's receipt job shows a receipt image (vendored, no network) -------------------------------------------------
+
+
+def test_the_demo_receipt_job_shows_a_vendored_receipt_image(client):
+    from django.contrib.staticfiles import finders
+
+    from marketplace.answer_forms import render_html_template
+    from marketplace.models import Job
+
+    call_command("load_demo_data", stdout=io.StringIO())
+    job = Job.objects.get(title__startswith="Transcribe")
+    task = job.tasks.order_by("position").first()
+    html = render_html_template(job.html_template, task.input)
+    source = re.search(r'<img src="([^"]+)"', html)[1]
+    assert source == f"/static/demo/receipts/{task.input['receipt_id']}.svg"
+    receipt = Path(finders.find(source.removeprefix("/static/"))).read_text()
+    assert "TOTAL" in receipt
+    assert "http" not in receipt.replace('xmlns="http://www.w3.org/2000/svg"', ""), "nothing loaded from the network"

@@ -46,6 +46,7 @@ TRANSCRIPTION_TEMPLATE = """<style>
   input { font-size: 1rem; padding: .4rem; width: 100%; max-width: 20rem; }
 </style>
 <h2>Receipt ${receipt_id} from ${store}</h2>
+<img src="/static/demo/receipts/${receipt_id}.svg" alt="Receipt ${receipt_id} from ${store}" width="260">
 <p>Type the total amount and the date printed on the receipt.</p>
 <form>
   <label for="total">Total amount</label>
