@@ -221,14 +221,15 @@ def assignment_review(request: HttpRequest, assignment_id: str) -> HttpResponse:
             )
     except DomainError as exc:
         error = exc.message
+    done = "" if error else f"Submission {assignment.get_status_display().lower()}."
     if request.headers.get("HX-Request"):
         assignment = selectors.review_queue(job=assignment.job, status=assignment.status).get(pk=assignment.pk)
         context = {"item": assignment, "job": assignment.job, "answer_fields": assignment.job.answer_fields}
-        return render(request, "tasks/_review_item.html", {**context, "error": error})
+        return render(request, "tasks/_review_item.html", {**context, "error": error, "done": done})
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, f"Submission {assignment.get_status_display().lower()}.")
+        messages.success(request, done)
     return redirect("review_queue", job_id=assignment.job.public_id)
 
 

@@ -376,3 +376,21 @@ def test_the_demo_receipt_job_shows_a_vendored_receipt_image(client):
     receipt = Path(finders.find(source.removeprefix("/static/"))).read_text()
     assert "TOTAL" in receipt
     assert "http" not in receipt.replace('xmlns="http://www.w3.org/2000/svg"', ""), "nothing loaded from the network"
+
+
+# The review queue: a message after every single approve or reject ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decision", "said"), [("approve", "Submission approved."), ("reject", "Submission rejected.")]
+)
+def test_a_single_review_on_the_page_says_what_it_did(client, requester, decision, said):
+    job = make_job(requester=requester, tasks=1)
+    assignment = make_submitted_assignment(job=job)
+    client.force_login(requester)
+    response = client.post(
+        reverse("assignment_review", args=[assignment.public_id]),
+        {"decision": decision, "feedback": "Not what was asked."},
+        HTTP_HX_REQUEST="true",
+    )
+    assert f'<p class="notice" role="status">{said}</p>' in response.content.decode()
