@@ -88,6 +88,32 @@
     });
   }
 
+  // Keyboard shortcuts on a task page with a built form (data-shortcuts): 1–9 pick an answer of the first choice
+  // question, Enter submits. Not while typing in a text field, and not with Ctrl, Alt or Cmd held.
+  function connectShortcuts() {
+    var form = document.querySelector("form[data-shortcuts]");
+    if (!form) { return; }
+    var firstChoice = form.querySelector('input[type="radio"], input[type="checkbox"]');
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) { return; }
+      var target = event.target;
+      var typing = target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT" ||
+        (target.tagName === "INPUT" && target.type !== "radio" && target.type !== "checkbox");
+      if (/^[1-9]$/.test(event.key) && !typing && firstChoice) {
+        var choices = form.querySelectorAll('input[name="' + firstChoice.name + '"]');
+        var choice = choices[Number(event.key) - 1];
+        if (choice) {
+          event.preventDefault();
+          choice.click();
+          choice.focus();
+        }
+      } else if (event.key === "Enter" && !typing && target.tagName !== "BUTTON" && target.tagName !== "A") {
+        event.preventDefault();
+        form.requestSubmit(form.querySelector('button[type="submit"]'));
+      }
+    });
+  }
+
   function focusErrors() {
     var summary = document.querySelector(".error-summary[tabindex]");
     if (summary) { summary.focus(); }
@@ -97,6 +123,7 @@
     startCountdowns();
     connectTaskFrame();
     connectCopyButtons();
+    connectShortcuts();
     focusErrors();
   });
 })();
