@@ -114,6 +114,27 @@
     });
   }
 
+  // A button with data-confirm asks before its form is sent (rejecting work, closing a job). Delegated and in the
+  // capture phase, so it also stops the review items' htmx requests, which start from the same submit event.
+  function connectConfirmations() {
+    document.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      var question = button && button.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) { event.preventDefault(); event.stopImmediatePropagation(); }
+    }, true);
+  }
+
+  // "All on this page": a checkbox with data-select-all="<name>" checks or clears every checkbox of that name.
+  function connectSelectAll() {
+    document.addEventListener("change", function (event) {
+      var name = event.target.getAttribute && event.target.getAttribute("data-select-all");
+      if (!name) { return; }
+      document.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    });
+  }
+
   function focusErrors() {
     var summary = document.querySelector(".error-summary[tabindex]");
     if (summary) { summary.focus(); }
@@ -124,6 +145,8 @@
     connectTaskFrame();
     connectCopyButtons();
     connectShortcuts();
+    connectConfirmations();
+    connectSelectAll();
     focusErrors();
   });
 })();

@@ -123,6 +123,7 @@ def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     expect(requester_page.locator(".review-item").nth(0).locator(".badge")).to_have_text("Approved")
     second = requester_page.locator(".review-item").nth(1)
     second.get_by_label("Feedback or reason for rejection").fill("The review is clearly negative, not mixed.")
+    requester_page.once("dialog", lambda dialog: dialog.accept())  # "Reject this submission?"
     second.get_by_role("button", name="Reject").click()
     expect(requester_page.locator(".review-item").nth(1).locator(".badge")).to_have_text("Rejected")
     requester_page.get_by_role("link", name="My jobs").click()
