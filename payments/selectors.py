@@ -79,18 +79,16 @@ def payout_destination_of(*, user: AbstractUser) -> PayoutDestination | None:
 
 
 def deposit_of_user_get(*, user: AbstractUser, public_id: str) -> Deposit:
-    if not is_public_id(public_id):
-        raise NotFound("No such deposit.")
-    deposit = Deposit.objects.filter(public_id=public_id, user=user).first()
-    if deposit is None:
-        raise NotFound("No such deposit.")
-    return deposit
+    return _one_of(Deposit.objects.filter(user=user), public_id=public_id, missing="No such deposit.")
 
 
 def payout_of_worker_get(*, worker: AbstractUser, public_id: str) -> Payout:
-    if not is_public_id(public_id):
-        raise NotFound("No such payout.")
-    payout = Payout.objects.filter(public_id=public_id, worker=worker).first()
-    if payout is None:
-        raise NotFound("No such payout.")
-    return payout
+    return _one_of(Payout.objects.filter(worker=worker), public_id=public_id, missing="No such payout.")
+
+
+def _one_of(rows: QuerySet, *, public_id: str, missing: str):
+    """The row of `rows` (someone's own) with this public id; NotFound, in the same words, for anything else."""
+    found = rows.filter(public_id=public_id).first() if is_public_id(public_id) else None
+    if found is None:
+        raise NotFound(missing)
+    return found
