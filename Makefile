@@ -51,6 +51,8 @@ test: export SECRET_KEY ?= test-secret-key
 test: export DEBUG ?= 0
 # The tests run with DEBUG off, like production, on the development Lightning backend (and a real LNbits).
 test: export LIGHTNING_DEV_BACKEND_ALLOWED ?= 1
+# A development `.env` (written by `make run`) must not change what the tests see.
+test: export BOLTWORK_DOTENV := 0
 test: venv chromium lnbits
 	bash scripts/ensure-services.sh
 	@# With DEBUG off, {% static %} needs the manifest that collectstatic writes.

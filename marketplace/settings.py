@@ -13,7 +13,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The `.env` that `make run` writes for development; the environment wins over it. `make test` turns it off, so
+# the tests (and the processes they start) see only what they set.
+if env.bool("BOLTWORK_DOTENV", default=True):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Where the embedded defaults keep their files (the SQLite database, the filesystem broker, beat's schedule).
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
