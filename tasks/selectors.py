@@ -81,10 +81,15 @@ def worker_stats(*, worker: User) -> dict[str, int | float | None]:
     return counts
 
 
-def review_queue(*, job: Job, status: str = AssignmentStatus.SUBMITTED) -> QuerySet[Assignment]:
+def review_queue(
+    *, job: Job, status: str = AssignmentStatus.SUBMITTED, worker_public_id: str = ""
+) -> QuerySet[Assignment]:
+    """A job's assignments of one status, oldest submission first; only one worker's when `worker_public_id`."""
+    assignments = Assignment.objects.filter(job=job, status=status)
+    if worker_public_id:
+        assignments = assignments.filter(worker__public_id=worker_public_id)
     return (
-        Assignment.objects.filter(job=job, status=status)
-        .select_related("task", "worker")
+        assignments.select_related("task", "worker")
         .only(
             "id",
             "public_id",

@@ -1,6 +1,7 @@
 """Worker and review pages: claim, do, submit, return; review and download results."""
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInput
+from core.ids import is_worker_id
 from marketplace import answer_forms
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
@@ -167,9 +169,19 @@ def review_queue(request: HttpRequest, job_id: str) -> HttpResponse:
         status = AssignmentStatus.SUBMITTED
     if request.method == "POST":
         return _review_bulk(request, job)
-    assignments = selectors.review_queue(job=job, status=status)
+    worker_id = request.GET.get("worker", "")
+    worker_id = worker_id if is_worker_id(worker_id) else ""
+    assignments = selectors.review_queue(job=job, status=status, worker_public_id=worker_id)
     page = Paginator(assignments, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"job": job, "page": page, "status": status, "answer_fields": job.answer_fields}
+    query = urlencode({"status": status, **({"worker": worker_id} if worker_id else {})})
+    context = {
+        "job": job,
+        "page": page,
+        "status": status,
+        "worker_id": worker_id,
+        "query_string": query,
+        "answer_fields": job.answer_fields,
+    }
     return render(request, "tasks/review_queue.html", context)
 
 

@@ -394,3 +394,23 @@ def test_a_single_review_on_the_page_says_what_it_did(client, requester, decisio
         HTTP_HX_REQUEST="true",
     )
     assert f'<p class="notice" role="status">{said}</p>' in response.content.decode()
+
+
+# The review queue: filter by worker --------------------------------------------------------------------------------
+
+
+def test_the_review_queue_filters_by_worker(client, requester):
+    job = make_job(requester=requester, tasks=3)
+    mine, other = make_user(), make_user()
+    kept = make_submitted_assignment(job=job, worker=mine)
+    hidden = make_submitted_assignment(job=job, worker=other)
+    client.force_login(requester)
+    url = reverse("review_queue", args=[job.public_id])
+    everyone = client.get(url).content.decode()
+    assert f'href="?status=submitted&amp;worker={mine.public_id}"' in everyone
+    only_mine = client.get(url, {"worker": mine.public_id}).content.decode()
+    assert f'id="review-{kept.public_id}"' in only_mine
+    assert f'id="review-{hidden.public_id}"' not in only_mine
+    assert "all workers" in only_mine
+    unknown = client.get(url, {"worker": "not an id"}).content.decode()
+    assert f'id="review-{hidden.public_id}"' in unknown, "a malformed worker id filters nothing"
