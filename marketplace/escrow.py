@@ -51,6 +51,22 @@ def escrow_fund_for_new_tasks(*, job: Job, new_slots: int, batch_key: str) -> No
     )
 
 
+def escrow_refund_for_removed_task(*, job: Job, task_id: int, slots: int) -> None:
+    """A task removed from a published or paused job before anyone claimed it: its slots' escrow goes back."""
+    amount = escrow_per_slot_msat(job) * slots
+    if amount == 0:
+        return
+    ledger_post(
+        kind=TransactionKind.ESCROW_REFUND,
+        key=f"task-removed:{task_id}",
+        memo=f"Escrow of a removed task of “{job.title}” refunded",
+        lines=[
+            Line(account_of_job(job=job), -amount),
+            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), amount),
+        ],
+    )
+
+
 def _move_into_escrow(*, job: Job, amount_msat: int, key: str, memo: str) -> None:
     if amount_msat == 0:
         return

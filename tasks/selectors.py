@@ -187,3 +187,29 @@ def jobs_done_by(*, worker: User, job_ids: list[int]) -> set[int]:
     in_progress = Assignment.objects.filter(job=OuterRef("pk"), worker=worker, status=AssignmentStatus.ACCEPTED)
     done = Job.objects.filter(pk__in=job_ids).exclude(Exists(takeable)).exclude(Exists(in_progress))
     return set(done.values_list("pk", flat=True))
+
+
+def tasks_of_job(*, job: Job) -> QuerySet[Task]:
+    """A job's tasks in row order, each marked `claimed` when a worker ever took it (then it cannot change)."""
+    return (
+        Task.objects.filter(job=job)
+        .only("id", "public_id", "position", "input", "slots_open")
+        .annotate(claimed=Exists(Assignment.objects.filter(task=OuterRef("pk"))))
+        .order_by("position")
+    )
+
+
+def task_of_job_get(*, job: Job, public_id: str) -> Task:
+    """One task of a job, marked `claimed` as tasks_of_job marks them."""
+    task = tasks_of_job(job=job).filter(public_id=public_id).first() if is_public_id(public_id) else None
+    if task is None:
+        raise NotFound("No such task in this job.")
+    return task
+
+
+def task_next_to(*, task: Task, before: bool) -> Task | None:
+    """The job's task just before or after `task` in row order (removed tasks leave gaps in the positions)."""
+    tasks = Task.objects.filter(job_id=task.job_id).only("id", "position")
+    if before:
+        return tasks.filter(position__lt=task.position).order_by("-position").first()
+    return tasks.filter(position__gt=task.position).order_by("position").first()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet, Sum
+from django.db.models import Exists, F, Max, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from core.errors import InvalidInput, InvalidTransition, NotFound
@@ -88,7 +88,7 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
         missing = [name for name in job_placeholders(job) if name not in columns]
         if missing:
             raise InvalidInput("Every task needs a value for " + ", ".join(f"“{name}”" for name in missing) + ".")
-        first_position = job.task_count + 1
+        first_position = _next_position(job)
         if job.status != JobStatus.DRAFT:
             # A published job's new slots are paid into escrow first (a draft is funded when published).
             escrow.escrow_fund_for_new_tasks(
@@ -131,6 +131,76 @@ def _insert_tasks(*, job: Job, first_position: int, rows: list[dict[str, str]]) 
             for offset, row in enumerate(rows):
                 position = first_position + offset
                 copy.write_row((new_public_id(), job.pk, position, json.dumps(row), job.assignments_per_task, now))
+
+
+def _next_position(job: Job) -> int:
+    """After the job's last task: a removed task leaves a gap, so the count of tasks cannot say where the end is."""
+    last = Task.objects.filter(job_id=job.pk).aggregate(last=Max("position"))["last"]
+    return (last or 0) + 1
+
+
+# Editing and removing tasks nobody has claimed ----------------------------------------------------------------
+
+EDITABLE_JOB_STATUSES = frozenset({JobStatus.DRAFT, JobStatus.PUBLISHED, JobStatus.PAUSED})
+
+
+def task_update(*, job: Job, actor: User, task_id: str, row: dict[str, str]) -> Task:
+    """Change the inputs of a task no worker has claimed yet, under the same rules as adding it."""
+    columns = job.input_columns
+    check_task_rows(columns, [row])
+    with transaction.atomic():
+        task, job = _lock_unclaimed_task(job=job, actor=actor, task_id=task_id)
+        task.input = {column: row.get(column, "") for column in columns}
+        task.save(update_fields=["input"])
+        _record_task_event(task, job, "task.edited", actor=actor)
+    return task
+
+
+def task_remove(*, job: Job, actor: User, task_id: str) -> None:
+    """Delete a task no worker has claimed yet. On a published or paused job its slots' escrow is refunded."""
+    with transaction.atomic():
+        task, job = _lock_unclaimed_task(job=job, actor=actor, task_id=task_id)
+        slots = task.slots_open
+        if job.status != JobStatus.DRAFT:
+            escrow.escrow_refund_for_removed_task(job=job, task_id=task.pk, slots=slots)
+        _record_task_event(task, job, "task.removed", actor=actor)
+        task.delete()
+        job.task_count -= 1
+        job.open_slot_count -= slots
+        job.save(update_fields=["task_count", "open_slot_count", "updated_at"])
+
+
+def _lock_unclaimed_task(*, job: Job, actor: User, task_id: str) -> tuple[Task, Job]:
+    """The task locked, then its job (the claim's order), both checked: the actor's, open to edits, never claimed.
+
+    A claim holds the task row while it creates its assignment, so once the lock is ours an assignment either
+    exists and is seen here, or cannot be made until this transaction ends.
+    """
+    task = None
+    if is_public_id(task_id):
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .filter(public_id=task_id, job_id=job.pk, job__requester=actor)
+            .first()
+        )
+    if task is None:
+        raise NotFound("No such task in this job.")
+    job = Job.objects.select_for_update(no_key=True).get(pk=task.job_id)
+    if job.status not in EDITABLE_JOB_STATUSES:
+        raise InvalidTransition(f"The job is {job.get_status_display().lower()}: its tasks can no longer change.")
+    if Assignment.objects.filter(task_id=task.pk).exists():
+        raise InvalidTransition("A worker has already taken this task: it can no longer be edited or removed.")
+    return task, job
+
+
+def _record_task_event(task: Task, job: Job, event_type: str, *, actor: User) -> None:
+    record_event(
+        type=event_type,
+        actor=Actor.of(actor),
+        subject=("task", task.public_id),
+        audience=[job.requester_id],
+        data={"job_id": job.public_id, "task_id": task.public_id, "position": task.position, "input": task.input},
+    )
 
 
 # Claiming and working -------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from core.errors import DomainError
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from core.selectors import events_for_user
 from marketplace import answer_forms, selectors, services
-from marketplace.escrow import publish_cost_msat
+from marketplace.escrow import escrow_per_slot_msat, publish_cost_msat
 from marketplace.models import FormKind, Job, JobStatus
 from payments.errors import InsufficientFunds
 from payments.selectors import wallet_summary
@@ -266,8 +266,7 @@ def job_tasks(request: HttpRequest, job_id: str) -> HttpResponse:
             else:
                 messages.success(request, "Task added.")
                 return redirect("job_tasks", job_id=job.public_id)
-    tasks = Task.objects.filter(job=job).only("id", "position", "input", "slots_open").order_by("position")
-    page = Paginator(tasks, TASKS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(task_selectors.tasks_of_job(job=job), TASKS_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "job": job,
         "columns": columns,
@@ -277,6 +276,45 @@ def job_tasks(request: HttpRequest, job_id: str) -> HttpResponse:
         "can_add": job.status in {JobStatus.DRAFT, JobStatus.PUBLISHED, JobStatus.PAUSED},
     }
     return render(request, "marketplace/job_tasks.html", context)
+
+
+@login_required
+@acts_once
+def job_task_edit(request: HttpRequest, job_id: str, task_id: str) -> HttpResponse:
+    """Change or remove one task nobody has claimed; removing it from a live job refunds its escrow."""
+    job = own_job_or_404(request, job_id)
+    task = found_or_404(task_selectors.task_of_job_get, job=job, public_id=task_id)
+    initial = {f"column_{index}": task.input.get(column, "") for index, column in enumerate(job.input_columns)}
+    form = SingleTaskForm(job.input_columns, request.POST or None, initial=initial)
+    if request.method == "POST" and "remove" in request.POST:
+        try:
+            task_services.task_remove(job=job, actor=request.user, task_id=task.public_id)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("job_task_edit", job_id=job.public_id, task_id=task.public_id)
+        refunded = "" if job.is_draft else " Its escrow is back in your balance."
+        messages.success(request, f"Task {task.position} removed.{refunded}")
+        return redirect("job_tasks", job_id=job.public_id)
+    if request.method == "POST" and form.is_valid():
+        try:
+            task_services.task_update(job=job, actor=request.user, task_id=task.public_id, row=form.row())
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Task {task.position} saved.")
+            return redirect("job_tasks", job_id=job.public_id)
+    context = {
+        "job": job,
+        "task": task,
+        "form": form,
+        "can_change": _task_can_change(job, task),
+        "refund_msat": escrow_per_slot_msat(job) * task.slots_open,
+    }
+    return render(request, "marketplace/job_task_edit.html", context)
+
+
+def _task_can_change(job: Job, task: Task) -> bool:
+    return not task.claimed and job.status in task_services.EDITABLE_JOB_STATUSES
 
 
 def _add_tasks_from_csv_form(request: HttpRequest, job: Job, form: TaskCsvForm) -> int:
@@ -307,6 +345,8 @@ def job_preview(request: HttpRequest, job_id: str) -> HttpResponse:
     context = {
         "job": job,
         "task": task,
+        "previous_task": task_selectors.task_next_to(task=task, before=True) if task else None,
+        "next_task": task_selectors.task_next_to(task=task, before=False) if task else None,
         "prompt_html": answer_forms.fill_prompt(job.prompt_html, task.input if task else {}),
         "answer_form": answer_forms.AnswerForm(job.form_fields) if job.form_kind == FormKind.BUILDER else None,
         "frame_url": reverse("job_preview_frame", args=[job.public_id]) + (f"?task={task.position}" if task else ""),

@@ -18,6 +18,7 @@ urlpatterns = [
     path("requester/jobs/<public_id:job_id>/edit/", views.job_edit, name="job_edit"),
     path("requester/jobs/<public_id:job_id>/form/", views.job_form, name="job_form"),
     path("requester/jobs/<public_id:job_id>/tasks/", views.job_tasks, name="job_tasks"),
+    path("requester/jobs/<public_id:job_id>/tasks/<public_id:task_id>/", views.job_task_edit, name="job_task_edit"),
     path("requester/jobs/<public_id:job_id>/tasks/sample.csv", views.job_sample_csv, name="job_sample_csv"),
     path("requester/jobs/<public_id:job_id>/preview/", views.job_preview, name="job_preview"),
     path("requester/jobs/<public_id:job_id>/preview/frame/", views.job_preview_frame, name="job_preview_frame"),
