@@ -117,6 +117,12 @@ class JobTerms(InputSchema):
     auto_approve_seconds: int = Field(3 * 24 * 3600, ge=0, le=MAX_AUTO_APPROVE_SECONDS)
     expires_at: AwareDatetime | None = None
     tags: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=MAX_TAGS)
+    estimated_seconds_per_task: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_TIME_LIMIT_SECONDS,
+        description="How long a task takes, at most the time limit: workers see it with the sats per hour it makes.",
+    )
 
 
 AssetHosts = list[Annotated[str, Field(max_length=300)]]
@@ -143,6 +149,7 @@ class JobPatch(InputSchema):
     auto_approve_seconds: int | None = Field(None, ge=0, le=MAX_AUTO_APPROVE_SECONDS)
     expires_at: AwareDatetime | None = None
     tags: list[Annotated[str, Field(max_length=40)]] | None = Field(None, max_length=MAX_TAGS)
+    estimated_seconds_per_task: int | None = Field(None, ge=1, le=MAX_TIME_LIMIT_SECONDS)
     form: FormIn | None = None
     html_template: str | None = Field(None, max_length=200_000)
     asset_hosts: AssetHosts | None = Field(None, max_length=10)
@@ -159,6 +166,7 @@ class JobOut(Schema):
     assignments_per_task: int
     time_limit_seconds: int
     auto_approve_seconds: int
+    estimated_seconds_per_task: int | None
     expires_at: Timestamp | None
     tags: list[str]
     form: FormOut | None
@@ -302,6 +310,9 @@ class BoardJobOut(Schema):
     requester: str
     reward_msat: int
     time_limit_seconds: int
+    auto_approve_seconds: int
+    estimated_seconds_per_task: int | None
+    sats_per_hour: int | None
     tasks_left: int
     tags: list[str]
     published_at: Timestamp | None

@@ -79,6 +79,8 @@ class Job(models.Model):
     assignments_per_task = models.PositiveSmallIntegerField(default=1)
     time_limit_seconds = models.PositiveIntegerField(default=600)
     auto_approve_seconds = models.PositiveIntegerField(default=3 * 24 * 3600)
+    # The requester's estimate of how long a task takes: workers see it, with the sats per hour it makes.
+    estimated_seconds_per_task = models.PositiveIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="jobs")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.DRAFT)
@@ -132,6 +134,11 @@ class Job(models.Model):
                 name="job_time_limit_in_range",
             ),
             models.CheckConstraint(
+                condition=Q(estimated_seconds_per_task__isnull=True)
+                | Q(estimated_seconds_per_task__gte=1, estimated_seconds_per_task__lte=MAX_TIME_LIMIT_SECONDS),
+                name="job_estimated_seconds_in_range",
+            ),
+            models.CheckConstraint(
                 condition=Q(auto_approve_seconds__lte=MAX_AUTO_APPROVE_SECONDS),
                 name="job_auto_approve_in_range",
             ),
@@ -147,6 +154,13 @@ class Job(models.Model):
     @property
     def reward_sats(self) -> int:
         return self.reward_msat // MSAT_PER_SAT
+
+    @property
+    def sats_per_hour(self) -> int | None:
+        """What the reward makes per hour at the requester's estimated time per task (rounded down)."""
+        if not self.estimated_seconds_per_task:
+            return None
+        return self.reward_msat * 3600 // (self.estimated_seconds_per_task * MSAT_PER_SAT)
 
     @property
     def is_draft(self) -> bool:

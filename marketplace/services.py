@@ -51,6 +51,7 @@ def job_create(
     auto_approve_seconds: int = 3 * 24 * 3600,
     expires_at: datetime | None = None,
     tags: list[str] | None = None,
+    estimated_seconds_per_task: int | None = None,
 ) -> Job:
     """Create a draft job. Nothing is on the board and no money moves until it is published."""
     _check_job_terms(
@@ -62,6 +63,7 @@ def job_create(
         time_limit_seconds=time_limit_seconds,
         auto_approve_seconds=auto_approve_seconds,
         expires_at=expires_at,
+        estimated_seconds_per_task=estimated_seconds_per_task,
     )
     rendered = _rendered_terms(description=description.strip(), instructions=instructions.strip())
     with transaction.atomic():
@@ -77,6 +79,7 @@ def job_create(
             time_limit_seconds=time_limit_seconds,
             auto_approve_seconds=auto_approve_seconds,
             expires_at=expires_at,
+            estimated_seconds_per_task=estimated_seconds_per_task,
         )
         job.tags.set(_tags_from_names(tags or []))
         record_event(
@@ -102,6 +105,7 @@ def job_update_draft(
     auto_approve_seconds: int,
     expires_at: datetime | None,
     tags: list[str],
+    estimated_seconds_per_task: int | None = None,
 ) -> Job:
     """Change the terms of a draft. After publishing the terms are fixed: workers took tasks on them."""
     _check_job_terms(
@@ -113,6 +117,7 @@ def job_update_draft(
         time_limit_seconds=time_limit_seconds,
         auto_approve_seconds=auto_approve_seconds,
         expires_at=expires_at,
+        estimated_seconds_per_task=estimated_seconds_per_task,
     )
     rendered = _rendered_terms(description=description.strip(), instructions=instructions.strip())
     with transaction.atomic():
@@ -129,6 +134,7 @@ def job_update_draft(
         job.time_limit_seconds = time_limit_seconds
         job.auto_approve_seconds = auto_approve_seconds
         job.expires_at = expires_at
+        job.estimated_seconds_per_task = estimated_seconds_per_task
         job.open_slot_count += slot_change
         job.save()
         if slot_change:
@@ -222,6 +228,7 @@ JOB_TERMS = (
     "auto_approve_seconds",
     "expires_at",
     "tags",
+    "estimated_seconds_per_task",
 )
 
 
@@ -462,6 +469,7 @@ def _check_job_terms(
     time_limit_seconds: int,
     auto_approve_seconds: int,
     expires_at: datetime | None,
+    estimated_seconds_per_task: int | None = None,
 ) -> None:
     if not title.strip() or len(title) > 200:
         raise InvalidInput("A title of 1 to 200 characters is required.")
@@ -479,6 +487,8 @@ def _check_job_terms(
         raise InvalidInput("The time limit must be between 1 minute and 7 days.")
     if not 0 <= auto_approve_seconds <= MAX_AUTO_APPROVE_SECONDS:
         raise InvalidInput("The auto-approve delay must be between 0 and 30 days.")
+    if estimated_seconds_per_task is not None and not 1 <= estimated_seconds_per_task <= time_limit_seconds:
+        raise InvalidInput("The estimated time per task must be at least 1 second and at most the time limit.")
     if expires_at is not None and expires_at <= timezone.now() + timedelta(minutes=1):
         raise InvalidInput("The expiry must be in the future.")
     _check_expiry_not_too_far(expires_at)

@@ -57,6 +57,14 @@ class JobTermsForm(forms.Form):
         max_value=7 * 24 * 60,
         initial=10,
     )
+    estimated_seconds_per_task = forms.IntegerField(
+        label="Estimated time per task (seconds)",
+        min_value=1,
+        max_value=7 * 24 * 3600,
+        required=False,
+        initial=60,
+        help_text="How long a careful worker takes. Workers see it, with the sats per hour your reward makes.",
+    )
     auto_approve_hours = forms.IntegerField(
         label="Auto-approve after (hours)",
         min_value=0,
@@ -65,7 +73,7 @@ class JobTermsForm(forms.Form):
         help_text="Submissions you have not reviewed by then are approved and paid automatically.",
     )
     expires_at = forms.DateTimeField(
-        label="Expires (optional, UTC)",
+        label="Expires (optional)",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="After this the job leaves the board and takes no new work.",
@@ -73,6 +81,10 @@ class JobTermsForm(forms.Form):
     tags = forms.CharField(
         max_length=400, required=False, help_text="Comma-separated, e.g. images, labelling, english."
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["expires_at"].label = f"Expires (optional, {time_zone_name()} time)"
 
     def clean_expires_at(self):
         expires_at = self.cleaned_data["expires_at"]
@@ -90,6 +102,7 @@ class JobTermsForm(forms.Form):
             "assignments_per_task": data["assignments_per_task"],
             "time_limit_seconds": data["time_limit_minutes"] * 60,
             "auto_approve_seconds": data["auto_approve_hours"] * 3600,
+            "estimated_seconds_per_task": data["estimated_seconds_per_task"],
             "expires_at": data["expires_at"],
             "tags": [name.strip() for name in data["tags"].split(",") if name.strip()],
         }
@@ -104,6 +117,7 @@ class JobTermsForm(forms.Form):
             "assignments_per_task": job.assignments_per_task,
             "time_limit_minutes": job.time_limit_seconds // 60,
             "auto_approve_hours": job.auto_approve_seconds // 3600,
+            "estimated_seconds_per_task": job.estimated_seconds_per_task,
             "expires_at": timezone.localtime(job.expires_at) if job.expires_at else None,
             "tags": ", ".join(tag.name for tag in job.tags.all()),
         }
@@ -111,11 +125,20 @@ class JobTermsForm(forms.Form):
 
 class ExpiryForm(forms.Form):
     expires_at = forms.DateTimeField(
-        label="New expiry (UTC)",
+        label="New expiry",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Leave empty for no expiry.",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["expires_at"].label = f"New expiry ({time_zone_name()} time)"
+
+
+def time_zone_name() -> str:
+    """The zone times are typed in: the browser's (web.middleware.BrowserTimeZoneMiddleware), else UTC."""
+    return timezone.get_current_timezone_name()
 
 
 class BuilderPromptForm(forms.Form):

@@ -17,7 +17,7 @@ from core.errors import DomainError
 from core.money import MSAT_PER_SAT, sats_rounded_up
 from core.selectors import events_for_user
 from marketplace import answer_forms, selectors, services
-from marketplace.escrow import escrow_per_slot_msat, publish_cost_msat
+from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat, publish_cost_msat
 from marketplace.models import FormKind, Job, JobStatus
 from payments.errors import InsufficientFunds
 from payments.selectors import wallet_summary
@@ -108,7 +108,7 @@ def job_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Draft saved. Next, build the answer form.")
             return redirect("job_form", job_id=job.public_id)
-    return render(request, "marketplace/job_terms.html", {"form": form, "job": None})
+    return _job_terms_page(request, form, job=None)
 
 
 @login_required
@@ -126,7 +126,41 @@ def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
         else:
             messages.success(request, "Job details saved.")
             return redirect("job_manage", job_id=job.public_id)
-    return render(request, "marketplace/job_terms.html", {"form": form, "job": job})
+    return _job_terms_page(request, form, job=job)
+
+
+def _job_terms_page(request: HttpRequest, form: JobTermsForm, *, job: Job | None) -> HttpResponse:
+    context = {
+        "form": form,
+        "job": job,
+        "cost": cost_of_terms(form),
+        "fee_basis_points": settings.PLATFORM_FEE_BASIS_POINTS,
+    }
+    return render(request, "marketplace/job_terms.html", context)
+
+
+def cost_of_terms(form: JobTermsForm) -> dict | None:
+    """What one task costs on the terms typed so far (static/js/job-terms.js recomputes it as they change)."""
+    reward_sats = _whole_number(form["reward_sats"].value())
+    assignments = _whole_number(form["assignments_per_task"].value())
+    if reward_sats is None or assignments is None or reward_sats < 1 or assignments < 1:
+        return None
+    reward_msat = reward_sats * MSAT_PER_SAT
+    fee_msat = platform_fee_msat(reward_msat)
+    estimate = _whole_number(form["estimated_seconds_per_task"].value())
+    return {
+        "reward_msat": reward_msat,
+        "fee_msat": fee_msat,
+        "assignments": assignments,
+        "per_task_msat": (reward_msat + fee_msat) * assignments,
+        "per_hundred_tasks_msat": (reward_msat + fee_msat) * assignments * 100,
+        "sats_per_hour": reward_msat * 3600 // (estimate * MSAT_PER_SAT) if estimate and estimate > 0 else None,
+    }
+
+
+def _whole_number(value) -> int | None:
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 @login_required

@@ -1,6 +1,13 @@
+import functools
+import zoneinfo
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+
+TIME_ZONE_COOKIE = "tz"
 
 # The site's own pages run only the site's own scripts and styles. Task images may come from any https host.
 DEFAULT_POLICY = (
@@ -22,6 +29,33 @@ class ContentSecurityPolicyMiddleware:
         if "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
         return response
+
+
+class BrowserTimeZoneMiddleware:
+    """Shows and reads times in the time zone the person's browser named in the `tz` cookie (static/js/site.js);
+    UTC without one. Only the names the zoneinfo database knows are used; times are stored in UTC regardless."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        zone = browser_time_zone(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        return self.get_response(request)
+
+
+def browser_time_zone(name: str) -> ZoneInfo | None:
+    if not name or len(name) > 64 or name not in available_time_zones():
+        return None
+    return ZoneInfo(name)
+
+
+@functools.cache
+def available_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 class RequestSizeLimitMiddleware:

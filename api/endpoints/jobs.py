@@ -19,7 +19,7 @@ from tasks.results import results_csv_response
 
 router = Router(tags=["jobs"])
 # Fields that have no "empty" value: sending null for them in a PATCH is a mistake, not a change.
-NOT_NULLABLE_IN_PATCH = frozenset(schemas.JobTerms.model_fields) - {"expires_at"}
+NOT_NULLABLE_IN_PATCH = frozenset(schemas.JobTerms.model_fields) - {"expires_at", "estimated_seconds_per_task"}
 JOB_ACTION_RESPONSES = {200: schemas.JobOut, 402: schemas.ErrorOut, **ERRORS}
 
 

@@ -135,11 +135,21 @@
     });
   }
 
+  // Times are typed and shown in the person's own time zone: the browser names it in a cookie that
+  // web.middleware.BrowserTimeZoneMiddleware reads (the server stores UTC).
+  function rememberTimeZone() {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (error) { return; }
+    if (!zone || document.cookie.split("; ").indexOf("tz=" + encodeURIComponent(zone)) !== -1) { return; }
+    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+
   function focusErrors() {
     var summary = document.querySelector(".error-summary[tabindex]");
     if (summary) { summary.focus(); }
   }
 
+  rememberTimeZone();
   document.addEventListener("DOMContentLoaded", function () {
     startCountdowns();
     connectTaskFrame();

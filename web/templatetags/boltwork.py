@@ -24,6 +24,12 @@ def sats_unit(msat: int | None) -> str:
 
 
 @register.filter
+def number(value: int | None) -> str:
+    """A count or a number of whole sats already counted, grouped by commas like every other number."""
+    return "" if value is None else f"{int(value):,}"
+
+
+@register.filter
 def percent_of(part: int, whole: int) -> float:
     """An SVG width: `part` as a percentage of `whole`, 0 when there is nothing."""
     if not whole:
@@ -40,7 +46,12 @@ def duration(seconds: int) -> str:
     if seconds % 3600 == 0 and seconds:
         hours = seconds // 3600
         return f"{hours} hour{'s' if hours != 1 else ''}"
-    minutes = seconds // 60
+    minutes, rest = divmod(seconds, 60)
+    if minutes == 0:
+        return f"{rest} second{'s' if rest != 1 else ''}"
+    if rest and minutes < 10:
+        # A micro task's estimate: "1 minute 30 seconds", not "1 minute".
+        return f"{minutes} minute{'s' if minutes != 1 else ''} {rest} second{'s' if rest != 1 else ''}"
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
