@@ -213,3 +213,18 @@ def task_next_to(*, task: Task, before: bool) -> Task | None:
     if before:
         return tasks.filter(position__lt=task.position).order_by("-position").first()
     return tasks.filter(position__gt=task.position).order_by("position").first()
+
+
+def task_to_preview(*, job: Job) -> Task | None:
+    """The task a worker previews before claiming (Mechanical Turk's "preview HIT"): the first one still open, or the
+    first one when none is."""
+    tasks = Task.objects.filter(job=job).only("id", "public_id", "job_id", "position", "input")
+    return tasks.filter(slots_open__gt=0).order_by("position").first() or tasks.order_by("position").first()
+
+
+def is_first_assignment_in_job(*, assignment: Assignment) -> bool:
+    """Whether the worker had no assignment in this job before this one: their first task opens the instructions."""
+    earlier = Assignment.objects.filter(
+        job_id=assignment.job_id, worker_id=assignment.worker_id, accepted_at__lt=assignment.accepted_at
+    )
+    return not earlier.exists()

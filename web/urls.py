@@ -11,6 +11,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("jobs/<public_id:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<public_id:job_id>/start/", task_views.job_start, name="job_start"),
+    path("jobs/<public_id:job_id>/preview/", task_views.job_task_preview, name="job_task_preview"),
+    path("jobs/<public_id:job_id>/preview/frame/", task_views.job_task_preview_frame, name="job_task_preview_frame"),
     # Requester
     path("requester/", views.requester_dashboard, name="requester_dashboard"),
     path("requester/jobs/new/", views.job_create, name="job_create"),

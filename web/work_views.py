@@ -44,6 +44,30 @@ def job_start(request: HttpRequest, job_id: str) -> HttpResponse:
     return _claim_and_open(request, job)
 
 
+def job_task_preview(request: HttpRequest, job_id: str) -> HttpResponse:
+    """A task of a job as a worker will see it, before claiming one; answers cannot be sent from here."""
+    job = found_or_404(job_public_get, public_id=job_id)
+    task = selectors.task_to_preview(job=job)
+    context = {
+        "job": job,
+        "task": task,
+        "prompt_html": answer_forms.fill_prompt(job.prompt_html, task.input if task else {}),
+        "answer_form": answer_forms.AnswerForm(job.form_fields) if job.form_kind == FormKind.BUILDER else None,
+        "frame_url": reverse("job_task_preview_frame", args=[job.public_id]),
+        "done_all": job.pk in selectors.jobs_done_by(worker=request.user, job_ids=[job.pk]),
+    }
+    return render(request, "tasks/task_preview.html", context)
+
+
+def job_task_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = found_or_404(job_public_get, public_id=job_id)
+    if job.form_kind != FormKind.HTML:
+        raise Http404("This job has no HTML template.")
+    task = selectors.task_to_preview(job=job)
+    rendered = answer_forms.render_html_template(job.html_template, task.input if task else {})
+    return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
+
+
 def _claim_and_open(request: HttpRequest, job: Job) -> HttpResponse:
     try:
         assignment = services.assignment_claim(job=job, worker=request.user)
@@ -77,6 +101,7 @@ def _render_assignment(
         "error": error,
         "frame_url": reverse("assignment_frame", args=[assignment.public_id]),
         "is_open": assignment.is_open and assignment.deadline_at > timezone.now(),
+        "open_instructions": selectors.is_first_assignment_in_job(assignment=assignment),
     }
     return render(request, "tasks/assignment_detail.html", context, status=status)
 
