@@ -15,6 +15,7 @@ urlpatterns = [
     path("wallet/payouts/", views.payouts, name="payouts"),
     path("wallet/payouts/<public_id:payout_id>/card/", views.payout_card, name="payout_card"),
     path("wallet/payouts/settings/", views.payout_settings, name="payout_settings"),
+    path("wallet/how-to-be-paid/", views.payment_step, name="payment_step"),
     path("wallet/withdraw/", views.withdraw_page, name="withdraw"),
     path("wallet/withdraw/<public_id:link_id>/status/", views.withdraw_status, name="withdraw_status"),
     path(

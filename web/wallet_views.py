@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import re
+from urllib.parse import urlsplit
 
 import lnurl
 import segno
@@ -13,21 +15,23 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.money import MSAT_PER_SAT, sats_rounded_up
-from payments import deposits, selectors, services, withdraw
+from payments import deposits, lnurl_client, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.lightning import get_backend, test_wallet_enabled
 from payments.models import Deposit, DepositStatus, PayoutSource, PayoutState, WithdrawLink
 from tasks import bonuses
 from tasks import selectors as task_selectors
+from web.adapters import authenticated_within
 from web.lookups import found_or_404
 from web.once import acts_once
-from web.wallet_forms import BonusForm, DepositForm, PayoutDestinationForm
+from web.wallet_forms import BonusForm, DepositForm, PaymentStepForm, PayoutDestinationForm
 
 STATEMENT_PAGE_SIZE = 30
 # A payout card asks for itself again while the payout is in one of these (not while it waits for a moderator).
@@ -187,6 +191,72 @@ def payout_settings(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Saved. Withdraw your balance with a QR code whenever you like.")
             return redirect("payouts")
     return render(request, "payments/payout_settings.html", {"form": form, "destination": destination})
+
+
+# A browser that signed up or logged in this recently may choose where it is paid without the password again.
+PAYMENT_STEP_FRESH_LOGIN_SECONDS = 15 * 60
+
+
+@login_required
+@acts_once
+def payment_step(request: HttpRequest) -> HttpResponse:
+    """The "How do you want to be paid?" page, right after sign-up and whenever someone comes back to it: a Lightning
+    Address (paid automatically when work is approved) or withdrawing by QR code. Choosing either, or skipping,
+    continues to `next` (the job board without one). Changing where money goes asks for the password, as the payout
+    settings do, unless this browser has only just signed up or logged in."""
+    then = _next_or_board(request)
+    destination = selectors.payout_destination_of(user=request.user)
+    current_address = destination.address if destination is not None else ""
+    form = PaymentStepForm(
+        request.POST or None,
+        initial={"address": current_address},
+        current_address=current_address,
+        password_needed=not authenticated_within(request, PAYMENT_STEP_FRESH_LOGIN_SECONDS),
+    )
+    if request.method == "POST" and form.is_valid() and "password" in form.fields and form.address_changes():
+        problem = _password_problem(request, form.cleaned_data["password"])
+        if problem:
+            form.add_error("password", problem)
+    if request.method == "POST" and form.is_valid():
+        try:
+            destination = services.payout_destination_set(
+                user=request.user,
+                address=form.new_address(),
+                auto_payout=destination.auto_payout if destination is not None else True,
+                minimum_payout_msat=destination.minimum_payout_msat if destination is not None else MSAT_PER_SAT,
+            )
+        except DomainError as error:
+            form.add_error("address", error.message)
+        else:
+            if destination.address:
+                messages.success(request, f"Saved. Payouts go to {destination.wallet_name or destination.address}.")
+            else:
+                messages.success(request, "Saved. Your earnings collect in your wallet: withdraw them with a QR code.")
+            return redirect(then)
+    context = {
+        "form": form,
+        "destination": destination,
+        "then": then,
+        "test_address": _test_wallet_address(request) if test_wallet_enabled() else "",
+    }
+    return render(request, "payments/payment_step.html", context)
+
+
+def _next_or_board(request: HttpRequest) -> str:
+    """Where the payment step continues: `next` when it is a page of this site, else the job board."""
+    then = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(then, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return then if safe else reverse("board")
+
+
+def _test_wallet_address(request: HttpRequest) -> str:
+    """This user's Lightning Address at the development test wallet, which this site serves itself: a LUD-16 name
+    (lowercase letters, digits, `.`, `_`, `-`) at a host the LNURL client may reach over plain http, the one this
+    page was asked at (`make run`'s 127.0.0.1:<port>) or else SITE_URL's. Any name works; theirs reads best."""
+    name = re.sub(r"[^a-z0-9._-]", "", request.user.get_username().lower()).strip(".") or "worker"
+    hosts = [host for host in (request.get_host(), urlsplit(settings.SITE_URL).netloc) if host]
+    host = next((host for host in hosts if lnurl_client.insecure_scheme_if_allowed(host) == "http"), hosts[0])
+    return f"{name}@{host}"
 
 
 PAYOUT_PASSWORD_FAILURES_ALLOWED = 5
