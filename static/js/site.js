@@ -140,8 +140,10 @@
   function rememberTimeZone() {
     var zone;
     try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (error) { return; }
-    if (!zone || document.cookie.split("; ").indexOf("tz=" + encodeURIComponent(zone)) !== -1) { return; }
-    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    // Zone names ("America/Argentina/Buenos_Aires", "Etc/GMT+3") are safe in a cookie as they are.
+    if (!zone || !/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) { return; }
+    if (document.cookie.split("; ").indexOf("tz=" + zone) !== -1) { return; }
+    document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
   }
 
   function focusErrors() {
