@@ -10,6 +10,8 @@ import pytest
 from django.db.models import Count, Q
 
 from core.errors import DomainError
+from marketplace.escrow import escrow_per_slot_msat
+from payments.ledger import account_of_job, balance_msat, ledger_check
 from tasks import services
 from tasks.errors import NoTaskAvailable
 from tasks.models import SLOT_HOLDING_STATUSES, Assignment, Task
@@ -95,3 +97,29 @@ def test_one_worker_double_clicking_from_many_tabs_gets_one_assignment():
     job.refresh_from_db()
     assert job.open_slot_count == 4
     assert sorted(Task.objects.filter(job=job).values_list("slots_open", flat=True)) == [0, 1, 1, 1, 1]
+
+
+def test_removing_tasks_while_workers_claim_them_pays_back_only_untaken_slots():
+    """Issue 9: a requester removes every task of a live job while eight workers claim. Each task is either claimed
+    (and stays) or removed (with its escrow refunded), never both; the escrow left pays exactly the slots taken."""
+    job = make_job(tasks=8)
+    workers = [make_user() for _ in range(8)]
+    tasks = list(Task.objects.filter(job=job).order_by("position"))
+
+    def act(index: int):
+        if index < 8:
+            return services.assignment_claim(job=job, worker=workers[index])
+        return services.task_remove(job=job, actor=job.requester, task_id=tasks[index - 8].public_id)
+
+    results = run_in_threads(16, act, what="a claim or a removal")
+
+    problems = [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError)]
+    assert not problems, problems
+    job.refresh_from_db()
+    remaining = Task.objects.filter(job=job)
+    claimed = Assignment.objects.filter(job=job)
+    assert remaining.count() == job.task_count == claimed.count()
+    assert set(claimed.values_list("task_id", flat=True)) == set(remaining.values_list("id", flat=True))
+    assert job.open_slot_count == 0
+    assert balance_msat(account=account_of_job(job=job)) == escrow_per_slot_msat(job) * claimed.count()
+    assert ledger_check() == []
