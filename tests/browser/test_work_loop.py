@@ -3,13 +3,12 @@
 import re
 
 import pytest
-from django.core import mail
 from playwright.sync_api import expect
 
 from marketplace.models import Job, JobStatus
 from tasks.models import Assignment, AssignmentStatus
-from tests.browser.helpers import log_in
-from tests.factories import PASSWORD, make_user
+from tests.browser.helpers import sign_up
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,18 +23,10 @@ TASKS_CSV = (
 def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     requester_page = new_page()
 
-    # A requester signs up.
-    requester_page.goto("/accounts/signup/")
-    requester_page.locator("#id_email").fill("ada@example.com")
-    requester_page.locator("#id_username").fill("ada")
-    requester_page.locator("#id_password1").fill(PASSWORD)
-    requester_page.locator("#id_password2").fill(PASSWORD)
-    requester_page.get_by_role("button", name="Sign Up").click()
-    # ...and follows the link in the verification email, which logs her in (the same browser signed up).
-    expect(requester_page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
-    confirm_path = re.search(r"(/accounts/confirm-email/[^\s]+)", mail.outbox[-1].body).group(1)
-    requester_page.goto(confirm_path)
-    requester_page.get_by_role("button", name="Confirm").click()
+    # A requester signs up and follows the link in the verification email, which logs her in (the same browser
+    # signed up). Asked how she wants to be paid, she only posts jobs, so she skips that for now.
+    sign_up(requester_page, "ada", PASSWORD)
+    requester_page.get_by_role("link", name="Skip for now").click()
     expect(requester_page.get_by_role("heading", name="Find work")).to_be_visible()
 
     # Creates a job...
@@ -94,10 +85,16 @@ def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     assert job.status == JobStatus.PUBLISHED
     assert job.task_count == 3
 
-    # A worker finds it on the board, claims and submits two tasks.
-    make_user("wendy", display_name="Wendy")
+    # A worker signs up on a phone. She has no Lightning Address yet: her earnings will collect in the wallet and
+    # she withdraws them with a QR code (at the end of this test).
     worker_page = new_page(width=390, height=844)  # a phone
-    log_in(worker_page, "wendy", PASSWORD)
+    sign_up(worker_page, "wendy", PASSWORD, display_name="Wendy")
+    screenshot(worker_page, "payment-step")
+    worker_page.get_by_role("button", name="I'll withdraw with a QR code").click()
+    expect(worker_page.get_by_text("Your earnings collect in your wallet")).to_be_visible()
+
+    # She finds the job on the board, claims and submits two tasks.
+    expect(worker_page.get_by_role("heading", name="Find work")).to_be_visible()
     screenshot(worker_page, "board")
     worker_page.get_by_role("link", name="Is this review positive?").click()
     worker_page.get_by_role("button", name="Start working").click()
