@@ -36,9 +36,12 @@ class FieldKind:
       `label`: what the form builder's menu shows ("Short text").
     - `api_type`: the type of the kind's answer value over the API, as pydantic describes it in the OpenAPI
       document (`str`, `list[str]`, `bool`, `Decimal`). A returned answer holds what `to_json` stored, or None.
-    - `clean_definition(raw, number)`: the kind's own keys of a field definition ("choices" for choice kinds, "min"
-      and "max" for numbers), checked and normalised from what the requester sent, as a dict that is merged over
-      the defaults `{"choices": [], "min": None, "max": None}`. Refuses with InvalidInput whose message starts with
+    - `definition_keys`: the kind's own keys of a field definition ("choices" for choice kinds, "min" and "max"
+      for numbers; none for the others). The form builder shows the inputs of these keys only for the kinds that
+      use them.
+    - `clean_definition(raw, number)`: the kind's own keys (`definition_keys`, no others), checked and normalised
+      from what the requester sent, as a dict that is merged over the defaults
+      `{"choices": [], "min": None, "max": None}`. Refuses with InvalidInput whose message starts with
       "Field {number}: ". The keys every kind has (name, label, help text, required) are checked by
       `answer_forms.clean_form_fields`.
     - `form_field(field, common)`: the Django form field of the worker's answer form for the cleaned definition
@@ -61,6 +64,7 @@ class FieldKind:
     name: str = ""
     label: str = ""
     api_type: Any = str
+    definition_keys: tuple[str, ...] = ()
 
     def clean_definition(self, raw: dict, number: int) -> dict:
         return {}
@@ -126,6 +130,8 @@ class LongTextKind(ShortTextKind):
 class _ChoiceKind(FieldKind):
     """What both choice kinds share: a definition with two to MAX_CHOICES different choices."""
 
+    definition_keys = ("choices",)
+
     def clean_definition(self, raw: dict, number: int) -> dict:
         raw_choices = raw.get("choices")
         if isinstance(raw_choices, str):
@@ -183,6 +189,7 @@ class NumberKind(FieldKind):
     label = "Number"
     # Returned as exact decimal text ("7.5"); a submit may send a JSON number or that text.
     api_type = Decimal
+    definition_keys = ("min", "max")
 
     def clean_definition(self, raw: dict, number: int) -> dict:
         minimum = _clean_bound(raw.get("min"), number, "minimum")
@@ -284,6 +291,11 @@ TEMPLATE_FIELD = TemplateFieldKind()
 def kind_choices() -> list[tuple[str, str]]:
     """The builder's menu of kinds, in the registry's order (a callable, so a form reads the registry when shown)."""
     return [(kind.name, kind.label) for kind in FIELD_KINDS.values()]
+
+
+def kind_specific_keys() -> tuple[str, ...]:
+    """The keys of a field definition that some kinds use and others do not: ("choices", "min", "max")."""
+    return tuple(dict.fromkeys(key for kind in FIELD_KINDS.values() for key in kind.definition_keys))
 
 
 def answer_value_types() -> tuple:

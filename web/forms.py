@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.money import MSAT_PER_SAT
 from core.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
-from marketplace.answer_fields import kind_choices
+from marketplace.answer_fields import FIELD_KINDS, kind_choices, kind_specific_keys
 from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, MAX_REWARD_MSAT, MIN_REWARD_MSAT, Job
 
 
@@ -151,10 +151,22 @@ class BuilderPromptForm(forms.Form):
     )
 
 
+class KindSelect(forms.Select):
+    """The builder's menu of kinds. Each option names the kind-specific inputs its kind uses (`data-uses="min max"`),
+    from the registry, so the builder's script shows only those when the kind changes."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        kind = FIELD_KINDS.get(str(value))
+        if kind is not None:
+            option["attrs"]["data-uses"] = " ".join(kind.definition_keys)
+        return option
+
+
 class BuilderFieldForm(forms.Form):
     name = forms.CharField(max_length=40, help_text="Column name in the results, e.g. label.")
     label = forms.CharField(max_length=300, help_text="The question the worker sees.")
-    kind = forms.ChoiceField(choices=kind_choices)
+    kind = forms.ChoiceField(choices=kind_choices, widget=KindSelect)
     required = forms.BooleanField(required=False, initial=True)
     help_text = forms.CharField(max_length=500, required=False, label="Help text")
     choices = forms.CharField(
@@ -164,6 +176,23 @@ class BuilderFieldForm(forms.Form):
     )
     min = forms.DecimalField(required=False, label="Minimum", help_text="For number fields.")
     max = forms.DecimalField(required=False, label="Maximum", help_text="For number fields.")
+
+    @property
+    def kind_inputs_used(self) -> tuple[str, ...]:
+        """The kind-specific inputs (choices, min, max) that the chosen kind uses; the page hides the others.
+
+        A kind the registry does not know counts as the menu's first kind, the one a browser shows selected."""
+        first_kind = next(iter(FIELD_KINDS.values()))
+        return FIELD_KINDS.get(str(self["kind"].value()), first_kind).definition_keys
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        for key in kind_specific_keys():
+            if key not in self.kind_inputs_used:
+                # A hidden input may still hold what was typed before the kind changed: neither checked nor kept.
+                self.errors.pop(key, None)
+                cleaned_data[key] = self.fields[key].to_python("")
+        return cleaned_data
 
     def as_field_definition(self) -> dict:
         data = self.cleaned_data
