@@ -210,6 +210,8 @@ def _job_form_builder(request: HttpRequest, job: Job) -> HttpResponse:
         formset = BuilderFieldFormSet(request.POST, prefix="fields")
         if "add_field" in request.POST:
             formset = _formset_with_extra_field(request.POST)
+            if formset.total_form_count() >= BuilderFieldFormSet.max_num:
+                messages.info(request, f"A form can have at most {BuilderFieldFormSet.max_num} fields.")
         elif prompt_form.is_valid() and formset.is_valid():
             fields = [
                 form.as_field_definition()
@@ -233,12 +235,13 @@ def _job_form_builder(request: HttpRequest, job: Job) -> HttpResponse:
 
 
 def _formset_with_extra_field(post_data) -> BuilderFieldFormSet:
-    """The posted fields as typed, plus one empty field: the builder's 'Add a field' works without JavaScript.
+    """The posted fields as typed, plus one empty field unless the form has as many as it may: the builder's 'Add a
+    field' works without JavaScript.
 
     The formset is unbound, so the new, still empty field is not shown with "required" errors.
     """
     try:
-        total = min(int(post_data.get("fields-TOTAL_FORMS", 0) or 0), 49)
+        total = min(int(post_data.get("fields-TOTAL_FORMS", 0) or 0), BuilderFieldFormSet.max_num)
     except ValueError:
         # Not a number: the formset as posted says what is wrong (its management form is invalid), with no 500.
         return BuilderFieldFormSet(post_data, prefix="fields")
@@ -249,7 +252,8 @@ def _formset_with_extra_field(post_data) -> BuilderFieldFormSet:
             continue
         rows.append({name: post_data.get(prefix + name, "") for name in BUILDER_TEXT_FIELDS})
         rows[-1]["required"] = bool(post_data.get(prefix + "required"))
-    rows.append({"kind": "short_text", "required": True})
+    if len(rows) < BuilderFieldFormSet.max_num:
+        rows.append({"kind": "short_text", "required": True})
     return BuilderFieldFormSet(initial=rows, prefix="fields")
 
 

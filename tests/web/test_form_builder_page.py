@@ -10,6 +10,7 @@ from marketplace.answer_fields import FIELD_KINDS, kind_specific_keys
 from tests.factories import make_bare_draft, make_job
 from tests.html_parsing import start_tags
 from tests.marketplace.requester_posts import NOTE_FIELD, NOUN_FIELD, builder_post
+from tests.pages import messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,19 @@ def test_a_published_jobs_form_offers_no_adding_or_removing(requester_client, re
     assert "data-builder-remove" not in html
     assert "<template" not in html
     assert kind_inputs_shown(html) == [["choices"], []]
+
+
+def test_add_a_field_without_javascript_keeps_all_fields_of_a_full_form_and_says_why_none_was_added(
+    requester_client, requester
+):
+    """It used to keep 49 of them, so the 50th field typed was lost."""
+    job = make_bare_draft(requester=requester)
+    fields = [{**NOTE_FIELD, "name": f"note_{number}"} for number in range(1, 51)]
+
+    response = requester_client.post(
+        reverse("job_form", args=[job.public_id]), builder_post(fields, button="add_field")
+    )
+
+    formset = response.context["formset"]
+    assert [form["name"].value() for form in formset.forms] == [field["name"] for field in fields]
+    assert messages_of(response) == ["A form can have at most 50 fields."]
