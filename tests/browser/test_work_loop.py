@@ -89,9 +89,11 @@ def test_form_builder_job_from_signup_to_reviewed_work(new_page, screenshot):
     # she withdraws them with a QR code (at the end of this test).
     worker_page = new_page(width=390, height=844)  # a phone
     sign_up(worker_page, "wendy", PASSWORD, display_name="Wendy")
-    screenshot(worker_page, "payment-step")
+    screenshot(worker_page, "phone-payment-step")
     worker_page.get_by_role("button", name="I'll withdraw with a QR code").click()
     expect(worker_page.get_by_text("Your earnings collect in your wallet")).to_be_visible()
+    # She goes on at a desktop (the README's pictures; tests/browser/test_phone_layout.py covers the phone views).
+    worker_page.set_viewport_size({"width": 1280, "height": 900})
 
     # She finds the job on the board, claims and submits two tasks.
     expect(worker_page.get_by_role("heading", name="Find work")).to_be_visible()
