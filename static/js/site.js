@@ -146,6 +146,22 @@
     document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
   }
 
+  // The phone menu (a <details> in the header) closes on Escape, giving the focus back to "Menu", and when a tap
+  // lands outside it.
+  function connectNavMenu() {
+    var menu = document.querySelector("details.nav-menu");
+    if (!menu) { return; }
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.open) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (menu.open && !menu.contains(event.target)) { menu.open = false; }
+    });
+  }
+
   function focusErrors() {
     var summary = document.querySelector(".error-summary[tabindex]");
     if (summary) { summary.focus(); }
@@ -159,6 +175,7 @@
     connectShortcuts();
     connectConfirmations();
     connectSelectAll();
+    connectNavMenu();
     focusErrors();
   });
 })();

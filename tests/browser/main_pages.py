@@ -36,7 +36,7 @@ def make_marketplace() -> Marketplace:
     frame), a submission waiting for review, earnings and a paid payout."""
     requester = make_user()
     worker = make_user(funds_sats=0)
-    job = make_job(requester=requester, tasks=5, tags=["reviews", "english"])
+    job = make_job(requester=requester, tasks=5, tags=["reviews", "english"], estimated_seconds_per_task=45)
     draft = make_draft_job(requester=requester, title="A draft")
     make_submitted_assignment(job=job, worker=worker)
     approved = make_submitted_assignment(job=job)
@@ -59,7 +59,8 @@ def make_marketplace() -> Marketplace:
 
 
 def visitor_pages(data: Marketplace) -> list[str]:
-    return ["/", f"/jobs/{data.job.public_id}/", "/accounts/login/", "/accounts/signup/"]
+    job = data.job.public_id
+    return ["/", f"/jobs/{job}/", f"/jobs/{job}/preview/", "/accounts/login/", "/accounts/signup/"]
 
 
 def worker_pages(data: Marketplace) -> list[str]:
@@ -71,6 +72,7 @@ def worker_pages(data: Marketplace) -> list[str]:
         "/wallet/",
         "/wallet/payouts/",
         "/wallet/withdraw/",
+        "/wallet/how-to-be-paid/",
         "/activity/",
     ]
 
@@ -85,6 +87,9 @@ def requester_pages(data: Marketplace) -> list[str]:
         f"/requester/jobs/{job}/form/",
         f"/requester/jobs/{draft}/form/",
         f"/requester/jobs/{draft}/tasks/",
+        f"/requester/jobs/{draft}/tasks/{data.draft.tasks.order_by('position').first().public_id}/",
+        f"/requester/jobs/{job}/tasks/",
+        f"/requester/jobs/{job}/preview/",
         review,
         f"{review}?status=approved",
         f"{review}?status=submitted&worker={data.worker.public_id}",

@@ -88,6 +88,17 @@ def test_on_a_phone_the_navigation_is_one_row_and_a_menu_that_works_with_the_key
     page.keyboard.press("Space")
     expect(wallet).to_be_hidden()
 
+    # Escape closes it from inside and gives the focus back to "Menu"; a tap outside closes it too.
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    expect(wallet).to_be_hidden()
+    expect(menu).to_be_focused()
+    menu.click()
+    expect(wallet).to_be_visible()
+    page.mouse.click(200, 700)
+    expect(wallet).to_be_hidden()
+
 
 def test_on_a_desktop_the_links_show_in_the_header_row_without_a_menu(new_page):
     worker = make_user()
