@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,14 +25,15 @@ from payments import deposits, lnurl_client, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.lightning import get_backend, test_wallet_enabled
 from payments.models import Deposit, DepositStatus, PayoutSource, PayoutState, WithdrawLink
-from tasks import bonuses
+from tasks import bonuses, statement
 from tasks import selectors as task_selectors
 from web.adapters import authenticated_within
 from web.lookups import found_or_404
 from web.once import acts_once
 from web.wallet_forms import BonusForm, DepositForm, PaymentStepForm, PayoutDestinationForm
 
-STATEMENT_PAGE_SIZE = 30
+STATEMENT_PAGE_SIZE = 30  # transactions: a reward or a bonus paid makes two lines, with its fee
+PAYOUTS_PAGE_SIZE = 25
 # A payout card asks for itself again while the payout is in one of these (not while it waits for a moderator).
 PAYOUT_STATES_ON_THEIR_WAY = frozenset(
     {PayoutState.CREATED, PayoutState.INVOICE_REQUESTED, PayoutState.INVOICE_VERIFIED, PayoutState.SENDING}
@@ -53,12 +53,18 @@ def qr_svg(text: str) -> str:
 
 @login_required
 def wallet(request: HttpRequest) -> HttpResponse:
-    entries = Paginator(selectors.statement(user=request.user), STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    """Balances, escrow by job and the statement, in whole sats; `?exact=1` shows every amount to the millisatoshi."""
+    exact = request.GET.get("exact") == "1"
+    page = statement.wallet_statement(
+        user=request.user, page_number=request.GET.get("page"), page_size=STATEMENT_PAGE_SIZE
+    )
     context = {
         "summary": selectors.wallet_summary(user=request.user),
         "escrow_accounts": selectors.escrow_by_job(user=request.user),
         "withdraw_min_msat": settings.WITHDRAW_MIN_MSAT,
-        "page": entries,
+        "page": page,
+        "exact": exact,
+        "query_string": "exact=1" if exact else "",
         "backend_moves_real_money": get_backend().moves_real_money,
     }
     return render(request, "payments/wallet.html", context)
@@ -135,7 +141,9 @@ def deposit_pay_with_dev_wallet(request: HttpRequest, deposit_id: str) -> HttpRe
 
 @login_required
 def payouts(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.payouts_of_worker(worker=request.user), 25).get_page(request.GET.get("page"))
+    page = statement.payouts_with_paid_work(
+        worker=request.user, page_number=request.GET.get("page"), page_size=PAYOUTS_PAGE_SIZE
+    )
     context = {
         "page": page,
         "summary": selectors.wallet_summary(user=request.user),
@@ -150,7 +158,7 @@ def payouts(request: HttpRequest) -> HttpResponse:
 @login_required
 def payout_card(request: HttpRequest, payout_id: str) -> HttpResponse:
     """One payout's card, which the payouts page asks for again while the payout is on its way."""
-    payout = found_or_404(selectors.payout_of_worker_get, worker=request.user, public_id=payout_id)
+    payout = found_or_404(statement.payout_with_paid_work_get, worker=request.user, public_id=payout_id)
     return render(
         request, "payments/_payout_card.html", {"payout": payout, "polled_states": PAYOUT_STATES_ON_THEIR_WAY}
     )

@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import format_html
 
 from core.ids import is_public_id, is_worker_id
-from core.money import MSAT_PER_SAT, format_sats, sats_rounded_up
+from core.money import format_number, format_whole_sats, sats_rounded_down, sats_rounded_up, sats_word
 from marketplace.answer_fields import answer_kinds
 from web.once import FORM_TOKEN_FIELD
 
@@ -13,20 +13,60 @@ register = template.Library()
 
 @register.filter
 def sats(msat: int | None) -> str:
-    """Millisatoshis as sats for people (core.money.format_sats)."""
-    return format_sats(msat)
+    """Millisatoshis as whole sats someone has, is owed or receives: rounded down (core.money)."""
+    return format_whole_sats(msat)
 
 
 @register.filter
-def sats_unit(msat: int | None) -> str:
-    """The word after an amount of sats: "sat" for exactly one, "sats" otherwise (1.5 sats, 0 sats)."""
-    return "sat" if msat == MSAT_PER_SAT else "sats"
+def sats_due(msat: int | None) -> str:
+    """Millisatoshis as whole sats someone must pay: rounded up, so the amount shown always covers it."""
+    return format_whole_sats(msat, round_up=True)
+
+
+@register.filter
+def sats_unit(msat: int | None, rounding: str = "down") -> str:
+    """The word after an amount: "sat" when the whole number shown is one. After `sats_due`, say
+    `sats_unit:"up"` (1,500 msat is "1 sat" owed but "2 sats" due)."""
+    if msat is None:
+        return "sats"
+    return sats_word(sats_rounded_up(msat) if rounding == "up" else sats_rounded_down(msat))
+
+
+@register.filter
+def msat(amount_msat: int | None) -> str:
+    """An exact amount in millisatoshis, grouped like every number: only where someone asked for precision."""
+    return "" if amount_msat is None else format_number(amount_msat)
 
 
 @register.filter
 def number(value: int | None) -> str:
     """A count or a number of whole sats already counted, grouped by commas like every other number."""
-    return "" if value is None else f"{int(value):,}"
+    return "" if value is None else format_number(value)
+
+
+@register.filter
+def amount(amount_msat: int | None, exact: bool = False) -> str:
+    """A balance someone has: whole sats rounded down, or to the millisatoshi on a page they asked to be exact."""
+    return msat(amount_msat) if exact else sats(amount_msat)
+
+
+# The typographic minus sign, as the statement has always shown it (a hyphen is too short beside digits).
+MINUS = "\N{MINUS SIGN}"
+
+
+@register.filter
+def signed_sats(amount_msat: int) -> str:
+    """A statement line in whole sats with its sign: money that came in rounded down, money that went out rounded
+    up (each line as the rule for whole sats says; the exact amounts are a click away)."""
+    if amount_msat < 0:
+        return f"{MINUS}{format_whole_sats(-amount_msat, round_up=True)}"
+    return f"+{format_whole_sats(amount_msat)}"
+
+
+@register.filter
+def signed_msat(amount_msat: int) -> str:
+    """A statement line to the millisatoshi, with its sign."""
+    return f"{MINUS}{format_number(-amount_msat)}" if amount_msat < 0 else f"+{format_number(amount_msat)}"
 
 
 @register.filter
@@ -88,20 +128,9 @@ def answer_items(job, answer: dict | None) -> list[tuple[str, str]]:
 
 
 @register.filter
-def sats_abs(msat: int | None) -> str:
-    return sats(abs(msat)) if msat is not None else ""
-
-
-@register.filter
 def sats_plain(msat: int | None) -> str:
     """Whole sats as plain digits, for form values and URLs."""
-    return str(int(msat or 0) // MSAT_PER_SAT)
-
-
-@register.filter
-def sats_ceil(msat: int | None) -> int:
-    """Millisatoshis rounded up to whole sats: what must be added to cover an amount."""
-    return sats_rounded_up(msat or 0)
+    return str(sats_rounded_down(msat or 0))
 
 
 @register.filter
