@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, F, Sum, Value, When
 
+from core.money import format_number, sats_rounded_up, sats_word
 from payments.errors import InsufficientFunds, LedgerError
 from payments.models import NON_NEGATIVE_KINDS, Account, AccountKind, LedgerEntry, LedgerTransaction
 
@@ -101,9 +102,11 @@ def _check_no_owed_account_goes_negative(lines: list[Line], locked: dict[int, Ac
     for account_id, delta in _net_change_by_account(lines).items():
         account = locked[account_id]
         if account.kind in NON_NEGATIVE_KINDS and account.balance_msat + delta < 0:
+            missing_msat = -(account.balance_msat + delta)
+            missing_sats = sats_rounded_up(missing_msat)  # what must be added, so never less than it takes
             raise InsufficientFunds(
-                f"Not enough funds: {-(account.balance_msat + delta) // 1000:,} sats missing.",
-                details={"missing_msat": -(account.balance_msat + delta), "account": account.kind},
+                f"Not enough funds: {format_number(missing_sats)} {sats_word(missing_sats)} missing.",
+                details={"missing_msat": missing_msat, "account": account.kind},
             )
 
 
