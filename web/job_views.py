@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
-from core.money import MSAT_PER_SAT, sats_rounded_up
+from core.money import MSAT_PER_SAT, sats_rounded_up, sats_word
 from core.selectors import events_for_user
 from marketplace import answer_forms, selectors, services
 from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat, publish_cost_msat
@@ -432,7 +432,10 @@ def job_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
         service(job=job, actor=request.user)
     except InsufficientFunds as error:
         missing_sats = sats_rounded_up(error.details["missing_msat"])
-        messages.error(request, f"Your balance is {missing_sats:,} sats short of this job's escrow. Add funds first.")
+        messages.error(
+            request,
+            f"Your balance is {missing_sats:,} {sats_word(missing_sats)} short of this job's escrow. Add funds first.",
+        )
     except DomainError as error:
         messages.error(request, error.message)
     else:

@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
-from core.money import MSAT_PER_SAT, sats_rounded_up
+from core.money import MSAT_PER_SAT, sats_rounded_up, sats_word
 from payments import deposits, lnurl_client, selectors, services, withdraw
 from payments.errors import InsufficientFunds, WithdrawRefused
 from payments.lightning import get_backend, test_wallet_enabled
@@ -349,11 +349,15 @@ def bonus_create(request: HttpRequest, assignment_id: str) -> HttpResponse:
             )
         except InsufficientFunds as error:
             missing_sats = sats_rounded_up(error.details["missing_msat"])
-            messages.error(request, f"Your balance is {missing_sats:,} sats short of this bonus. Add funds first.")
+            messages.error(
+                request,
+                f"Your balance is {missing_sats:,} {sats_word(missing_sats)} short of this bonus. Add funds first.",
+            )
         except DomainError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Bonus of {form.cleaned_data['amount_sats']:,} sats sent.")
+            bonus_sats = form.cleaned_data["amount_sats"]
+            messages.success(request, f"Bonus of {bonus_sats:,} {sats_word(bonus_sats)} sent.")
     return redirect(f"{reverse('review_queue', args=[assignment.job.public_id])}?status={assignment.status}")
 
 
@@ -456,5 +460,6 @@ def withdraw_with_dev_wallet(request: HttpRequest, link_id: str) -> HttpResponse
     except WithdrawRefused as error:
         messages.error(request, error.message)
         return redirect("payouts")
-    messages.success(request, f"The test wallet asked for {payout.amount_msat // MSAT_PER_SAT:,} sats; paying now.")
+    asked_sats = payout.amount_msat // MSAT_PER_SAT
+    messages.success(request, f"The test wallet asked for {asked_sats:,} {sats_word(asked_sats)}; paying now.")
     return redirect("payouts")

@@ -11,13 +11,9 @@
     return /^\d{1,12}$/.test(text) ? Number(text) : null;
   }
 
-  // As core.money.format_sats: whole sats grouped by commas, a fraction only when there is one.
-  function formatSats(msat) {
-    var whole = Math.floor(msat / MSAT_PER_SAT);
-    var rest = msat % MSAT_PER_SAT;
-    var text = whole.toLocaleString("en-US");
-    if (rest) { text += ("." + String(rest).padStart(3, "0")).replace(/0+$/, ""); }
-    return text;
+  // As the sats_due filter: what the requester pays, in whole sats rounded up, grouped by commas.
+  function formatSatsDue(msat) {
+    return Math.ceil(msat / MSAT_PER_SAT).toLocaleString("en-US");
   }
 
   function connectCostSummary() {
@@ -28,6 +24,8 @@
     function show(name, text) {
       var output = summary.querySelector('[data-cost="' + name + '"]');
       if (output) { output.textContent = text; }
+      var unit = summary.querySelector('[data-cost-unit="' + name + '"]');
+      if (unit) { unit.textContent = text === "1" ? "sat" : "sats"; }
     }
     function update() {
       var rewardSats = wholeNumber(form.elements.reward_sats);
@@ -42,11 +40,11 @@
       var rewardMsat = rewardSats * MSAT_PER_SAT;
       var feeMsat = Math.ceil(rewardMsat * basisPoints / 10000);
       var perTask = (rewardMsat + feeMsat) * assignments;
-      show("reward", formatSats(rewardMsat));
-      show("fee", formatSats(feeMsat));
+      show("reward", formatSatsDue(rewardMsat));
+      show("fee", formatSatsDue(feeMsat));
       show("assignments", String(assignments));
-      show("per-task", formatSats(perTask));
-      show("per-hundred", formatSats(perTask * 100));
+      show("per-task", formatSatsDue(perTask));
+      show("per-hundred", formatSatsDue(perTask * 100));
       show("per-hour", estimate ? Math.floor(rewardSats * 3600 / estimate).toLocaleString("en-US") : "–");
     }
     form.addEventListener("input", update);

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)])
 def test_the_cost_follows_the_terms_and_the_expiry_is_in_the_browsers_time_zone(
-    chromium, live_server, settings, width, height
+    chromium, live_server, settings, screenshot, width, height
 ):
     settings.PLATFORM_FEE_BASIS_POINTS = 1_000
     requester = make_user()
@@ -40,8 +40,16 @@ def test_the_cost_follows_the_terms_and_the_expiry_is_in_the_browsers_time_zone(
         expect(summary.locator('[data-cost="per-hundred"]')).to_have_text("6,600")
         expect(summary.locator('[data-cost="per-hour"]')).to_have_text("2,400")
         page.get_by_label("Reward per assignment (sats)").fill("15")
-        expect(summary.locator('[data-cost="fee"]')).to_have_text("1.5")
-        expect(summary.locator('[data-cost="per-task"]')).to_have_text("49.5")
+        # Fractions of a sat are rounded up, as everything a requester pays is shown (1.5 and 49.5 sats).
+        expect(summary.locator('[data-cost="fee"]')).to_have_text("2")
+        expect(summary.locator('[data-cost="per-task"]')).to_have_text("50")
+        expect(summary.locator('[data-cost="per-hundred"]')).to_have_text("4,950")
+        page.get_by_label("Reward per assignment (sats)").fill("5")
+        expect(summary.locator('[data-cost="fee"]')).to_have_text("1")
+        expect(summary.locator('[data-cost-unit="fee"]')).to_have_text("sat")
+        page.get_by_label("Reward per assignment (sats)").fill("15")
+        if width > 600:
+            screenshot(page, "post-a-job")
         page.get_by_label("Expires (optional, Asia/Tokyo time)").fill("2031-01-01T09:00")
         page.get_by_role("button", name="Save draft and continue").click()
         expect(page.get_by_role("heading", name="Answer form")).to_be_visible()

@@ -88,7 +88,8 @@ def test_the_expiry_change_on_the_manage_page_uses_the_time_zone_too(client, req
     job = make_job(requester=requester)
     client.force_login(requester)
     client.cookies["tz"] = "America/New_York"
-    assert "New expiry (America/New_York time)" in client.get(reverse("job_manage", args=[job.public_id])).content.decode()
+    manage_page = client.get(reverse("job_manage", args=[job.public_id])).content.decode()
+    assert "New expiry (America/New_York time)" in manage_page
     client.post(reverse("job_expiry", args=[job.public_id]), {"expires_at": "2031-07-01T12:00"})
     job.refresh_from_db()
     assert job.expires_at == datetime(2031, 7, 1, 16, 0, tzinfo=UTC)
