@@ -12,7 +12,8 @@ MAX_REWARD_MSAT = 1_000_000 * MSAT_PER_SAT
 MAX_ASSIGNMENTS_PER_TASK = 100
 MIN_TIME_LIMIT_SECONDS = 60
 MAX_TIME_LIMIT_SECONDS = 7 * 24 * 3600
-MAX_AUTO_APPROVE_SECONDS = 30 * 24 * 3600
+# Whatever is not reviewed by then is approved and paid: a worker waits at most two weeks for their pay.
+MAX_AUTO_APPROVE_SECONDS = 14 * 24 * 3600
 
 
 class User(AbstractUser):

@@ -486,7 +486,7 @@ def _check_job_terms(
     if not MIN_TIME_LIMIT_SECONDS <= time_limit_seconds <= MAX_TIME_LIMIT_SECONDS:
         raise InvalidInput("The time limit must be between 1 minute and 7 days.")
     if not 0 <= auto_approve_seconds <= MAX_AUTO_APPROVE_SECONDS:
-        raise InvalidInput("The auto-approve delay must be between 0 and 30 days.")
+        raise InvalidInput("The auto-approve delay must be between 0 and 14 days.")
     if estimated_seconds_per_task is not None and not 1 <= estimated_seconds_per_task <= time_limit_seconds:
         raise InvalidInput("The estimated time per task must be at least 1 second and at most the time limit.")
     if expires_at is not None and expires_at <= timezone.now() + timedelta(minutes=1):

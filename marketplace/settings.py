@@ -48,7 +48,9 @@ INSTALLED_APPS = [
     "marketplace",
     "tasks",
     "payments",
+    "moderation",
     "api",
+    "notifications",
     "web",
     "ninja",
 ]

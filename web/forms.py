@@ -8,7 +8,7 @@ from django.utils import timezone
 from core.money import MSAT_PER_SAT
 from core.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
 from marketplace.answer_fields import FIELD_KINDS, kind_choices, kind_specific_keys
-from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, MAX_REWARD_MSAT, MIN_REWARD_MSAT, Job
+from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, MAX_AUTO_APPROVE_SECONDS, MAX_REWARD_MSAT, MIN_REWARD_MSAT, Job
 
 
 class SignupForm(AllauthSignupForm):
@@ -68,7 +68,7 @@ class JobTermsForm(forms.Form):
     auto_approve_hours = forms.IntegerField(
         label="Auto-approve after (hours)",
         min_value=0,
-        max_value=30 * 24,
+        max_value=MAX_AUTO_APPROVE_SECONDS // 3600,
         initial=72,
         help_text="Submissions you have not reviewed by then are approved and paid automatically.",
     )

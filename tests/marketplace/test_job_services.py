@@ -81,7 +81,7 @@ def test_job_create_reuses_existing_tags(requester):
         pytest.param({"time_limit_seconds": 59}, id="time-limit-too-short"),
         pytest.param({"time_limit_seconds": 7 * 24 * 3600 + 1}, id="time-limit-too-long"),
         pytest.param({"auto_approve_seconds": -1}, id="negative-auto-approve"),
-        pytest.param({"auto_approve_seconds": 30 * 24 * 3600 + 1}, id="auto-approve-too-long"),
+        pytest.param({"auto_approve_seconds": 14 * 24 * 3600 + 1}, id="auto-approve-too-long"),
         pytest.param({"expires_at": "past"}, id="expiry-in-the-past"),
         pytest.param({"expires_at": "now"}, id="expiry-now"),
         pytest.param({"tags": [f"tag{n}" for n in range(11)]}, id="eleven-tags"),
@@ -108,7 +108,7 @@ def test_job_create_accepts_the_bounds(requester):
             reward_msat=1_000,
             assignments_per_task=100,
             time_limit_seconds=60,
-            auto_approve_seconds=30 * 24 * 3600,
+            auto_approve_seconds=14 * 24 * 3600,
             tags=[f"tag{n}" for n in range(10)],
             expires_at=timezone.now() + timedelta(days=1),
         ),
@@ -520,3 +520,14 @@ def test_other_requesters_drafts_are_not_affected_by_my_actions(requester):
     services.job_publish(job=mine, actor=requester)
     theirs.refresh_from_db()
     assert theirs.status == JobStatus.DRAFT
+
+
+def test_a_published_jobs_review_deadline_cannot_be_lengthened(requester):
+    """Issue 10: the auto-approve delay is a term the worker counts on; after publishing the terms are fixed."""
+    job = make_job(requester=requester, auto_approve_seconds=3 * 24 * 3600)
+    with pytest.raises(InvalidTransition):
+        services.job_revise_draft(
+            job=job, actor=requester, terms={"auto_approve_seconds": 14 * 24 * 3600}, form=services.AnswerFormChange()
+        )
+    job.refresh_from_db()
+    assert job.auto_approve_seconds == 3 * 24 * 3600

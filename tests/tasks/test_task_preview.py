@@ -72,3 +72,19 @@ def test_the_instructions_are_open_on_a_workers_first_task_of_a_job_only(client,
     assert open_details in start_tags(first_page)
     assert open_details not in start_tags(second_page)
     assert ("details", {"class": "card instructions"}) in start_tags(second_page)
+
+
+def test_the_task_page_says_when_the_work_is_paid_at_the_latest(client, worker):
+    job = make_job(tasks=2, auto_approve_seconds=2 * 24 * 3600)
+    client.force_login(worker)
+    open_one = make_claimed_assignment(job=job, worker=worker)
+    page = visible_text(client.get(reverse("assignment_detail", args=[open_one.public_id])).content.decode())
+    assert "Paid at the latest 2 days after you submit" in page
+
+
+def test_the_submitted_task_page_says_when_it_is_approved_automatically(client, worker):
+    job = make_job(tasks=1)
+    client.force_login(worker)
+    submitted = make_submitted_assignment(job=job, worker=worker)
+    page = visible_text(client.get(reverse("assignment_detail", args=[submitted.public_id])).content.decode())
+    assert "it is approved and paid automatically" in page

@@ -1,0 +1,1 @@
+"""Moderators' decisions: bans, reports, hiding and force-closing jobs (issue 10)."""
