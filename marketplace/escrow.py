@@ -11,7 +11,15 @@ These functions run inside the caller's transaction (the job or assignment row i
 from django.conf import settings
 
 from marketplace.models import Job, JobStatus, User
-from payments.ledger import Line, _lock_accounts, account_of_job, account_of_user, ledger_post, platform_account
+from payments.ledger import (
+    Line,
+    _lock_accounts,
+    account_of_job,
+    account_of_user,
+    dispute_hold_account_of_job,
+    ledger_post,
+    platform_account,
+)
 from payments.models import AccountKind, TransactionKind
 
 BASIS_POINTS = 10_000
@@ -125,3 +133,69 @@ def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
         lines=[Line(escrow, -surplus), Line(requester_balance, surplus)],
     )
     return surplus
+
+
+# Disputes ---------------------------------------------------------------------------------------------------------
+# The disputed slot's reward + fee sit in the job's dispute hold until a decision. Each movement happens once per
+# dispute (its key names the dispute and the step).
+
+
+def dispute_hold_from_escrow(*, job: Job, dispute_key: str) -> int:
+    """The hold taken from the slot the rejection re-opened (the caller takes that slot off the board)."""
+    amount = escrow_per_slot_msat(job)
+    _move(
+        kind=TransactionKind.DISPUTE_HOLD,
+        key=f"dispute-hold:{dispute_key}",
+        source=account_of_job(job=job),
+        destination=dispute_hold_account_of_job(job=job),
+        amount_msat=amount,
+        memo=f"Held for a dispute on “{job.title}”",
+    )
+    return amount
+
+
+def dispute_hold_from_balance(*, job: Job, dispute_key: str) -> int:
+    """The hold taken from the requester's balance, when the rejected slot's escrow went back to them or to another
+    worker. InsufficientFunds when the balance is short."""
+    amount = escrow_per_slot_msat(job)
+    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
+    _move(
+        kind=TransactionKind.DISPUTE_HOLD,
+        key=f"dispute-hold:{dispute_key}",
+        source=requester_balance,
+        destination=dispute_hold_account_of_job(job=job),
+        amount_msat=amount,
+        memo=f"Held for a dispute on “{job.title}”",
+    )
+    return amount
+
+
+def dispute_release_to_escrow(*, job: Job, dispute_key: str, amount_msat: int) -> None:
+    """The hold back into the job's escrow: to pay the overturned work, or to fund the slot again when upheld."""
+    _move(
+        kind=TransactionKind.DISPUTE_RELEASE,
+        key=f"dispute-release:{dispute_key}",
+        source=dispute_hold_account_of_job(job=job),
+        destination=account_of_job(job=job),
+        amount_msat=amount_msat,
+        memo=f"Dispute on “{job.title}” decided",
+    )
+
+
+def dispute_release_to_requester(*, job: Job, dispute_key: str, amount_msat: int) -> None:
+    """The hold back to the requester: the rejection stands and the job takes no more work."""
+    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
+    _move(
+        kind=TransactionKind.DISPUTE_RELEASE,
+        key=f"dispute-release:{dispute_key}",
+        source=dispute_hold_account_of_job(job=job),
+        destination=requester_balance,
+        amount_msat=amount_msat,
+        memo=f"Dispute on “{job.title}” decided: the hold back in the requester's balance",
+    )
+
+
+def _move(*, kind: str, key: str, source, destination, amount_msat: int, memo: str) -> None:
+    if amount_msat == 0:
+        return
+    ledger_post(kind=kind, key=key, memo=memo, lines=[Line(source, -amount_msat), Line(destination, amount_msat)])

@@ -249,6 +249,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "api.background.deliver_due_webhooks",
         "schedule": env.float("SWEEP_WEBHOOKS_SECONDS", default=30.0),
     },
+    "escalate-due-disputes": {
+        "task": "tasks.background.escalate_due_disputes",
+        "schedule": env.float("SWEEP_DISPUTES_SECONDS", default=300.0),
+    },
     "close-expired-jobs": {
         "task": "marketplace.background.close_expired_jobs",
         "schedule": env.float("SWEEP_CLOSE_JOBS_SECONDS", default=300.0),
@@ -361,3 +365,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Disputes (issue 10): a rejected worker may dispute for this many days; the requester has this many days to withdraw
+# the rejection before the dispute goes to the moderators.
+DISPUTE_WINDOW_DAYS = env.int("DISPUTE_WINDOW_DAYS", default=7)
+DISPUTE_REQUESTER_DAYS = env.int("DISPUTE_REQUESTER_DAYS", default=3)

@@ -34,6 +34,10 @@ def account_of_job(*, job: "Job") -> Account:
     return _account(kind=AccountKind.JOB_ESCROW, user=None, job=job)
 
 
+def dispute_hold_account_of_job(*, job: "Job") -> Account:
+    return _account(kind=AccountKind.DISPUTE_HOLD, user=None, job=job)
+
+
 def platform_account(*, kind: str) -> Account:
     return _account(kind=kind, user=None, job=None)
 

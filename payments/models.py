@@ -16,6 +16,9 @@ from core.ids import public_id_field
 class AccountKind(models.TextChoices):
     REQUESTER_AVAILABLE = "requester_available", "Requester balance"
     JOB_ESCROW = "job_escrow", "Job escrow"
+    # The reward + fee of a disputed assignment, out of the escrow's refunds and the requester's balance until a
+    # decision: an overturn pays the worker from it, an upheld rejection gives it back.
+    DISPUTE_HOLD = "dispute_hold", "Dispute hold"
     WORKER_EARNED = "worker_earned", "Worker earnings"
     PAYOUTS_IN_FLIGHT = "payouts_in_flight", "Payouts in flight"
     PLATFORM_FEES = "platform_fees", "Platform fees"
@@ -25,6 +28,7 @@ class AccountKind(models.TextChoices):
 
 
 USER_ACCOUNT_KINDS = frozenset({AccountKind.REQUESTER_AVAILABLE, AccountKind.WORKER_EARNED})
+JOB_ACCOUNT_KINDS = frozenset({AccountKind.JOB_ESCROW, AccountKind.DISPUTE_HOLD})
 
 
 class PayoutSource(models.TextChoices):
@@ -36,7 +40,13 @@ class PayoutSource(models.TextChoices):
 
 # Accounts that hold money somebody is owed: never below zero.
 NON_NEGATIVE_KINDS = frozenset(
-    {AccountKind.REQUESTER_AVAILABLE, AccountKind.WORKER_EARNED, AccountKind.JOB_ESCROW, AccountKind.PAYOUTS_IN_FLIGHT}
+    {
+        AccountKind.REQUESTER_AVAILABLE,
+        AccountKind.WORKER_EARNED,
+        AccountKind.JOB_ESCROW,
+        AccountKind.DISPUTE_HOLD,
+        AccountKind.PAYOUTS_IN_FLIGHT,
+    }
 )
 
 
@@ -66,9 +76,9 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(kind__in=sorted(USER_ACCOUNT_KINDS), user__isnull=False, job__isnull=True)
-                    | Q(kind=AccountKind.JOB_ESCROW, user__isnull=True, job__isnull=False)
+                    | Q(kind__in=sorted(JOB_ACCOUNT_KINDS), user__isnull=True, job__isnull=False)
                     | (
-                        ~Q(kind__in=[*sorted(USER_ACCOUNT_KINDS), AccountKind.JOB_ESCROW])
+                        ~Q(kind__in=[*sorted(USER_ACCOUNT_KINDS), *sorted(JOB_ACCOUNT_KINDS)])
                         & Q(user__isnull=True, job__isnull=True)
                     )
                 ),
@@ -90,6 +100,8 @@ class TransactionKind(models.TextChoices):
     PAYOUT_START = "payout_start", "Payout started"
     PAYOUT_SUCCESS = "payout_success", "Payout sent"
     PAYOUT_RETURN = "payout_return", "Payout failed, returned"
+    DISPUTE_HOLD = "dispute_hold", "Held for a dispute"
+    DISPUTE_RELEASE = "dispute_release", "Dispute hold released"
 
 
 class LedgerTransaction(models.Model):

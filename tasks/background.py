@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tasks import services
+from tasks import disputes, services
 
 
 @shared_task
@@ -13,3 +13,8 @@ def expire_overdue_assignments() -> int:
 @shared_task
 def auto_approve_due_submissions() -> int:
     return services.assignments_auto_approve_due()
+
+
+@shared_task
+def escalate_due_disputes() -> int:
+    return disputes.disputes_escalate_due()

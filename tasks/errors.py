@@ -27,3 +27,13 @@ class AnswerInvalid(InvalidInput):
 
 class TaskCsvInvalid(InvalidInput):
     """`details` holds `row` and `column` where the problem is."""
+
+
+class ReviewPeriodOver(DomainError):
+    """A rejection after the submission's auto-approve time: the worker was promised approval by then."""
+
+    code = "review_period_over"
+
+
+class DisputeRefused(DomainError):
+    code = "dispute_refused"

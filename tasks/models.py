@@ -49,7 +49,9 @@ ASSIGNMENT_TRANSITIONS: dict[str, set[str]] = {
     },
     AssignmentStatus.SUBMITTED: {AssignmentStatus.APPROVED, AssignmentStatus.REJECTED},
     AssignmentStatus.APPROVED: set(),
-    AssignmentStatus.REJECTED: set(),
+    # Only a dispute's decision (tasks/disputes.py) approves rejected work: the requester withdrawing the rejection
+    # or a moderator overturning it. A requester's review never does (assignment_review refuses it).
+    AssignmentStatus.REJECTED: {AssignmentStatus.APPROVED},
     AssignmentStatus.RETURNED: set(),
     AssignmentStatus.EXPIRED: set(),
 }
@@ -62,6 +64,15 @@ SLOT_HOLDING_STATUSES = frozenset({AssignmentStatus.ACCEPTED, AssignmentStatus.S
 class ReviewSource(models.TextChoices):
     REQUESTER = "requester", "Requester"
     AUTO = "auto", "Auto-approved"
+    DISPUTE = "dispute", "Approved after a dispute"
+
+
+class RejectionReason(models.TextChoices):
+    INSTRUCTIONS = "instructions", "Did not follow the instructions"
+    WRONG_CHECKED_ANSWER = "wrong_checked_answer", "Wrong answer on a checked item"
+    INCOMPLETE = "incomplete", "Incomplete"
+    SPAM = "spam", "Spam or copied"
+    OTHER = "other", "Other"
 
 
 class Assignment(models.Model):
@@ -80,6 +91,7 @@ class Assignment(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_source = models.CharField(max_length=16, choices=ReviewSource.choices, blank=True)
     feedback = models.TextField(max_length=2_000, blank=True)
+    rejection_reason = models.CharField(max_length=32, choices=RejectionReason.choices, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True, help_text="When it was returned or expired.")
 
     class Meta:
@@ -90,6 +102,10 @@ class Assignment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=AssignmentStatus.REJECTED) | ~Q(feedback=""),
                 name="assignment_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AssignmentStatus.REJECTED) | ~Q(rejection_reason=""),
+                name="assignment_rejection_has_reason_kind",
             ),
         ]
         indexes = [
@@ -113,3 +129,107 @@ class Assignment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == AssignmentStatus.ACCEPTED
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Waiting for the requester"
+    ANSWERED = "answered", "Answered by the requester"
+    ESCALATED = "escalated", "With the moderators"
+    WITHDRAWN = "withdrawn", "Rejection withdrawn: paid"
+    UPHELD = "upheld", "Rejection upheld"
+    OVERTURNED = "overturned", "Rejection overturned: paid"
+
+
+DISPUTE_TRANSITIONS: dict[str, set[str]] = {
+    DisputeStatus.OPEN: {
+        DisputeStatus.ANSWERED,
+        DisputeStatus.ESCALATED,
+        DisputeStatus.WITHDRAWN,
+        DisputeStatus.UPHELD,
+        DisputeStatus.OVERTURNED,
+    },
+    DisputeStatus.ANSWERED: {
+        DisputeStatus.ESCALATED,
+        DisputeStatus.WITHDRAWN,
+        DisputeStatus.UPHELD,
+        DisputeStatus.OVERTURNED,
+    },
+    DisputeStatus.ESCALATED: {DisputeStatus.WITHDRAWN, DisputeStatus.UPHELD, DisputeStatus.OVERTURNED},
+    DisputeStatus.WITHDRAWN: set(),
+    DisputeStatus.UPHELD: set(),
+    DisputeStatus.OVERTURNED: set(),
+}
+DISPUTE_LIVE_STATUSES = frozenset({DisputeStatus.OPEN, DisputeStatus.ANSWERED, DisputeStatus.ESCALATED})
+
+
+class HeldFrom(models.TextChoices):
+    """Where the dispute hold came from, so that an upheld rejection gives it back to the same place."""
+
+    SLOT = "slot", "The rejected slot's escrow (the slot is off the board meanwhile)"
+    BALANCE = "balance", "The requester's balance"
+
+
+class Dispute(models.Model):
+    """A rejected worker's appeal, with the slot's reward + fee held in the ledger until it ends."""
+
+    public_id = public_id_field()
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="dispute")
+    status = models.CharField(max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
+    held_msat = models.PositiveBigIntegerField()
+    held_from = models.CharField(max_length=16, choices=HeldFrom.choices)
+    opened_at = models.DateTimeField()
+    # Without the rejection withdrawn by then, the dispute goes to the moderators.
+    requester_deadline_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_reason = models.TextField(max_length=2_000, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=DisputeStatus.values), name="dispute_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=sorted(DISPUTE_LIVE_STATUSES)) | Q(decided_at__isnull=False),
+                name="dispute_ended_has_decision_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "opened_at"], name="dispute_queue_idx"),
+            models.Index(
+                fields=["requester_deadline_at"],
+                condition=Q(status__in=["open", "answered"]),
+                name="dispute_escalation_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.public_id} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in DISPUTE_LIVE_STATUSES
+
+
+class DisputeRole(models.TextChoices):
+    WORKER = "worker", "Worker"
+    REQUESTER = "requester", "Requester"
+    MODERATOR = "moderator", "Moderator"
+
+
+class DisputeMessage(models.Model):
+    """One plain-text message of a dispute's thread."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=16, choices=DisputeRole.choices)
+    body = models.TextField(max_length=4_000)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} on dispute {self.dispute_id}"

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
+from core import ratelimit
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
 from core.ids import is_public_id, new_public_id
@@ -20,6 +21,7 @@ from marketplace import answer_forms, escrow
 from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
+from marketplace.users import lock_user_not_banned
 from tasks.csv_import import check_task_rows, parse_task_csv
 from tasks.errors import (
     AlreadySubmitted,
@@ -28,8 +30,9 @@ from tasks.errors import (
     DeadlinePassed,
     NoTaskAvailable,
     OwnJob,
+    ReviewPeriodOver,
 )
-from tasks.models import ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, ReviewSource, Task
+from tasks.models import ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, RejectionReason, ReviewSource, Task
 
 BULK_CREATE_BATCH = 5_000
 MAX_FEEDBACK_CHARS = 2_000
@@ -214,6 +217,7 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     concurrent claimants pass each other instead of queueing on the same row. A worker who still has an open
     assignment in the job gets that one back instead of a second one (a double click claims once).
     """
+    ratelimit.enforce(f"claim:{worker.pk}", limit=settings.CLAIMS_PER_MINUTE, period_seconds=60, action="claims")
     now = now or timezone.now()
     job = (
         Job.objects.only("id", "public_id", "requester_id", "status", "expires_at", "time_limit_seconds")
@@ -227,8 +231,8 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         raise OwnJob("This is your own job: you cannot work on its tasks.")
     _check_job_takes_claims(job, now)
     with transaction.atomic():
-        # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks.
-        lock_user(worker.pk)
+        # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks; refuses a banned one.
+        lock_user_not_banned(worker.pk)
         open_assignment = (
             Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.ACCEPTED, deadline_at__gt=now)
             .order_by("accepted_at")
@@ -244,8 +248,9 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         if task is None:
             raise NoTaskAvailable("There is no task left in this job for you. Try another job.")
         Task.objects.filter(pk=task.pk).update(slots_open=F("slots_open") - 1)
-        # The status is checked again under the job row lock: a pause or close that committed meanwhile wins.
-        still_open = Job.objects.filter(pk=job.pk, status=JobStatus.PUBLISHED).update(
+        # The status is checked again under the job row lock: a pause, close or moderator's hide that committed
+        # meanwhile wins.
+        still_open = Job.objects.filter(pk=job.pk, status=JobStatus.PUBLISHED, hidden_at__isnull=True).update(
             open_slot_count=F("open_slot_count") - 1, live_assignment_count=F("live_assignment_count") + 1
         )
         if not still_open:
@@ -308,7 +313,7 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
         if assignment.deadline_at <= now:
             raise DeadlinePassed("The time limit for this assignment has passed; the answer was not accepted.")
         job = assignment.job
-        _transition(
+        transition_assignment(
             assignment,
             AssignmentStatus.SUBMITTED,
             actor=Actor.of(worker),
@@ -400,12 +405,12 @@ def _assignment_release(*, assignment_id: int, worker: User | None, to_status: s
         if expiring and assignment.deadline_at > now:
             raise DeadlinePassed("The assignment is not overdue yet.")
         actor = Actor.user_or_system(worker, rule="expiry at the deadline")
-        _transition(assignment, to_status, actor=actor, ended_at=now)
+        transition_assignment(assignment, to_status, actor=actor, ended_at=now)
         _reopen_slot(assignment)
     return assignment
 
 
-def _transition(assignment: Assignment, to_status: str, *, actor: Actor, **fields) -> None:
+def transition_assignment(assignment: Assignment, to_status: str, *, actor: Actor, **fields) -> None:
     """The one gate of the assignment state machine, for an assignment the caller has locked: refuses a move the
     transitions table does not allow, saves the status with `fields`, and records `assignment.<status>`."""
     if to_status not in ASSIGNMENT_TRANSITIONS[assignment.status]:
@@ -451,14 +456,17 @@ def assignment_review(
     reviewer: User | None,
     approve: bool,
     feedback: str = "",
+    rejection_reason: str = "",
     now: datetime | None = None,
 ) -> Assignment:
     """Approve or reject one submitted assignment. The one place every review goes through.
 
-    `reviewer=None` is the auto-approve rule. A rejection needs a reason, which the worker sees; it gives the slot
-    back so another worker can do the task. Reviewing an assignment again with the same decision is a no-op;
-    changing a decision is refused. Approval pays the reward out of escrow in the same transaction and, once that
-    commits, enqueues the worker's payout.
+    `reviewer=None` is the auto-approve rule. A rejection needs a reason from the list (RejectionReason; "other"
+    when none is given) and a message, which the worker sees; it is possible only before the assignment's
+    auto-approve time, and it gives the slot back so another worker can do the task. Reviewing an assignment again
+    with the same decision is a no-op; changing a decision is refused (approvals are final; a rejection changes only
+    through a dispute). Approval pays the reward out of escrow in the same transaction and, once that commits,
+    enqueues the worker's payout.
     """
     now = now or timezone.now()
     feedback = (feedback or "").strip()
@@ -466,6 +474,12 @@ def assignment_review(
         raise InvalidInput(f"Feedback is limited to {MAX_FEEDBACK_CHARS:,} characters.")
     if not approve and not feedback:
         raise InvalidInput("A rejection needs a reason: the worker will see it.")
+    rejection_reason = "" if approve else (rejection_reason or RejectionReason.OTHER)
+    if rejection_reason and rejection_reason not in RejectionReason.values:
+        raise InvalidInput(
+            "Choose a rejection reason: " + ", ".join(RejectionReason.values) + ".",
+            details={"choices": RejectionReason.values},
+        )
     target = AssignmentStatus.APPROVED if approve else AssignmentStatus.REJECTED
     actor = Actor.user_or_system(reviewer, rule="auto-approve after the review period")
     with transaction.atomic():
@@ -483,22 +497,34 @@ def assignment_review(
             raise InvalidTransition(
                 f"This assignment is {assignment.get_status_display().lower()}: only submitted work can be reviewed."
             )
-        _transition(
+        if not approve and assignment.auto_approve_at is not None and now >= assignment.auto_approve_at:
+            raise ReviewPeriodOver(
+                "The review period of this submission is over: it is approved and paid automatically, as the job's "
+                "terms promised the worker."
+            )
+        transition_assignment(
             assignment,
             target,
             actor=actor,
             reviewed_at=now,
             review_source=ReviewSource.REQUESTER if reviewer is not None else ReviewSource.AUTO,
             feedback=feedback,
+            rejection_reason=rejection_reason,
         )
         if approve:
-            # The job row before the accounts (the order of the refund at close): the slot is no longer live.
-            Job.objects.filter(pk=assignment.job_id).update(live_assignment_count=F("live_assignment_count") - 1)
-            escrow.reward_pay_for_approval(job=assignment.job, assignment_id=assignment.pk, worker=assignment.worker)
-            _record_if_job_completed(assignment.job, actor=actor)
+            approval_pay(assignment, actor=actor)
         else:
             _reopen_slot(assignment)
     return assignment
+
+
+def approval_pay(assignment: Assignment, *, actor: Actor) -> None:
+    """Pay an assignment just moved to approved (by a review, the auto-approve rule or a dispute's decision): the
+    reward from escrow to the worker, the fee to the platform, once per assignment (the ledger key names it)."""
+    # The job row before the accounts (the order of the refund at close): the slot is no longer live.
+    Job.objects.filter(pk=assignment.job_id).update(live_assignment_count=F("live_assignment_count") - 1)
+    escrow.reward_pay_for_approval(job=assignment.job, assignment_id=assignment.pk, worker=assignment.worker)
+    _record_if_job_completed(assignment.job, actor=actor)
 
 
 def _record_assignment_event(assignment: Assignment, event_type: str, *, actor: Actor) -> None:
@@ -510,6 +536,7 @@ def _record_assignment_event(assignment: Assignment, event_type: str, *, actor: 
         "status": assignment.status,
         "answer": assignment.answer,
         "feedback": assignment.feedback,
+        "rejection_reason": assignment.rejection_reason,
     }
     record_event(
         type=event_type,

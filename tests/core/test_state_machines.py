@@ -55,10 +55,10 @@ def test_every_forbidden_payout_move_is_refused(start, end):
 @pytest.mark.parametrize(("start", "end"), forbidden(ASSIGNMENT_TRANSITIONS))
 def test_every_forbidden_assignment_move_is_refused(start, end):
     assignment = make_submitted_assignment(job=make_job(tasks=1))
-    Assignment.objects.filter(pk=assignment.pk).update(status=start, feedback="a reason")
+    Assignment.objects.filter(pk=assignment.pk).update(status=start, feedback="a reason", rejection_reason="other")
     assignment.refresh_from_db()
 
-    refused_without_a_trace(lambda: task_services._transition(assignment, end, actor=SYSTEM))
+    refused_without_a_trace(lambda: task_services.transition_assignment(assignment, end, actor=SYSTEM))
 
     assert Assignment.objects.get(pk=assignment.pk).status == start
 
