@@ -7,7 +7,6 @@ import json
 import re
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -17,7 +16,8 @@ from ninja.security import HttpBearer
 
 from api import services
 from api.models import ApiKey
-from core.errors import DomainError
+from core import ratelimit
+from core.errors import DomainError, RateLimited
 from core.ids import is_public_id
 from marketplace.models import User
 
@@ -57,7 +57,10 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 def install_error_handlers(api) -> None:
     @api.exception_handler(DomainError)
     def domain_error(request, error: DomainError):
-        return error_response(error.status, error.code, error.message, error.details)
+        response = error_response(error.status, error.code, error.message, error.details)
+        if isinstance(error, RateLimited):
+            response["Retry-After"] = str(error.retry_after_seconds)
+        return response
 
     @api.exception_handler(ApiError)
     def api_error(request, error: ApiError):
@@ -175,19 +178,11 @@ def check_scope(api_key: ApiKey, scope: str | None) -> None:
 
 
 def _check_rate_limit(user: User) -> None:
-    """A fixed one-minute window per user, counted in the cache (Redis when CACHE_URL says so)."""
-    limit = settings.API_RATE_LIMIT_PER_MINUTE
-    if not limit:
-        return
-    key = f"api-rate:{user.pk}"
-    cache.add(key, 0, timeout=60)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=60)
-        used = 1
-    if used > limit:
-        raise ApiError(429, "rate_limited", f"More than {limit} requests in a minute; slow down.")
+    """A fixed one-minute window per user, counted in the cache (Redis when CACHE_URL says so): RateLimited, a 429
+    with Retry-After, past API_RATE_LIMIT_PER_MINUTE."""
+    ratelimit.enforce(
+        f"api:{user.pk}", limit=settings.API_RATE_LIMIT_PER_MINUTE, period_seconds=60, action="API requests"
+    )
 
 
 def idempotent(view):

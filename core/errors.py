@@ -31,3 +31,15 @@ class InvalidInput(DomainError):
 
 class InvalidTransition(DomainError):
     code = "invalid_state"
+
+
+class RateLimited(DomainError):
+    """Too many of one action in too short a time (core/ratelimit.py). `retry_after_seconds` says when the next one
+    will be accepted: the API sends it as a Retry-After header, the message says it in words."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_seconds: int, details: dict | None = None) -> None:
+        super().__init__(message, details={**(details or {}), "retry_after_seconds": retry_after_seconds})
+        self.retry_after_seconds = retry_after_seconds

@@ -142,6 +142,19 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
 
+# allauth's rate limits, explicit so they are ours to read and change (its names and format: "<count>/<period>/<per>",
+# periods s, m, h, d; per ip, key or user; several separated by commas). Log-in, sign-up and password reset past their
+# limit answer templates/429.html, which asks to wait a minute (so keep those per minute); too many failed log-ins
+# for one account are refused on the log-in form itself.
+# Counted in the cache: use Redis (CACHE_URL) when several web processes serve the site.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    # Per address and per account: a guessing attack on one account stops after 5 tries in 5 minutes.
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+}
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
 EMAIL_HOST = EMAIL_CONFIG.get("EMAIL_HOST", "")
@@ -358,6 +371,11 @@ API_MAX_JSON_BODY_BYTES = env.int("API_MAX_JSON_BODY_BYTES", default=2 * 1024 * 
 # process), and a repeat acts again. It must exceed the longest a request can run: gunicorn kills a worker silent
 # for 30 s by default, and no endpoint waits on more than a few outbound deadlines (LNURL_TIMEOUT_SECONDS).
 IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS", default=600)
+# Actions people repeat, per user (core/ratelimit.py; 0 turns a limit off): claims of tasks, on the web and in the
+# API alike; reports of jobs and users; messages in dispute threads.
+CLAIMS_PER_MINUTE = env.int("CLAIMS_PER_MINUTE", default=30)
+REPORTS_PER_HOUR = env.int("REPORTS_PER_HOUR", default=10)
+DISPUTE_MESSAGES_PER_HOUR = env.int("DISPUTE_MESSAGES_PER_HOUR", default=20)
 
 LOGGING = {
     "version": 1,
