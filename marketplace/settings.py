@@ -141,7 +141,6 @@ ACCOUNT_ALLOW_SIGNUPS = env.bool("ACCOUNT_ALLOW_SIGNUPS", default=True)
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
-
 # allauth's rate limits, explicit so they are ours to read and change (its names and format: "<count>/<period>/<per>",
 # periods s, m, h, d; per ip, key or user; several separated by commas). Log-in, sign-up and password reset past their
 # limit answer templates/429.html, which asks to wait a minute (so keep those per minute); too many failed log-ins
@@ -155,6 +154,7 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
 }
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
 EMAIL_HOST = EMAIL_CONFIG.get("EMAIL_HOST", "")
@@ -365,17 +365,17 @@ LNURL_HOST_BUSY_RETRY_SECONDS = env.float("LNURL_HOST_BUSY_RETRY_SECONDS", defau
 
 # The JSON API: requests per API key owner per minute (0 turns the limit off).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# Actions people repeat, per user (core/ratelimit.py; 0 turns a limit off): claims of tasks, on the web and in the
+# API alike; reports of jobs and users; messages in dispute threads.
+CLAIMS_PER_MINUTE = env.int("CLAIMS_PER_MINUTE", default=30)
+REPORTS_PER_HOUR = env.int("REPORTS_PER_HOUR", default=10)
+DISPUTE_MESSAGES_PER_HOUR = env.int("DISPUTE_MESSAGES_PER_HOUR", default=20)
 # The largest JSON body an API endpoint parses (task imports, up to TASK_CSV_MAX_BYTES, are checked apart).
 API_MAX_JSON_BODY_BYTES = env.int("API_MAX_JSON_BODY_BYTES", default=2 * 1024 * 1024)
 # An Idempotency-Key whose first request has not answered after this long was left by a crash (a killed web
 # process), and a repeat acts again. It must exceed the longest a request can run: gunicorn kills a worker silent
 # for 30 s by default, and no endpoint waits on more than a few outbound deadlines (LNURL_TIMEOUT_SECONDS).
 IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS", default=600)
-# Actions people repeat, per user (core/ratelimit.py; 0 turns a limit off): claims of tasks, on the web and in the
-# API alike; reports of jobs and users; messages in dispute threads.
-CLAIMS_PER_MINUTE = env.int("CLAIMS_PER_MINUTE", default=30)
-REPORTS_PER_HOUR = env.int("REPORTS_PER_HOUR", default=10)
-DISPUTE_MESSAGES_PER_HOUR = env.int("DISPUTE_MESSAGES_PER_HOUR", default=20)
 
 LOGGING = {
     "version": 1,
