@@ -14,6 +14,8 @@ MIN_TIME_LIMIT_SECONDS = 60
 MAX_TIME_LIMIT_SECONDS = 7 * 24 * 3600
 # Whatever is not reviewed by then is approved and paid: a worker waits at most two weeks for their pay.
 MAX_AUTO_APPROVE_SECONDS = 14 * 24 * 3600
+# A moderator's written reason for a ban or for hiding a job.
+MAX_MODERATION_REASON_CHARS = 2_000
 
 
 class User(AbstractUser):
@@ -22,10 +24,25 @@ class User(AbstractUser):
     # The id pages, the APIs, webhooks and exports show for this person as a worker (core/ids.py).
     public_id = worker_id_field()
     display_name = models.CharField(max_length=80, blank=True)
+    # A moderator's ban (moderation.services.user_ban, the only writer): the account is inactive with it, so the
+    # person cannot log in or use an API key; they cannot post, publish or claim, and are not paid out automatically.
+    banned_at = models.DateTimeField(null=True, blank=True)
+    ban_reason = models.TextField(max_length=MAX_MODERATION_REASON_CHARS, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(banned_at__isnull=True) | Q(is_active=False), name="user_banned_is_inactive"
+            ),
+        ]
 
     @property
     def public_name(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def is_banned(self) -> bool:
+        return self.banned_at is not None
 
 
 class Tag(models.Model):
@@ -112,6 +129,10 @@ class Job(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Hidden by a moderator (moderation.services.job_hide, the only writer): off the board and its page, and no new
+    # claims, whatever its status; work already taken can still be submitted and reviewed.
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_reason = models.TextField(max_length=MAX_MODERATION_REASON_CHARS, blank=True)
 
     class Meta:
         indexes = [
@@ -171,7 +192,13 @@ class Job(models.Model):
     def takes_new_work(self) -> bool:
         """Whether "Start working" can succeed now (the claim service checks it again under a lock)."""
         not_expired = self.expires_at is None or self.expires_at > timezone.now()
-        return self.status == JobStatus.PUBLISHED and self.open_slot_count > 0 and not_expired
+        return (
+            self.status == JobStatus.PUBLISHED and self.open_slot_count > 0 and not_expired and self.hidden_at is None
+        )
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
 
     @property
     def has_form(self) -> bool:

@@ -29,9 +29,9 @@ BOARD_SORTS = {
 def board_jobs(
     *, search: str = "", tag: str = "", min_reward_msat: int | None = None, sort: str = "newest"
 ) -> QuerySet[Job]:
-    """Published, unexpired jobs with work left, for the public job board."""
+    """Published, unexpired jobs with work left that no moderator hid, for the public job board."""
     jobs = (
-        Job.objects.filter(status=JobStatus.PUBLISHED, open_slot_count__gt=0)
+        Job.objects.filter(status=JobStatus.PUBLISHED, open_slot_count__gt=0, hidden_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .select_related("requester")
         .prefetch_related("tags")
@@ -47,11 +47,13 @@ def board_jobs(
 
 
 def job_public_get(*, public_id: str) -> Job:
-    """A job as anyone may see it: everything but drafts and cancelled jobs."""
+    """A job as anyone may see it: everything but drafts, cancelled jobs and jobs a moderator hid (their requester
+    still sees them on their own pages)."""
     if not is_public_id(public_id):
         raise NotFound("No such job.")
     job = (
         Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED])
+        .filter(hidden_at__isnull=True)
         .select_related("requester")
         .prefetch_related("tags")
         .filter(public_id=public_id)

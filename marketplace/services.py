@@ -10,7 +10,6 @@ from django.utils.text import slugify
 
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
-from core.locks import lock_user
 from core.text import (
     MAX_DESCRIPTION_CHARS,
     MAX_INSTRUCTIONS_CHARS,
@@ -33,6 +32,7 @@ from marketplace.models import (
     Tag,
     User,
 )
+from marketplace.users import check_not_banned, lock_user_not_banned
 
 MAX_TAGS = 10
 TAG_PUNCTUATION = frozenset(" -_")
@@ -291,7 +291,9 @@ def job_publish(*, job: Job, actor: User) -> Job:
     """Put a draft on the board, funding its escrow first, or put a paused job back.
 
     Idempotent when it is already published. Without enough balance it raises InsufficientFunds and nothing changes.
+    A banned requester is refused (AccountBanned).
     """
+    check_not_banned(actor)
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         if job.status == JobStatus.PUBLISHED:
@@ -417,8 +419,8 @@ def _lock_own_job(*, job_id: int, actor: User | None) -> Job:
 
 def _check_draft_quota(requester: User) -> None:
     """Drafts cost nothing until they are published: cap how many one person keeps. Locks the requester's row so
-    two requests at once cannot both take the last place."""
-    lock_user(requester.pk)
+    two requests at once cannot both take the last place; refuses a banned requester under that lock."""
+    lock_user_not_banned(requester.pk)
     drafts = Job.objects.filter(requester=requester, status=JobStatus.DRAFT).count()
     if drafts >= settings.MAX_DRAFT_JOBS_PER_USER:
         raise InvalidInput(

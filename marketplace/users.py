@@ -4,9 +4,30 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from core.errors import InvalidInput
+from core.errors import DomainError, InvalidInput
 from core.migration_operations import MODERATORS_GROUP
 from marketplace.models import User
+
+BANNED_MESSAGE = "This account is banned by a moderator: it cannot post, publish or take work."
+
+
+class AccountBanned(DomainError):
+    code = "account_banned"
+    status = 403
+
+
+def check_not_banned(user: User) -> None:
+    """Refuse a banned user (as read with the row the caller has)."""
+    if user.banned_at is not None:
+        raise AccountBanned(BANNED_MESSAGE)
+
+
+def lock_user_not_banned(user_id: int) -> None:
+    """core.locks.lock_user, refusing a banned user in the same query: read under the lock, so a ban that committed
+    meanwhile wins (a ban takes the same lock before it releases the user's work)."""
+    banned_at = User.objects.select_for_update(no_key=True).filter(pk=user_id).values_list("banned_at", flat=True).get()
+    if banned_at is not None:
+        raise AccountBanned(BANNED_MESSAGE)
 
 
 def user_make_moderator(*, username: str, email: str = "", password: str = "") -> tuple[User, bool]:
