@@ -309,3 +309,12 @@ def answer_kinds(*, form_fields: list[dict], answer_fields: list[str]) -> dict[s
     template (a job that has no builder fields) are TEMPLATE_FIELD."""
     builder = {field["name"]: FIELD_KINDS[field["kind"]] for field in form_fields}
     return {name: builder.get(name, TEMPLATE_FIELD) for name in answer_fields}
+
+
+def answer_display_items(
+    *, form_fields: list[dict], answer_fields: list[str], answer: dict | None
+) -> list[tuple[str, str]]:
+    """(name, text) of each answer column, in the form's order, as its kind displays the value ("" for none)."""
+    answer = answer or {}
+    kinds = answer_kinds(form_fields=form_fields, answer_fields=answer_fields)
+    return [(name, kind.display(answer.get(name))) for name, kind in kinds.items()]

@@ -2,14 +2,14 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
 from core.ids import is_public_id
 from marketplace.models import Job, JobStatus, User
 from marketplace.selectors import BIG_FIELDS_NOT_LISTED
-from tasks.models import Assignment, AssignmentStatus, Task
+from tasks.models import DISPUTE_LIVE_STATUSES, Assignment, AssignmentStatus, Dispute, DisputeStatus, Task
 
 RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
 
@@ -228,3 +228,49 @@ def is_first_assignment_in_job(*, assignment: Assignment) -> bool:
         job_id=assignment.job_id, worker_id=assignment.worker_id, accepted_at__lt=assignment.accepted_at
     )
     return not earlier.exists()
+
+
+def dispute_of_assignment(*, assignment: Assignment) -> Dispute | None:
+    """The dispute of a rejected assignment, if its worker opened one (no query for other assignments)."""
+    if assignment.status != AssignmentStatus.REJECTED:
+        return None
+    return Dispute.objects.filter(assignment=assignment).first()
+
+
+def dispute_get_for(*, user: User, public_id: str, is_moderator: bool) -> Dispute:
+    """A dispute its worker, its requester or a moderator may see, with everything its page shows."""
+    if not is_public_id(public_id):
+        raise NotFound("No such dispute.")
+    disputes = Dispute.objects.select_related(
+        "assignment__job__requester", "assignment__task", "assignment__worker", "decided_by"
+    )
+    if not is_moderator:
+        disputes = disputes.filter(Q(assignment__worker=user) | Q(assignment__job__requester=user))
+    dispute = disputes.filter(public_id=public_id).first()
+    if dispute is None:
+        raise NotFound("No such dispute.")
+    return dispute
+
+
+def disputes_of_user(*, user: User) -> QuerySet[Dispute]:
+    """The disputes someone is part of, as a worker or a requester, live ones first, oldest first among them."""
+    return (
+        Dispute.objects.filter(Q(assignment__worker=user) | Q(assignment__job__requester=user))
+        .select_related("assignment__job", "assignment__task", "assignment__worker")
+        .order_by(_live_first(), "opened_at")
+    )
+
+
+def disputes_for_moderators() -> QuerySet[Dispute]:
+    """The moderators' queue: live disputes, those with the moderators first, oldest first."""
+    return (
+        Dispute.objects.filter(status__in=sorted(DISPUTE_LIVE_STATUSES))
+        .select_related("assignment__job", "assignment__task", "assignment__worker")
+        .order_by(
+            Case(When(status=DisputeStatus.ESCALATED, then=0), default=1, output_field=IntegerField()), "opened_at"
+        )
+    )
+
+
+def _live_first():
+    return Case(When(status__in=sorted(DISPUTE_LIVE_STATUSES), then=0), default=1, output_field=IntegerField())

@@ -561,10 +561,16 @@ def _record_if_job_completed(job: Job, *, actor: Actor) -> None:
 
 
 def assignments_review_bulk(
-    *, job: Job, reviewer: User, approve_ids: list[str], reject: dict[str, str], feedback: str = ""
+    *,
+    job: Job,
+    reviewer: User,
+    approve_ids: list[str],
+    reject: dict[str, str],
+    feedback: str = "",
+    rejection_reason: str = "",
 ) -> list[Assignment]:
     """Review many assignments of one job at once, all or nothing: one bad item changes nothing. Assignments are
-    named by their public ids."""
+    named by their public ids; the rejected ones all get `rejection_reason` ("other" when none is given)."""
     overlap = set(approve_ids) & set(reject)
     if overlap:
         raise InvalidInput("An assignment cannot be both approved and rejected.")
@@ -587,6 +593,7 @@ def assignments_review_bulk(
                     reviewer=reviewer,
                     approve=approve,
                     feedback=feedback if approve else reject[public_id],
+                    rejection_reason="" if approve else rejection_reason,
                 )
             )
     return reviewed

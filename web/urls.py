@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
+from web import dispute_views
 from web import job_views as views
 from web import work_views as task_views
 
@@ -44,6 +45,10 @@ urlpatterns = [
     path("work/assignments/<public_id:assignment_id>/frame/", task_views.assignment_frame, name="assignment_frame"),
     path("work/assignments/<public_id:assignment_id>/submit/", task_views.assignment_submit, name="assignment_submit"),
     path("work/assignments/<public_id:assignment_id>/return/", task_views.assignment_return, name="assignment_return"),
+    path("work/assignments/<public_id:assignment_id>/dispute/", dispute_views.dispute_open, name="dispute_open"),
+    path("disputes/", dispute_views.dispute_list, name="dispute_list"),
+    path("disputes/<public_id:dispute_id>/", dispute_views.dispute_detail, name="dispute_detail"),
+    path("disputes/<public_id:dispute_id>/act/", dispute_views.dispute_act, name="dispute_act"),
     path("api/v1/", api.urls),
     path("", include("web.api_urls")),
     # Money

@@ -1,8 +1,10 @@
 """Worker and review pages: claim, do, submit, return; review and download results."""
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -19,7 +21,7 @@ from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
 from tasks import selectors, services
 from tasks.errors import NoTaskAvailable
-from tasks.models import Assignment, AssignmentStatus
+from tasks.models import Assignment, AssignmentStatus, RejectionReason
 from tasks.results import results_csv_response
 from web.framing import sandboxed_frame_response
 from web.job_views import own_job_or_404
@@ -68,6 +70,13 @@ def job_task_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
 
 
+def _can_dispute(assignment: Assignment) -> bool:
+    """Whether the page offers a dispute (tasks.disputes.dispute_open decides, and says why not)."""
+    if assignment.status != AssignmentStatus.REJECTED or assignment.reviewed_at is None:
+        return False
+    return timezone.now() <= assignment.reviewed_at + timedelta(days=settings.DISPUTE_WINDOW_DAYS)
+
+
 def _claim_and_open(request: HttpRequest, job: Job) -> HttpResponse:
     try:
         assignment = services.assignment_claim(job=job, worker=request.user)
@@ -102,6 +111,9 @@ def _render_assignment(
         "frame_url": reverse("assignment_frame", args=[assignment.public_id]),
         "is_open": assignment.is_open and assignment.deadline_at > timezone.now(),
         "open_instructions": selectors.is_first_assignment_in_job(assignment=assignment),
+        "dispute": selectors.dispute_of_assignment(assignment=assignment),
+        "dispute_window_days": settings.DISPUTE_WINDOW_DAYS,
+        "can_dispute": _can_dispute(assignment),
     }
     return render(request, "tasks/assignment_detail.html", context, status=status)
 
@@ -206,6 +218,7 @@ def review_queue(request: HttpRequest, job_id: str) -> HttpResponse:
         "worker_id": worker_id,
         "query_string": query,
         "answer_fields": job.answer_fields,
+        "rejection_reasons": RejectionReason.choices,
     }
     return render(request, "tasks/review_queue.html", context)
 
@@ -229,6 +242,7 @@ def _review_bulk(request: HttpRequest, job: Job) -> HttpResponse:
                 approve_ids=selected if decision == "approve" else [],
                 reject=dict.fromkeys(selected, reason) if decision == "reject" else {},
                 feedback=reason if decision == "approve" else "",
+                rejection_reason=request.POST.get("rejection_reason", ""),
             )
         except DomainError as error:
             messages.error(request, error.message)
@@ -255,13 +269,19 @@ def assignment_review(request: HttpRequest, assignment_id: str) -> HttpResponse:
                 reviewer=request.user,
                 approve=decision == "approve",
                 feedback=request.POST.get("feedback", ""),
+                rejection_reason=request.POST.get("rejection_reason", "") if decision == "reject" else "",
             )
     except DomainError as exc:
         error = exc.message
     done = "" if error else f"Submission {assignment.get_status_display().lower()}."
     if request.headers.get("HX-Request"):
         assignment = selectors.review_queue(job=assignment.job, status=assignment.status).get(pk=assignment.pk)
-        context = {"item": assignment, "job": assignment.job, "answer_fields": assignment.job.answer_fields}
+        context = {
+            "item": assignment,
+            "job": assignment.job,
+            "answer_fields": assignment.job.answer_fields,
+            "rejection_reasons": RejectionReason.choices,
+        }
         return render(request, "tasks/_review_item.html", {**context, "error": error, "done": done})
     if error:
         messages.error(request, error)

@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from core.ids import is_public_id, is_worker_id
 from core.money import format_number, format_whole_sats, sats_rounded_down, sats_rounded_up, sats_word
-from marketplace.answer_fields import answer_kinds
+from marketplace.answer_fields import answer_display_items
 from web.once import FORM_TOKEN_FIELD
 
 register = template.Library()
@@ -122,9 +122,7 @@ def lookup(mapping: dict | None, key: str):
 def answer_items(job, answer: dict | None) -> list[tuple[str, str]]:
     """(name, text) of each of the job's answer fields, in the form's order, as its kind displays the value ("" for
     none): `{% answer_items job assignment.answer as items %}`."""
-    answer = answer or {}
-    kinds = answer_kinds(form_fields=job.form_fields, answer_fields=job.answer_fields)
-    return [(name, kind.display(answer.get(name))) for name, kind in kinds.items()]
+    return answer_display_items(form_fields=job.form_fields, answer_fields=job.answer_fields, answer=answer)
 
 
 @register.filter
