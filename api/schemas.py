@@ -229,6 +229,7 @@ class AssignmentOut(Schema):
     submitted_at: Timestamp | None
     reviewed_at: Timestamp | None
     feedback: str
+    rejection_reason: str
 
     @staticmethod
     def resolve_id(assignment) -> str:
@@ -256,13 +257,19 @@ class ApproveIn(InputSchema):
     feedback: str = Field("", max_length=2_000)
 
 
+RejectionCategory = Literal["instructions", "wrong_checked_answer", "incomplete", "spam", "other"]
+CATEGORY_HELP = "Why, from the list the worker sees (with `reason`, the message); `other` when not given."
+
+
 class RejectIn(InputSchema):
     reason: str = Field(..., min_length=1, max_length=2_000)
+    category: RejectionCategory = Field("other", description=CATEGORY_HELP)
 
 
 class RejectItem(InputSchema):
     id: str = Field(..., max_length=PUBLIC_ID_LENGTH)
     reason: str = Field(..., min_length=1, max_length=2_000)
+    category: RejectionCategory = Field("other", description=CATEGORY_HELP)
 
 
 class BulkReviewIn(InputSchema):

@@ -125,6 +125,7 @@ def result_rows(*, job: Job) -> Iterator[dict]:
             "submitted_at",
             "reviewed_at",
             "feedback",
+            "rejection_reason",
             "answer",
             "task__position",
             "task__input",

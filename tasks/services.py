@@ -568,9 +568,11 @@ def assignments_review_bulk(
     reject: dict[str, str],
     feedback: str = "",
     rejection_reason: str = "",
+    rejection_reasons: dict[str, str] | None = None,
 ) -> list[Assignment]:
     """Review many assignments of one job at once, all or nothing: one bad item changes nothing. Assignments are
-    named by their public ids; the rejected ones all get `rejection_reason` ("other" when none is given)."""
+    named by their public ids; a rejected one gets its reason from `rejection_reasons`, else `rejection_reason`
+    ("other" when neither gives one)."""
     overlap = set(approve_ids) & set(reject)
     if overlap:
         raise InvalidInput("An assignment cannot be both approved and rejected.")
@@ -593,15 +595,18 @@ def assignments_review_bulk(
                     reviewer=reviewer,
                     approve=approve,
                     feedback=feedback if approve else reject[public_id],
-                    rejection_reason="" if approve else rejection_reason,
+                    rejection_reason="" if approve else (rejection_reasons or {}).get(public_id, rejection_reason),
                 )
             )
     return reviewed
 
 
-def assignments_review_many(*, reviewer: User, approve_ids: list[str], reject: dict[str, str]) -> list[int]:
+def assignments_review_many(
+    *, reviewer: User, approve_ids: list[str], reject: dict[str, str], rejection_reasons: dict[str, str] | None = None
+) -> list[int]:
     """Review assignments (named by public ids) of any of the reviewer's jobs at once, all or nothing (each job's
-    through assignments_review_bulk). Returns the primary keys of those reviewed."""
+    through assignments_review_bulk; each rejection with its reason from the list, `rejection_reasons`, "other"
+    when none). Returns the primary keys of those reviewed."""
     wanted = {*approve_ids, *reject}
     if not wanted:
         raise InvalidInput("Give at least one assignment to approve or reject.")
@@ -619,6 +624,7 @@ def assignments_review_many(*, reviewer: User, approve_ids: list[str], reject: d
                 reviewer=reviewer,
                 approve_ids=[public_id for public_id in approve_ids if job_of[public_id] == job_id],
                 reject={public_id: reason for public_id, reason in reject.items() if job_of[public_id] == job_id},
+                rejection_reasons=rejection_reasons,
             )
     return sorted(assignment.pk for assignment in reviewed)
 

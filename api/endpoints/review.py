@@ -26,12 +26,15 @@ def job_assignments(
     return page_of(assignments, cursor=cursor, limit=limit)
 
 
-def _review(request: HttpRequest, assignment_id: str, *, approve: bool, feedback: str) -> Assignment:
+def _review(
+    request: HttpRequest, assignment_id: str, *, approve: bool, feedback: str, rejection_reason: str = ""
+) -> Assignment:
     assignment = task_services.assignment_review(
         assignment=task_selectors.assignment_to_review_get(reviewer=request.auth, public_id=assignment_id),
         reviewer=request.auth,
         approve=approve,
         feedback=feedback,
+        rejection_reason=rejection_reason,
     )
     return task_selectors.assignments_with_tasks(assignment_ids=[assignment.pk]).get()
 
@@ -45,7 +48,7 @@ def assignment_approve(request: HttpRequest, assignment_id: str, body: schemas.A
 @router.post("/assignments/{assignment_id}/reject", response={200: schemas.AssignmentOut, **ERRORS}, auth=REQUESTER)
 @decorate_view(idempotent)
 def assignment_reject(request: HttpRequest, assignment_id: str, body: schemas.RejectIn):
-    return _review(request, assignment_id, approve=False, feedback=body.reason)
+    return _review(request, assignment_id, approve=False, feedback=body.reason, rejection_reason=body.category)
 
 
 @router.post("/assignments/review", response={200: schemas.BulkReviewOut, **ERRORS}, auth=REQUESTER)
@@ -55,5 +58,6 @@ def assignments_review(request: HttpRequest, body: schemas.BulkReviewIn):
         reviewer=request.auth,
         approve_ids=body.approve,
         reject={item.id: item.reason for item in body.reject},
+        rejection_reasons={item.id: item.category for item in body.reject},
     )
     return {"items": task_selectors.assignments_with_tasks(assignment_ids=reviewed)}

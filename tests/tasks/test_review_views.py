@@ -163,7 +163,7 @@ def test_results_csv_has_mechanical_turk_columns_and_only_finished_work(requeste
     rows = download(requester_client, job)
     assert list(rows[0]) == [
         "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime", "SubmitTime", "ReviewTime",
-        "RequesterFeedback", "TaskNumber", "Input.review", "Answer.sentiment", "Answer.notes",
+        "RequesterFeedback", "RejectionReason", "TaskNumber", "Input.review", "Answer.sentiment", "Answer.notes",
     ]  # fmt: skip
     assert sorted(row["AssignmentId"] for row in rows) == sorted(
         [submitted.public_id, approved.public_id, rejected.public_id]
@@ -182,6 +182,9 @@ def test_results_csv_has_mechanical_turk_columns_and_only_finished_work(requeste
         "Great",
     )
     assert by_id[rejected.public_id]["AssignmentStatus"] == "rejected"
+    # Issue 10: the rejection's reason from the list is in the export ("other" when the requester gave none).
+    assert by_id[rejected.public_id]["RejectionReason"] == "other"
+    assert by_id[approved.public_id]["RejectionReason"] == ""
 
 
 def test_results_csv_escapes_formulas(requester_client, requester):
@@ -213,7 +216,8 @@ def test_results_csv_of_a_job_without_results_has_just_the_header(requester_clie
     response = requester_client.get(reverse("results_csv", args=[job.public_id]))
     text = b"".join(response.streaming_content).decode()
     header = (
-        "AssignmentId,WorkerId,AssignmentStatus,AcceptTime,SubmitTime,ReviewTime,RequesterFeedback,TaskNumber,"
+        "AssignmentId,WorkerId,AssignmentStatus,AcceptTime,SubmitTime,ReviewTime,RequesterFeedback,RejectionReason,"
+        "TaskNumber,"
         "Input.review,Answer.sentiment,Answer.notes"
     )
     assert text.splitlines() == [header]
