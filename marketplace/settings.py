@@ -388,3 +388,9 @@ LOGGING = {
 # the rejection before the dispute goes to the moderators.
 DISPUTE_WINDOW_DAYS = env.int("DISPUTE_WINDOW_DAYS", default=7)
 DISPUTE_REQUESTER_DAYS = env.int("DISPUTE_REQUESTER_DAYS", default=3)
+
+# Moderation (issue 10): the moderators' front page flags a requester who rejected at least this share of the work
+# reviewed in their jobs over the last MODERATION_FLAG_WINDOW_DAYS, once at least MODERATION_FLAG_MIN_REVIEWS were.
+MODERATION_FLAG_REJECTION_RATE = env.float("MODERATION_FLAG_REJECTION_RATE", default=0.3)
+MODERATION_FLAG_MIN_REVIEWS = env.int("MODERATION_FLAG_MIN_REVIEWS", default=20)
+MODERATION_FLAG_WINDOW_DAYS = env.int("MODERATION_FLAG_WINDOW_DAYS", default=30)

@@ -7,6 +7,7 @@ from allauth.account.utils import get_next_redirect_url
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -68,6 +69,12 @@ class AccountAdapter(DefaultAccountAdapter):
         if signup and then:
             redirect_url = payment_step_url(then=then)
         return super().post_login(request, user, signup=signup, redirect_url=redirect_url, **kwargs)
+
+    def respond_user_inactive(self, request, user):
+        """A banned user who typed the right password is told so, and why (allauth's page says only "inactive")."""
+        if getattr(user, "banned_at", None) is not None:
+            return render(request, "moderation/banned.html", {"banned_user": user}, status=403)
+        return super().respond_user_inactive(request, user)
 
     def get_email_verification_redirect_url(self, email_address) -> str:
         # The link followed in another browser (or after the sign-up's session ended) logs nobody in: the log-in
