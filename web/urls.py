@@ -53,6 +53,8 @@ urlpatterns = [
     path("", include("web.api_urls")),
     # Money
     path("", include("web.wallet_urls")),
+    # Reports to the moderators
+    path("", include("web.moderation_urls")),
     # Accounts and moderators
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
