@@ -50,3 +50,8 @@ def user_make_moderator(*, username: str, email: str = "", password: str = "") -
         user.save(update_fields=["is_staff"])
         user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
     return user, created
+
+
+def is_moderator(user) -> bool:
+    """Whether `user` is in the Moderators group (the services that only moderators may call ask this)."""
+    return bool(user.is_authenticated) and user.groups.filter(name=MODERATORS_GROUP).exists()

@@ -26,9 +26,9 @@ from django.utils import timezone
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
 from core.ids import is_public_id
-from core.migration_operations import MODERATORS_GROUP
 from marketplace import escrow
 from marketplace.models import Job, JobStatus, User
+from marketplace.users import is_moderator
 from payments.errors import InsufficientFunds
 from tasks.errors import DisputeRefused
 from tasks.models import (
@@ -48,10 +48,6 @@ from tasks.services import approval_pay, transition_assignment
 MAX_MESSAGE_CHARS = 4_000
 MAX_REASON_CHARS = 2_000
 LIVE_JOB_STATUSES = frozenset({JobStatus.PUBLISHED, JobStatus.PAUSED})
-
-
-def is_moderator(user: AbstractUser) -> bool:
-    return user.is_authenticated and user.groups.filter(name=MODERATORS_GROUP).exists()
 
 
 # Opening ---------------------------------------------------------------------------------------------------------

@@ -92,6 +92,9 @@ class Assignment(models.Model):
     review_source = models.CharField(max_length=16, choices=ReviewSource.choices, blank=True)
     feedback = models.TextField(max_length=2_000, blank=True)
     rejection_reason = models.CharField(max_length=32, choices=RejectionReason.choices, blank=True)
+    # A mass rejection waiting for a moderator (tasks.services.rejection_hold_decide): the assignment stays submitted,
+    # with the requester's reason and message kept here, and is neither rejected nor auto-approved meanwhile.
+    rejection_held_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True, help_text="When it was returned or expired.")
 
     class Meta:

@@ -99,6 +99,8 @@ def review_queue(
             "submitted_at",
             "reviewed_at",
             "feedback",
+            "rejection_reason",
+            "rejection_held_at",
             "auto_approve_at",
             "task__id",
             "task__position",
@@ -275,3 +277,12 @@ def disputes_for_moderators() -> QuerySet[Dispute]:
 
 def _live_first():
     return Case(When(status__in=sorted(DISPUTE_LIVE_STATUSES), then=0), default=1, output_field=IntegerField())
+
+
+def rejections_held() -> QuerySet[Assignment]:
+    """Mass rejections waiting for a moderator, oldest first."""
+    return (
+        Assignment.objects.filter(rejection_held_at__isnull=False)
+        .select_related("job", "task", "worker")
+        .order_by("rejection_held_at")
+    )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, OuterRef, QuerySet, Sum
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core import ratelimit
@@ -21,7 +21,7 @@ from marketplace import answer_forms, escrow
 from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
-from marketplace.users import lock_user_not_banned
+from marketplace.users import is_moderator, lock_user_not_banned
 from tasks.csv_import import check_task_rows, parse_task_csv
 from tasks.errors import (
     AlreadySubmitted,
@@ -497,11 +497,16 @@ def assignment_review(
             raise InvalidTransition(
                 f"This assignment is {assignment.get_status_display().lower()}: only submitted work can be reviewed."
             )
+        if assignment.rejection_held_at is not None:
+            raise InvalidTransition("A moderator is looking at this rejection: it takes effect only if they agree.")
         if not approve and assignment.auto_approve_at is not None and now >= assignment.auto_approve_at:
             raise ReviewPeriodOver(
                 "The review period of this submission is over: it is approved and paid automatically, as the job's "
                 "terms promised the worker."
             )
+        if not approve and reviewer is not None and _is_mass_rejection(assignment, now=now):
+            _hold_rejection(assignment, feedback=feedback, rejection_reason=rejection_reason, actor=actor, now=now)
+            return assignment
         transition_assignment(
             assignment,
             target,
@@ -515,6 +520,82 @@ def assignment_review(
             approval_pay(assignment, actor=actor)
         else:
             _reopen_slot(assignment)
+    return assignment
+
+
+def _is_mass_rejection(assignment: Assignment, *, now: datetime) -> bool:
+    """Whether rejecting this would make more than MASS_REJECTION_SHARE of the worker's submissions to the job
+    rejected (or held) within the last hour, counting at least MASS_REJECTION_MIN_COUNT of them."""
+    since = now - timedelta(hours=1)
+    theirs = Assignment.objects.filter(job_id=assignment.job_id, worker_id=assignment.worker_id)
+    recent = theirs.filter(
+        Q(status=AssignmentStatus.REJECTED, reviewed_at__gte=since) | Q(rejection_held_at__gte=since)
+    ).count()
+    rejecting = recent + 1
+    submitted = theirs.filter(submitted_at__isnull=False).count()
+    return rejecting >= settings.MASS_REJECTION_MIN_COUNT and rejecting > settings.MASS_REJECTION_SHARE * submitted
+
+
+def _hold_rejection(assignment: Assignment, *, feedback: str, rejection_reason: str, actor: Actor, now: datetime):
+    assignment.feedback = feedback
+    assignment.rejection_reason = rejection_reason
+    assignment.rejection_held_at = now
+    assignment.auto_approve_at = None
+    assignment.save(update_fields=["feedback", "rejection_reason", "rejection_held_at", "auto_approve_at"])
+    _record_assignment_event(assignment, "assignment.rejection_held", actor=actor)
+
+
+def rejection_hold_decide(
+    *, assignment_id: str, moderator: User, let_stand: bool, note: str, now: datetime | None = None
+) -> Assignment:
+    """A moderator's decision on a held mass rejection, with a note: the rejection takes effect as the requester
+    wrote it, or the work is approved and paid instead."""
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("A decision needs a written note.")
+    if not is_moderator(moderator):
+        raise NotFound("No such held rejection.")
+    actor = Actor.of(moderator)
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("job", "task", "worker")
+            .filter(public_id=assignment_id if is_public_id(assignment_id) else None)
+            .first()
+        )
+        if assignment is None or assignment.rejection_held_at is None:
+            raise NotFound("No such held rejection.")
+        assignment.rejection_held_at = None
+        if let_stand:
+            transition_assignment(
+                assignment,
+                AssignmentStatus.REJECTED,
+                actor=actor,
+                reviewed_at=now,
+                review_source=ReviewSource.REQUESTER,
+                rejection_held_at=None,
+            )
+            _reopen_slot(assignment)
+        else:
+            transition_assignment(
+                assignment,
+                AssignmentStatus.APPROVED,
+                actor=actor,
+                reviewed_at=now,
+                review_source=ReviewSource.REQUESTER,
+                rejection_held_at=None,
+                feedback="",
+                rejection_reason="",
+            )
+            approval_pay(assignment, actor=actor)
+        record_event(
+            type="assignment.rejection_hold_decided",
+            actor=actor,
+            subject=("assignment", assignment.public_id),
+            audience=[assignment.job.requester_id, assignment.worker_id],
+            data={"assignment_id": assignment.public_id, "let_stand": let_stand, "note": note},
+        )
     return assignment
 
 

@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
-from tasks import disputes, selectors
+from marketplace.users import is_moderator
+from tasks import disputes, selectors, services
 from tasks.models import DisputeRole
 from web.lookups import found_or_404
 from web.once import acts_once
@@ -33,7 +34,7 @@ def dispute_open(request: HttpRequest, assignment_id: str) -> HttpResponse:
 
 @login_required
 def dispute_detail(request: HttpRequest, dispute_id: str) -> HttpResponse:
-    moderator = disputes.is_moderator(request.user)
+    moderator = is_moderator(request.user)
     dispute = found_or_404(selectors.dispute_get_for, user=request.user, public_id=dispute_id, is_moderator=moderator)
     assignment = dispute.assignment
     context = {
@@ -83,5 +84,33 @@ def dispute_act(request: HttpRequest, dispute_id: str) -> HttpResponse:
 def dispute_list(request: HttpRequest) -> HttpResponse:
     """One's own disputes; for moderators, the queue of live ones too."""
     own = Paginator(selectors.disputes_of_user(user=request.user), DISPUTES_PAGE_SIZE).get_page(request.GET.get("page"))
-    queue = selectors.disputes_for_moderators()[:DISPUTES_PAGE_SIZE] if disputes.is_moderator(request.user) else None
-    return render(request, "tasks/dispute_list.html", {"page": own, "queue": queue})
+    moderator = is_moderator(request.user)
+    context = {
+        "page": own,
+        "queue": selectors.disputes_for_moderators()[:DISPUTES_PAGE_SIZE] if moderator else None,
+        "held": selectors.rejections_held()[:DISPUTES_PAGE_SIZE] if moderator else None,
+    }
+    return render(request, "tasks/dispute_list.html", context)
+
+
+@login_required
+@require_POST
+@acts_once
+def rejection_hold_decide(request: HttpRequest, assignment_id: str) -> HttpResponse:
+    """A moderator lets a held mass rejection stand, or approves the work instead."""
+    decision = request.POST.get("decision")
+    if decision not in {"let_stand", "approve"}:
+        messages.error(request, "Choose whether the rejection stands.")
+        return redirect("dispute_list")
+    try:
+        services.rejection_hold_decide(
+            assignment_id=assignment_id,
+            moderator=request.user,
+            let_stand=decision == "let_stand",
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "The rejection stands." if decision == "let_stand" else "Approved and paid instead.")
+    return redirect("dispute_list")

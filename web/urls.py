@@ -49,6 +49,11 @@ urlpatterns = [
     path("disputes/", dispute_views.dispute_list, name="dispute_list"),
     path("disputes/<public_id:dispute_id>/", dispute_views.dispute_detail, name="dispute_detail"),
     path("disputes/<public_id:dispute_id>/act/", dispute_views.dispute_act, name="dispute_act"),
+    path(
+        "disputes/held-rejections/<public_id:assignment_id>/",
+        dispute_views.rejection_hold_decide,
+        name="rejection_hold_decide",
+    ),
     path("api/v1/", api.urls),
     path("", include("web.api_urls")),
     # Money

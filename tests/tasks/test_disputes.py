@@ -15,7 +15,7 @@ from tasks import disputes
 from tasks.errors import DisputeRefused, ReviewPeriodOver
 from tasks.models import AssignmentStatus, DisputeStatus, HeldFrom, RejectionReason, Task
 from tasks.selectors import worker_stats
-from tasks.services import assignment_claim, assignment_review
+from tasks.services import assignment_claim, assignment_review, rejection_hold_decide
 from tests.balances import available, earned
 from tests.concurrency import run_in_threads
 from tests.factories import make_job, make_submitted_assignment, make_user
@@ -238,3 +238,32 @@ def test_the_requester_answers_once_then_the_thread_goes_on_and_the_deadline_esc
     assert dispute.status == DisputeStatus.ESCALATED
     roles = list(dispute.messages.values_list("role", flat=True))
     assert roles == ["worker", "requester", "worker", "moderator"]
+
+
+# Mass rejections ---------------------------------------------------------------------------------------------------
+
+
+def test_a_mass_rejection_is_held_for_a_moderator_who_decides(requester, worker, moderator):
+    job = make_job(requester=requester, tasks=4)
+    work = [make_submitted_assignment(job=job, worker=worker)]
+    # One worker does all four tasks of the job (a worker takes each task once, so claim them in turn).
+    work += [make_submitted_assignment(job=job, worker=worker) for _ in range(3)]
+    outcomes = []
+    for assignment in work:
+        done = assignment_review(assignment=assignment, reviewer=requester, approve=False, feedback="Bad.")
+        outcomes.append((done.status, done.rejection_held_at is not None))
+    # Two rejections are half of four; the third would be three of four within the hour: held, and the fourth too.
+    assert outcomes == [("rejected", False), ("rejected", False), ("submitted", True), ("submitted", True)]
+    held = work[2]
+    held.refresh_from_db()
+    assert held.auto_approve_at is None  # neither rejected nor auto-approved while a moderator looks
+    with pytest.raises(InvalidTransition, match="moderator"):
+        assignment_review(assignment=held, reviewer=requester, approve=True)
+    with pytest.raises(NotFound):
+        rejection_hold_decide(assignment_id=held.public_id, moderator=requester, let_stand=True, note="mine")
+    approved = rejection_hold_decide(assignment_id=held.public_id, moderator=moderator, let_stand=False, note="Fine.")
+    assert approved.status == AssignmentStatus.APPROVED
+    assert earned(worker) == job.reward_msat
+    stood = rejection_hold_decide(assignment_id=work[3].public_id, moderator=moderator, let_stand=True, note="Spam.")
+    assert (stood.status, stood.feedback, stood.rejection_reason) == ("rejected", "Bad.", "other")
+    assert ledger_check() == []

@@ -35,9 +35,10 @@ SUBMIT = 4 + EVENT  # savepoint, assignment + job locked, update, the event, rel
 # locks, transaction, entries, one balance update, release), the event, the approved count (is the job complete?),
 # release.
 APPROVE = 19 + EVENT
-# Reject: savepoint, assignment + job locked, update, the task's and the job's open slots, the job locked to see
-# whether a closed job's escrow is refunded, the event, release.
-REJECT = 7 + EVENT
+# Reject: savepoint, assignment + job locked, the worker's rejections in the job within the hour and their
+# submissions to it (is this a mass rejection, held for a moderator?), update, the task's and the job's open slots,
+# the job locked to see whether a closed job's escrow is refunded, the event, release.
+REJECT = 9 + EVENT
 BULK_FIXED = 3  # the ownership check, savepoint, release
 BULK_PER_ITEM = APPROVE
 AUTO_APPROVE_FIXED = 1  # the due ids; then one review each

@@ -111,3 +111,18 @@ def test_the_list_shows_ones_own_disputes_and_the_queue_to_moderators(client, wo
     assert "For moderators" not in page
     client.force_login(moderator)
     assert "For moderators: live disputes" in visible_text(client.get(reverse("dispute_list")).content.decode())
+
+
+def test_a_moderator_decides_a_held_mass_rejection_from_the_disputes_page(client, requester, worker, moderator):
+    job = make_job(requester=requester, tasks=3)
+    work = [make_submitted_assignment(job=job, worker=worker) for _ in range(3)]
+    for assignment in work:
+        assignment_review(assignment=assignment, reviewer=requester, approve=False, feedback="No.")
+    held = work[2]
+    client.force_login(moderator)
+    page = visible_text(client.get(reverse("dispute_list")).content.decode())
+    assert "For moderators: mass rejections held" in page
+    client.post(reverse("rejection_hold_decide", args=[held.public_id]), {"decision": "approve", "note": "Fair work."})
+    held.refresh_from_db()
+    assert held.status == AssignmentStatus.APPROVED
+    assert earned(worker) == job.reward_msat
