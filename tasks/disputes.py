@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import ratelimit
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
 from core.ids import is_public_id
@@ -57,6 +58,7 @@ def dispute_open(*, assignment_id: str, worker: User, message: str, now: datetim
     """A rejected worker disputes the rejection, within the window, once per assignment."""
     now = now or timezone.now()
     message = _checked_text(message, limit=MAX_MESSAGE_CHARS, what="A dispute needs a message")
+    _count_message(worker)
     with transaction.atomic():
         assignment = _lock_assignment(assignment_id, worker=worker)
         if assignment.status != AssignmentStatus.REJECTED:
@@ -111,6 +113,7 @@ def dispute_answer(*, dispute_id: str, requester: User, message: str, now: datet
     """The requester's one answer to the dispute (later messages go to the thread)."""
     now = now or timezone.now()
     message = _checked_text(message, limit=MAX_MESSAGE_CHARS, what="An answer needs a message")
+    _count_message(requester)
     with transaction.atomic():
         dispute = _lock_dispute(dispute_id, requester=requester)
         if dispute.answered_at is not None:
@@ -194,6 +197,7 @@ def dispute_message_add(*, dispute_id: str, author: User, body: str, now: dateti
     """A plain-text message in the dispute's thread, from its worker, its requester or a moderator."""
     now = now or timezone.now()
     body = _checked_text(body, limit=MAX_MESSAGE_CHARS, what="A message cannot be empty")
+    _count_message(author)
     with transaction.atomic():
         dispute = _lock_dispute(dispute_id)
         role = dispute_role_of(dispute, author)
@@ -305,6 +309,16 @@ def _lock_dispute(dispute_id: str, *, requester: User | None = None) -> Dispute:
 
 def _add_message(dispute: Dispute, *, author: User, role: str, body: str, now: datetime) -> DisputeMessage:
     return DisputeMessage.objects.create(dispute=dispute, author=author, role=role, body=body, created_at=now)
+
+
+def _count_message(user: User) -> None:
+    """Messages in dispute threads (the opening one and the answer included) are limited per user per hour."""
+    ratelimit.enforce(
+        f"dispute-message:{user.pk}",
+        limit=settings.DISPUTE_MESSAGES_PER_HOUR,
+        period_seconds=3600,
+        action="dispute messages",
+    )
 
 
 def _checked_text(text: str, *, limit: int, what: str) -> str:

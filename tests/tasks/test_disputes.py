@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.errors import InvalidInput, InvalidTransition, NotFound
+from core.errors import InvalidInput, InvalidTransition, NotFound, RateLimited
 from marketplace import services as job_services
 from marketplace.escrow import escrow_per_slot_msat
 from marketplace.users import user_make_moderator
@@ -267,3 +267,14 @@ def test_a_mass_rejection_is_held_for_a_moderator_who_decides(requester, worker,
     stood = rejection_hold_decide(assignment_id=work[3].public_id, moderator=moderator, let_stand=True, note="Spam.")
     assert (stood.status, stood.feedback, stood.rejection_reason) == ("rejected", "Bad.", "other")
     assert ledger_check() == []
+
+
+def test_dispute_messages_are_limited_per_hour_with_a_clear_message(requester, worker, settings):
+    settings.DISPUTE_MESSAGES_PER_HOUR = 2
+    job = make_job(requester=requester, tasks=2)
+    dispute = disputes.dispute_open(assignment_id=rejected(job, worker).public_id, worker=worker, message="One.")
+    disputes.dispute_message_add(dispute_id=dispute.public_id, author=worker, body="Two.")
+    with pytest.raises(RateLimited, match="Too many dispute messages: at most 2 an hour"):
+        disputes.dispute_message_add(dispute_id=dispute.public_id, author=worker, body="Three.")
+    assert dispute.messages.count() == 2
+    disputes.dispute_answer(dispute_id=dispute.public_id, requester=requester, message="The requester counts apart.")
