@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "web.context_processors.lightning",
+                "web.context_processors.notifications",
             ],
         },
     },
@@ -280,6 +281,11 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-deliveries": {
         "task": "api.background.prune_webhook_deliveries",
         "schedule": env.float("SWEEP_PRUNE_WEBHOOKS_SECONDS", default=3600.0),
+    },
+    # Notification emails still pending: a lost job, or a mail server that refused them for a while.
+    "send-due-notification-emails": {
+        "task": "notifications.background.send_due_notification_emails",
+        "schedule": 300.0,
     },
 }
 # Queues. Jobs that call addresses users type run apart from the sweepers, so a slow wallet or webhook server

@@ -58,6 +58,8 @@ urlpatterns = [
     path("", include("web.api_urls")),
     # Money
     path("", include("web.wallet_urls")),
+    # Notifications
+    path("", include("web.notification_urls")),
     # Reports to the moderators
     path("", include("web.moderation_urls")),
     # Accounts and moderators
