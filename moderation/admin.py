@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from core.admin import sats_column
 from core.errors import DomainError
@@ -37,7 +38,8 @@ class ModeratorAction:
     `form` and calling `perform(row, moderator, cleaned_data)` (a service) for each row."""
 
     name: str
-    label: str
+    label: str  # in the changelist's menu and on a row's page
+    title: str  # the heading of the action's page
     permission: str  # checked through the ModelAdmin's has_<permission>_permission
     form: type[forms.Form]
     perform: Callable[[Model, User, dict], object]
@@ -97,7 +99,7 @@ class ModeratorActionsAdmin(admin.ModelAdmin):
         if not (form.is_bound and form.is_valid()):
             context = {
                 **self.admin_site.each_context(request),
-                "title": action.label,
+                "title": action.title,
                 "opts": self.opts,
                 "rows": list(queryset),
                 "form": form,
@@ -209,10 +211,13 @@ class UserAdmin(ModeratorActionsAdmin, DjangoUserAdmin):
     list_filter = (BannedFilter, "is_staff", "is_superuser")
     search_fields = ("username", "email", "=public_id", "display_name")
     change_form_template = "moderation/admin/user_change_form.html"
+    # What someone who may only look at a user sees: no password hash with its "Reset password" link, no rights.
+    VIEW_ONLY_HIDDEN_FIELDS = frozenset({"password", "groups", "user_permissions"})
     moderator_actions = (
         ModeratorAction(
             name="ban",
             label="Ban…",
+            title="Ban: they can no longer log in, post, take work or be paid automatically",
             permission="ban",
             form=ReasonForm,
             perform=_ban,
@@ -222,6 +227,7 @@ class UserAdmin(ModeratorActionsAdmin, DjangoUserAdmin):
         ModeratorAction(
             name="unban",
             label="Lift the ban…",
+            title="Lift the ban",
             permission="ban",
             form=ReasonForm,
             perform=_unban,
@@ -231,6 +237,7 @@ class UserAdmin(ModeratorActionsAdmin, DjangoUserAdmin):
         ModeratorAction(
             name="balance",
             label="Decide on the earned balance…",
+            title="Decide what happens to a banned user's earned balance",
             permission="ban",
             form=BalanceDecisionForm,
             perform=_decide_balance,
@@ -241,6 +248,15 @@ class UserAdmin(ModeratorActionsAdmin, DjangoUserAdmin):
 
     def has_ban_permission(self, request) -> bool:
         return request.user.has_perm("moderation.ban_user")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in self.VIEW_ONLY_HIDDEN_FIELDS]})
+            for name, options in fieldsets
+        ]
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -301,6 +317,7 @@ class JobAdmin(RowsChangeThroughServicesOnly, ModeratorActionsAdmin):
         ModeratorAction(
             name="hide",
             label="Hide from the board…",
+            title="Hide from the board: no new work, the page is gone",
             permission="change",
             form=ReasonForm,
             perform=lambda job, moderator, data: services.job_hide(job=job, moderator=moderator, reason=data["reason"]),
@@ -310,6 +327,7 @@ class JobAdmin(RowsChangeThroughServicesOnly, ModeratorActionsAdmin):
         ModeratorAction(
             name="show",
             label="Show on the board again…",
+            title="Show on the board again",
             permission="change",
             form=ReasonForm,
             perform=lambda job, moderator, data: services.job_show(job=job, moderator=moderator, reason=data["reason"]),
@@ -319,6 +337,7 @@ class JobAdmin(RowsChangeThroughServicesOnly, ModeratorActionsAdmin):
         ModeratorAction(
             name="force_close",
             label="Force-close (refund what nobody holds)…",
+            title="Force-close: no new work, and the escrow nobody holds goes back to the requester",
             permission="change",
             form=ReasonForm,
             perform=lambda job, moderator, data: services.job_force_close(
@@ -355,7 +374,7 @@ def _resolve(report, moderator, data):
 class ReportAdmin(RowsChangeThroughServicesOnly, ModeratorActionsAdmin):
     """The queue: open reports first, oldest first."""
 
-    list_display = ("created_at", "reason", "target", "reporter", "status", "resolved_by", "resolved_at")
+    list_display = ("created_at", "reason", "target", "details", "reporter", "status", "resolved_by", "resolved_at")
     list_filter = ("status", "reason")
     search_fields = (
         "=public_id",
@@ -373,6 +392,7 @@ class ReportAdmin(RowsChangeThroughServicesOnly, ModeratorActionsAdmin):
         ModeratorAction(
             name="resolve",
             label="Resolve…",
+            title="Resolve the report",
             permission="change",
             form=ReportResolveForm,
             perform=_resolve,
@@ -388,6 +408,14 @@ class ReportAdmin(RowsChangeThroughServicesOnly, ModeratorActionsAdmin):
             return format_html('job <a href="{}">{}</a>', url, report.job.title)
         url = reverse("admin:marketplace_user_change", args=[report.user_id])
         return format_html('user <a href="{}">{}</a>', url, report.user.username)
+
+    @admin.display(description="details")
+    def details(self, report: Report) -> str:
+        return Truncator(report.text).chars(80)
+
+    def changelist_view(self, request, extra_context=None):
+        title = "Reports: open ones first, oldest first"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def moderation_context(self, report) -> dict:
         return {"report": report}

@@ -3,6 +3,10 @@
 import pytest
 
 from marketplace.users import user_make_moderator
+
+# The browser tests' fixtures (a Chromium, pages on the live server, axe's CSP-free pages, screenshots).
+from tests.browser.conftest import chromium, new_page, screenshot  # noqa: F401
+from tests.browser.test_accessibility import axe_page  # noqa: F401
 from tests.factories import make_user
 
 

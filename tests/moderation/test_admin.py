@@ -89,6 +89,7 @@ def test_a_moderator_cannot_edit_a_user_or_make_anyone_a_superuser(moderator_cli
     url = f"{USERS}{worker.pk}/change/"
     page = moderator_client.get(url)
     assert page.status_code == 200  # to look at
+    assert "Reset password" not in page.content.decode()  # a link to a page they may not open
 
     response = moderator_client.post(url, {"username": worker.username, "is_superuser": "on", "is_staff": "on"})
 
