@@ -90,12 +90,13 @@ def retry_delay(attempts: int) -> timedelta:
 def payout_start_for_worker(*, worker_id: int) -> Payout | None:
     """Pay a worker's whole earned balance to their Lightning Address, if they want automatic payouts.
 
-    Does nothing (returns None) without a destination, with auto-payout off, under the worker's minimum, or while
-    another payout of theirs is open: one payout at a time per worker, so a balance is never sent twice.
+    Does nothing (returns None) without a destination, with auto-payout off, under the worker's minimum, while
+    another payout of theirs is open (one payout at a time per worker, so a balance is never sent twice), or for an
+    inactive (banned) account: what happens to a banned worker's earnings is a moderator's decision.
     """
     with transaction.atomic():
         worker = get_user_model().objects.select_for_update(no_key=True).filter(pk=worker_id).first()
-        if worker is None:
+        if worker is None or not worker.is_active:
             return None
         destination = PayoutDestination.objects.filter(user=worker).first()
         if destination is None or not destination.address or not destination.auto_payout:
@@ -608,6 +609,7 @@ def workers_waiting_for_payout(*, now: datetime | None = None, limit: int = 500)
         )
         .filter(balance_msat__gte=settings.PAYOUT_MIN_MSAT)
         .exclude(user__payout_destination__address="")
+        .exclude(user__is_active=False)
         .exclude(user__payouts__state__in=OPEN_PAYOUT_STATES)
         # One subquery for both conditions: the same payout must be failed *and* recent.
         .exclude(Exists(recently_failed))

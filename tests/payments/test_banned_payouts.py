@@ -1,0 +1,27 @@
+"""Issue 10: a banned worker's payout does not go out automatically; their earnings stay theirs."""
+
+import pytest
+
+from marketplace.users import user_make_moderator
+from moderation.services import user_ban
+from payments.models import Payout
+from payments.payouts import payout_start_for_worker, workers_waiting_for_payout
+from tests.balances import earned
+from tests.factories import give_earnings, make_user, set_payout_destination
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_banned_workers_earnings_are_not_paid_out_automatically():
+    worker = make_user(funds_sats=0)
+    set_payout_destination(worker, "worker@wallet.example")
+    give_earnings(worker, 50_000)
+    assert worker.pk in workers_waiting_for_payout()  # the sweeper would start one before the ban
+
+    moderator, _ = user_make_moderator(username="mod", password="a long moderator password")
+    user_ban(user=worker, moderator=moderator, reason="Copied answers from another account.")
+
+    assert workers_waiting_for_payout() == []
+    assert payout_start_for_worker(worker_id=worker.pk) is None
+    assert not Payout.objects.filter(worker=worker).exists()
+    assert earned(worker) == 50_000
