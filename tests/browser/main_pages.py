@@ -8,7 +8,8 @@ from django.utils import timezone
 from marketplace.models import Job, User
 from payments.deposits import deposit_create
 from payments.models import Deposit, Payout, PayoutKind, PayoutState
-from tasks.models import Assignment
+from tasks.disputes import dispute_open
+from tasks.models import Assignment, Dispute
 from tasks.services import assignment_review
 from tests.factories import (
     give_earnings,
@@ -28,6 +29,7 @@ class Marketplace:
     draft: Job
     claimed: Assignment
     deposit: Deposit
+    dispute: Dispute
 
 
 def make_marketplace() -> Marketplace:
@@ -41,6 +43,11 @@ def make_marketplace() -> Marketplace:
     make_submitted_assignment(job=job, worker=worker)
     approved = make_submitted_assignment(job=job)
     assignment_review(assignment=approved, reviewer=requester, approve=True, feedback="Thank you.")
+    rejected = make_submitted_assignment(job=job, worker=worker)
+    assignment_review(
+        assignment=rejected, reviewer=requester, approve=False, feedback="Skipped.", rejection_reason="incomplete"
+    )
+    dispute = dispute_open(assignment_id=rejected.public_id, worker=worker, message="I answered every question.")
     claimed = make_claimed_assignment(job=job, worker=worker)
     give_earnings(worker, 21_000)
     # Shown as paid on the payouts page; how a payout gets there has tests of its own.
@@ -55,7 +62,9 @@ def make_marketplace() -> Marketplace:
         settled_at=timezone.now(),
     )
     deposit = deposit_create(user=requester, amount_msat=21_000)
-    return Marketplace(requester=requester, worker=worker, job=job, draft=draft, claimed=claimed, deposit=deposit)
+    return Marketplace(
+        requester=requester, worker=worker, job=job, draft=draft, claimed=claimed, deposit=deposit, dispute=dispute
+    )
 
 
 def visitor_pages(data: Marketplace) -> list[str]:
@@ -73,7 +82,12 @@ def worker_pages(data: Marketplace) -> list[str]:
         "/wallet/payouts/",
         "/wallet/withdraw/",
         "/wallet/how-to-be-paid/",
+        f"/work/assignments/{data.dispute.assignment.public_id}/",
+        "/disputes/",
+        f"/disputes/{data.dispute.public_id}/",
         "/activity/",
+        "/notifications/",
+        "/notifications/settings/",
     ]
 
 
@@ -82,6 +96,7 @@ def requester_pages(data: Marketplace) -> list[str]:
     review = f"/requester/jobs/{job}/review/"
     return [
         "/requester/",
+        f"/disputes/{data.dispute.public_id}/",
         "/requester/jobs/new/",
         f"/requester/jobs/{job}/",
         f"/requester/jobs/{job}/form/",
