@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import Count, F, FloatField, Q, QuerySet
 from django.db.models.functions import Cast
@@ -15,7 +14,7 @@ from core.models import Event
 from marketplace.models import Job, User
 from moderation.models import Report
 from payments.models import Account
-from tasks.models import Assignment, AssignmentStatus
+from tasks.models import Assignment, AssignmentStatus, Dispute
 
 # How many of each kind of row the user's page shows; the rest are a link to the filtered list away.
 OVERVIEW_ROWS = 10
@@ -39,7 +38,7 @@ class UserOverview:
     reports: list[Report]
     report_count: int
     reports_filed_count: int
-    disputes: list | None  # None until the tasks app has disputes
+    disputes: list[Dispute]
     moderation_events: list[Event]
 
 
@@ -88,14 +87,10 @@ def reports_about_user(*, user: User) -> QuerySet[Report]:
     )
 
 
-def _disputes_of(user: User) -> list | None:
-    # The disputes arrive in the tasks app with issue 10, possibly after this screen: it shows them once they exist.
-    try:
-        dispute_model = apps.get_model("tasks", "Dispute")
-    except LookupError:
-        return None
+def _disputes_of(user: User) -> list[Dispute]:
+    """Their disputes as the worker or as the requester, newest first."""
     disputes = (
-        dispute_model.objects.filter(Q(assignment__worker=user) | Q(assignment__job__requester=user))
+        Dispute.objects.filter(Q(assignment__worker=user) | Q(assignment__job__requester=user))
         .select_related("assignment__job", "assignment__worker")
         .order_by("-opened_at")
     )

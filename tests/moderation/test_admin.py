@@ -13,6 +13,7 @@ from marketplace.services import job_close
 from moderation.models import Report, ReportReason, ReportStatus
 from moderation.services import report_file, report_resolve
 from payments.ledger import ledger_check
+from tasks.disputes import dispute_open
 from tasks.models import RejectionReason
 from tasks.services import assignment_claim, assignment_review
 from tests.factories import give_earnings, make_job, make_submitted_assignment, make_user
@@ -170,6 +171,16 @@ def test_a_users_page_shows_their_jobs_work_balances_and_reports(moderator_clien
     assert "Scam or unfair pay" in page  # the report about their job
     assert "Paid task" in page  # the assignment they did
     assert "Ban…" in page
+
+
+def test_a_users_page_shows_their_disputes_as_worker_and_as_requester(moderator_client, worker, requester):
+    job = make_job(requester=requester, title="Transcribe receipts")
+    rejected = reject(job, worker=worker)
+    dispute_open(assignment_id=rejected.public_id, worker=worker, message="I typed every line.")
+
+    for user in (worker, requester):
+        page = moderator_client.get(f"{USERS}{user.pk}/change/").content.decode()
+        assert "Transcribe receipts" in page.split("<h2>Disputes</h2>")[1]
 
 
 def test_a_moderator_bans_from_the_users_list_after_giving_a_reason(moderator_client, moderator, worker):
