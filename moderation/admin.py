@@ -249,6 +249,12 @@ class UserAdmin(ModeratorActionsAdmin, DjangoUserAdmin):
     def has_ban_permission(self, request) -> bool:
         return request.user.has_perm("moderation.ban_user")
 
+    def get_readonly_fields(self, request, obj=None):
+        # A banned account stays inactive until the ban is lifted (a CHECK constraint says so too).
+        if obj is not None and obj.banned_at is not None:
+            return (*self.readonly_fields, "is_active")
+        return self.readonly_fields
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or self.has_change_permission(request, obj):

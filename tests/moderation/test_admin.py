@@ -11,7 +11,7 @@ from core.models import ActorKind, Event
 from marketplace.models import JobStatus, User
 from marketplace.services import job_close
 from moderation.models import Report, ReportReason, ReportStatus
-from moderation.services import report_file, report_resolve
+from moderation.services import report_file, report_resolve, user_ban
 from payments.ledger import ledger_check
 from tasks.disputes import dispute_open
 from tasks.models import RejectionReason
@@ -225,6 +225,21 @@ def test_a_moderator_bans_unbans_and_decides_on_the_balance_from_a_users_page(mo
         "user.balance_decided",
         "user.unbanned",
     ]
+
+
+def test_a_superuser_cannot_switch_a_banned_account_back_on_by_hand(client, superuser, moderator, worker):
+    user_ban(user=worker, moderator=moderator, reason="Bot account")
+    client.force_login(superuser)
+    url = f"{USERS}{worker.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "is_active"}
+    data |= {"is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00", "_save": "Save"}
+
+    response = client.post(url, {key: value for key, value in data.items() if not isinstance(value, list)})
+
+    assert response.status_code == 302
+    worker.refresh_from_db()
+    assert (worker.is_active, worker.ban_reason) == (False, "Bot account")
 
 
 def test_without_the_ban_permission_there_is_no_ban(client, worker):
