@@ -400,3 +400,7 @@ DISPUTE_REQUESTER_DAYS = env.int("DISPUTE_REQUESTER_DAYS", default=3)
 MODERATION_FLAG_REJECTION_RATE = env.float("MODERATION_FLAG_REJECTION_RATE", default=0.3)
 MODERATION_FLAG_MIN_REVIEWS = env.int("MODERATION_FLAG_MIN_REVIEWS", default=20)
 MODERATION_FLAG_WINDOW_DAYS = env.int("MODERATION_FLAG_WINDOW_DAYS", default=30)
+# A mass rejection is held for a moderator before it takes effect: more than this share of a worker's submissions to
+# one job rejected within an hour, counting at least this many rejections.
+MASS_REJECTION_SHARE = env.float("MASS_REJECTION_SHARE", default=0.5)
+MASS_REJECTION_MIN_COUNT = env.int("MASS_REJECTION_MIN_COUNT", default=3)
