@@ -72,3 +72,9 @@ class LightningBackend(Protocol):
     def pay_invoice(self, *, bolt11: str, fee_limit_msat: int, timeout_seconds: int = 60) -> PaymentResult: ...
 
     def payment_status(self, *, payment_hash: str) -> PaymentResult: ...
+
+    def wallet_balance_msat(self) -> int:
+        """What the platform's wallet holds on Lightning now, for the reconciliation against the ledger. Outgoing
+        payments still in flight may or may not be counted (each backend says which). LightningError when the
+        backend cannot be asked."""
+        ...

@@ -16,6 +16,8 @@ HTTP 500 with the RPC error `{"code", "message", "data"?}` (older, Python CLNRes
   (catch-all) are not definite.
 - `listpays {payment_hash}` → `pays[]` with `status` pending | failed | complete, `preimage`, `amount_msat`,
   `amount_sent_msat`; empty when this node never tried to pay the hash.
+- `listfunds {}` → `outputs[]` (on chain) and `channels[]` with `state` (CHANNELD_NORMAL, …), `our_amount_msat`,
+  `amount_msat` (the channel's capacity).
 """
 
 import secrets
@@ -132,6 +134,22 @@ class ClnBackend(Backend):
         if response.is_error or data is None:
             return unknown(f"Core Lightning answered HTTP {response.status_code}: {_rpc_error(data)[1]}")
         return _payment_from_pays(data.get("pays") or [], payment_hash)
+
+    def wallet_balance_msat(self) -> int:
+        """Our side of the node's channels in normal operation (`listfunds`, `channels[].our_amount_msat` where
+        `state` is CHANNELD_NORMAL). Outputs on chain are not Lightning balance and are left out."""
+        channels = self._rpc_or_raise("listfunds", {}).get("channels")
+        if not isinstance(channels, list):
+            raise LightningError("Core Lightning did not list its channels.")
+        total = 0
+        for channel in channels:
+            if not isinstance(channel, dict) or channel.get("state") != "CHANNELD_NORMAL":
+                continue
+            amount = as_int(channel.get("our_amount_msat"))
+            if amount is None:
+                raise LightningError("Core Lightning listed a channel without our_amount_msat.")
+            total += amount
+        return total
 
     # HTTP
 

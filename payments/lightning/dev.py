@@ -1,7 +1,8 @@
 """The development backend: real, signed BOLT11 invoices from a throwaway key, and no money at all.
 
 Its invoices live in the `DevInvoice` table, so web processes and Celery workers share them. It "pays" only its own
-invoices, by marking them paid; anything else fails with a reason. Never use it where money is real.
+invoices, by marking them paid; anything else fails with a reason. Never use it where money is real. It plays both
+the platform's node and the outside world (the test wallet): the node's own invoices are the deposits'.
 """
 
 import hashlib
@@ -9,6 +10,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from payments import invoices
@@ -25,7 +27,7 @@ from payments.lightning.common import (
     Backend,
     normalize_payment_hash,
 )
-from payments.models import DevInvoice
+from payments.models import Deposit, DevInvoice
 
 ONLY_OWN_INVOICES = "The development backend only pays its own invoices."
 MIN_FINAL_CLTV_EXPIRY = 18
@@ -104,6 +106,18 @@ class DevBackend(Backend):
         if row.paid_at is not None:
             return PaymentResult(outcome=PaymentOutcome.FAILED, reason="The invoice is already paid.")
         return PaymentResult(outcome=PaymentOutcome.FAILED, reason="The invoice has expired.")
+
+    def wallet_balance_msat(self) -> int:
+        """The development node received what was paid to its own invoices, the deposits', and sent every other
+        invoice it paid: the test wallet's (payouts and withdrawals). Its payments cost no fee and are never in
+        flight."""
+        paid = DevInvoice.objects.filter(paid_at__isnull=False)
+        own = Deposit.objects.values("payment_hash")
+        totals = paid.aggregate(
+            received=Sum("amount_msat", filter=Q(payment_hash__in=own), default=0),
+            sent=Sum("amount_msat", filter=~Q(payment_hash__in=own), default=0),
+        )
+        return totals["received"] - totals["sent"]
 
     def payment_status(self, *, payment_hash: str) -> PaymentResult:
         row = DevInvoice.objects.filter(payment_hash=normalize_payment_hash(payment_hash)).first()

@@ -11,6 +11,8 @@ Facts from LNbits' own code (1.6.2, lnbits/core/views/payment_api.py and core/se
 - `GET /api/v1/payments/<hash>` with the wallet's key looks only at that wallet's rows, outgoing first:
   `{"paid": bool, "status"?: "pending" | "failed", "preimage", "details": Payment}`; 404 when the wallet has none.
   `details.fee` is negative msat for payments it made; `details.amount` is msat, negative when outgoing.
+- `GET /api/v1/wallet` → `{"name", "balance": msat, "id"}` (core/views/wallet_api.py): settled payments, less
+  outgoing ones still pending.
 """
 
 import httpx
@@ -134,6 +136,14 @@ class LnbitsBackend(Backend):
         if data.get("status") == "failed" or details.get("status") == "failed":
             return failed("LNbits reports the payment failed.")
         return unknown("LNbits reports the payment pending.")
+
+    def wallet_balance_msat(self) -> int:
+        """The wallet's balance (`GET /api/v1/wallet`). LNbits takes an outgoing payment and its fee reserve off
+        the balance while the payment is pending."""
+        balance = as_int(self._json_or_raise("GET", "/api/v1/wallet").get("balance"))
+        if balance is None:
+            raise LightningError("LNbits did not say the wallet's balance.")
+        return balance
 
     # HTTP
 

@@ -12,6 +12,8 @@ From LND's REST reference and routerrpc/router_server.go:
   such as "invoice expired"; AlreadyExists (6) means this node already paid or is paying that hash.
 - `GET /v2/router/track/{payment_hash as base64url}` (TrackPaymentV2) sends the current state at once, then updates;
   NotFound (5, "payment isn't initiated") when this node never started a payment for the hash.
+- `GET /v1/balance/channels` (ChannelBalance) → `local_balance {sat, msat}` (settled, in open channels),
+  `unsettled_local_balance` (HTLCs in flight), `pending_open_local_balance`, …
 """
 
 import base64
@@ -143,6 +145,16 @@ class LndBackend(Backend):
                 return _payment_from_track_stream(response, payment_hash)
         except httpx.HTTPError as error:
             return unknown(f"Could not ask LND: {error!r}")
+
+    def wallet_balance_msat(self) -> int:
+        """The node's settled balance in its channels (`GET /v1/balance/channels`, `local_balance.msat`); an
+        outgoing payment in flight is in `unsettled_local_balance` until it settles, so it is not counted. Money the
+        node holds on chain is not Lightning balance and is left out."""
+        local = self._json_or_raise("GET", "/v1/balance/channels").get("local_balance")
+        balance = as_int(local.get("msat")) if isinstance(local, dict) else None
+        if balance is None:
+            raise LightningError("LND did not say its channels' local balance.")
+        return balance
 
     # HTTP
 
