@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import make_job, make_user
+from tests.factories.users import MODERATOR_PERMISSIONS
 from tests.integration.lnbits_fixture import lnbits  # noqa: F401 - the session's real LNbits wallet server
 
 # pytest-django's live server (the browser tests' site, the development test wallet's LNURL endpoints, what LNbits
@@ -24,6 +25,20 @@ def pytest_runtest_call(item):
         problems = ledger_check()
         assert problems == [], "The ledger is not sound after this test:\n" + "\n".join(problems)
     return result
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Remember the Moderators group's permissions as the migrations made them: a transactional test's flush empties
+    the group table (Django recreates permissions after a flush, not groups), and tests.factories.make_moderator
+    puts the group back as it was."""
+    from django.contrib.auth.models import Group
+
+    from core.migration_operations import MODERATORS_GROUP
+
+    with django_db_blocker.unblock():
+        group = Group.objects.get(name=MODERATORS_GROUP)
+        MODERATOR_PERMISSIONS[:] = group.permissions.values_list("content_type__app_label", "codename")
 
 
 @pytest.fixture(autouse=True)

@@ -65,3 +65,22 @@ def screenshot():
 @pytest.fixture(autouse=True)
 def _background_jobs_run_at_once(background_jobs_run_at_once):
     """No Celery worker runs beside the live server: background jobs run in the request that enqueues them."""
+
+
+@pytest.fixture
+def axe_page(chromium, live_server):
+    """Pages whose Content-Security-Policy lets the test inject axe: `add_script_tag` adds an inline script, which
+    the site's policy (rightly) refuses. Nothing else about the page changes."""
+    contexts = []
+
+    def open_page(width: int, height: int):
+        context = chromium.new_context(
+            viewport={"width": width, "height": height}, base_url=live_server.url, bypass_csp=True
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()

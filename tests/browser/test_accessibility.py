@@ -23,25 +23,6 @@ FAILING_MODERATE_RULES = {"heading-order", "region"}
 VIEWPORTS = [(390, 844), (1280, 800)]
 
 
-@pytest.fixture
-def axe_page(chromium, live_server):
-    """Pages whose Content-Security-Policy lets the test inject axe: `add_script_tag` adds an inline script, which
-    the site's policy (rightly) refuses. Nothing else about the page changes."""
-    contexts = []
-
-    def open_page(width: int, height: int):
-        context = chromium.new_context(
-            viewport={"width": width, "height": height}, base_url=live_server.url, bypass_csp=True
-        )
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 def axe_violations(page) -> list[str]:
     """Run axe on the page as it is; describe each failing violation with the elements it found."""
     page.add_script_tag(path=str(AXE))

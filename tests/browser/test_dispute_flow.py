@@ -4,13 +4,19 @@ in the admin, and the worker's sats arrive in their Lightning wallet (this site'
 import pytest
 from playwright.sync_api import expect
 
-from marketplace.users import user_make_moderator
 from payments.ledger import ledger_check
 from payments.models import Payout, PayoutState
 from tasks.models import Dispute, DisputeStatus
 from tasks.services import assignment_review
 from tests.browser.helpers import log_in
-from tests.factories import PASSWORD, make_job, make_submitted_assignment, make_user, set_payout_destination
+from tests.factories import (
+    PASSWORD,
+    make_job,
+    make_moderator,
+    make_submitted_assignment,
+    make_user,
+    set_payout_destination,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +28,7 @@ def test_a_worker_disputes_the_requester_answers_a_moderator_overturns_and_the_s
     settings.LNURL_ALLOWED_INSECURE_HOSTS = [host_port]
     requester, worker = make_user("rhea"), make_user("wes", funds_sats=0)
     set_payout_destination(worker, f"wes@{host_port}")
-    moderator, _ = user_make_moderator(username="mona", email="mona@example.com", password=PASSWORD)
+    moderator = make_moderator("mona")
     job = make_job(requester=requester, tasks=2, instructions="Say how the customer **feels**.")
     assignment = make_submitted_assignment(job=job, worker=worker)
     assignment_review(

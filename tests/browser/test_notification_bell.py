@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from notifications.models import NotificationPreference
 from tasks.services import assignment_review
 from tests.browser.helpers import log_in
-from tests.browser.test_accessibility import axe_page, axe_violations  # noqa: F401 - axe-core as the site-wide check runs it
+from tests.browser.test_accessibility import axe_violations
 from tests.factories import PASSWORD, make_job, make_submitted_assignment, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -96,7 +96,7 @@ def test_on_a_desktop_the_bell_is_in_the_header_row_and_the_settings_save(new_pa
 
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)])
-def test_the_bell_with_unread_notifications_passes_axe_with_the_menu_open(axe_page, approved_worker, width, height):  # noqa: F811
+def test_the_bell_with_unread_notifications_passes_axe_with_the_menu_open(axe_page, approved_worker, width, height):
     worker, _ = approved_worker
     page = axe_page(width, height)
     log_in(page, worker.username, PASSWORD)

@@ -20,7 +20,7 @@ from tests.factories.jobs import (
     make_job,
 )
 from tests.factories.money import fund, set_payout_destination
-from tests.factories.users import PASSWORD, make_user, unique_number
+from tests.factories.users import PASSWORD, make_moderator, make_user, unique_number
 
 __all__ = [
     "HTML_TEMPLATE",
@@ -36,6 +36,7 @@ __all__ = [
     "make_html_job",
     "make_job",
     "make_many_submitted_assignments",
+    "make_moderator",
     "make_submitted_assignment",
     "make_user",
     "set_payout_destination",

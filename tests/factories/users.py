@@ -3,8 +3,11 @@
 import itertools
 
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group, Permission
 
+from core.migration_operations import MODERATORS_GROUP
 from marketplace.models import User
+from marketplace.users import user_make_moderator
 from tests.factories.money import fund
 
 PASSWORD = "correct horse battery"  # every made user's: the tests that log in through a form type it
@@ -26,4 +29,21 @@ def make_user(username: str | None = None, *, funds_sats: int = 1_000_000, **ext
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     if funds_sats:
         fund(user, funds_sats * 1000)
+    return user
+
+
+# (app label, codename) of the Moderators group's permissions after the migrations (tests/conftest.py fills it).
+MODERATOR_PERMISSIONS: list[tuple[str, str]] = []
+
+
+def make_moderator(username: str | None = None, **extra) -> User:
+    """A user made a moderator as `manage.py make_moderator` makes one (staff in the Moderators group, with the
+    group's permissions as the migrations grant them, put back if a transactional test's flush removed the group)."""
+    group, created = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    if created:
+        for app_label, codename in MODERATOR_PERMISSIONS:
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    user = make_user(username, funds_sats=0, **extra)
+    user_make_moderator(username=user.username)
+    user.refresh_from_db()
     return user

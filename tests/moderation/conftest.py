@@ -2,20 +2,12 @@
 
 import pytest
 
-from marketplace.users import user_make_moderator
-
-# The browser tests' fixtures (a Chromium, pages on the live server, axe's CSP-free pages, screenshots).
-from tests.browser.conftest import chromium, new_page, screenshot  # noqa: F401
-from tests.browser.test_accessibility import axe_page  # noqa: F401
-from tests.factories import make_user
+from tests.factories import make_moderator, make_user
 
 
 @pytest.fixture
 def moderator(db):
-    user = make_user("moderator")
-    user_make_moderator(username=user.username)
-    user.refresh_from_db()
-    return user
+    return make_moderator("moderator")
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 import pytest
 
-from marketplace.users import user_make_moderator
 from moderation.services import user_ban
 from payments.models import Payout
 from payments.payouts import payout_start_for_worker, workers_waiting_for_payout
 from tests.balances import earned
-from tests.factories import give_earnings, make_user, set_payout_destination
+from tests.factories import give_earnings, make_moderator, make_user, set_payout_destination
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +17,7 @@ def test_a_banned_workers_earnings_are_not_paid_out_automatically():
     give_earnings(worker, 50_000)
     assert worker.pk in workers_waiting_for_payout()  # the sweeper would start one before the ban
 
-    moderator, _ = user_make_moderator(username="mod", password="a long moderator password")
+    moderator = make_moderator()
     user_ban(user=worker, moderator=moderator, reason="Copied answers from another account.")
 
     assert workers_waiting_for_payout() == []

@@ -425,7 +425,7 @@ def test_the_payouts_page_asks_the_same_few_queries_however_many_payouts(client,
     approve(make_job(tasks=1, reward_msat=REWARD), worker)
     withdraw(worker, 3_000)
     client.force_login(worker)
-    with django_assert_max_num_queries(10) as few:
+    with django_assert_max_num_queries(11) as few:
         client.get(reverse("payouts"))
 
     job = make_job(tasks=40, reward_msat=REWARD)
@@ -434,7 +434,7 @@ def test_the_payouts_page_asks_the_same_few_queries_however_many_payouts(client,
         if number % 3 == 0:
             give_bonus(assignment, 1_000, "Thanks")
         withdraw(worker, 3_000 if number % 3 else 4_000, fails=number % 5 == 4)
-    with django_assert_max_num_queries(10) as many:
+    with django_assert_max_num_queries(11) as many:
         response = client.get(reverse("payouts"))
 
     assert len(response.context["page"].object_list) == 25

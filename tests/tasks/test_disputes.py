@@ -9,7 +9,6 @@ from django.utils import timezone
 from core.errors import InvalidInput, InvalidTransition, NotFound, RateLimited
 from marketplace import services as job_services
 from marketplace.escrow import escrow_per_slot_msat
-from marketplace.users import user_make_moderator
 from payments.ledger import account_of_job, balance_msat, dispute_hold_account_of_job, ledger_check
 from tasks import disputes
 from tasks.errors import DisputeRefused, ReviewPeriodOver
@@ -18,17 +17,14 @@ from tasks.selectors import worker_stats
 from tasks.services import assignment_claim, assignment_review, rejection_hold_decide
 from tests.balances import available, earned
 from tests.concurrency import run_in_threads
-from tests.factories import make_job, make_submitted_assignment, make_user
+from tests.factories import make_job, make_moderator, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def moderator(db):
-    user = make_user("mod")
-    user_make_moderator(username=user.username)
-    user.refresh_from_db()
-    return user
+    return make_moderator("mod")
 
 
 def rejected(job, worker, *, reason=RejectionReason.INCOMPLETE):
@@ -166,8 +162,7 @@ def test_an_overturn_clicked_twice_on_a_closed_job_pays_once(requester, worker, 
 
 def test_overturns_racing_on_separate_connections_pay_once(transactional_db):
     requester, worker = make_user(), make_user()
-    moderator = make_user()
-    user_make_moderator(username=moderator.username)
+    moderator = make_moderator()
     job = make_job(requester=requester, tasks=2)
     assignment = rejected(job, worker)
     dispute = disputes.dispute_open(assignment_id=assignment.public_id, worker=worker, message="Race me.")

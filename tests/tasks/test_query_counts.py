@@ -43,8 +43,9 @@ BULK_FIXED = 3  # the ownership check, savepoint, release
 BULK_PER_ITEM = APPROVE
 AUTO_APPROVE_FIXED = 1  # the due ids; then one review each
 RESULTS_CSV = 5  # session, user, job, its tags, the rows
-WORKER_DASHBOARD = 5  # session, user, count, page, stats
-REVIEW_QUEUE = 6  # session, user, job, its tags, count, page
+BELL = 1  # the header's unread-notification count (issue 10)
+WORKER_DASHBOARD = 5 + BELL  # session, user, count, page, stats
+REVIEW_QUEUE = 6 + BELL  # session, user, job, its tags, count, page
 
 
 def queries_of(action) -> int:

@@ -3,13 +3,12 @@
 import pytest
 from django.urls import reverse
 
-from marketplace.users import user_make_moderator
 from payments.ledger import ledger_check
 from tasks import disputes
 from tasks.models import AssignmentStatus, Dispute, DisputeStatus
 from tasks.services import assignment_review
 from tests.balances import earned
-from tests.factories import make_job, make_submitted_assignment, make_user
+from tests.factories import make_job, make_moderator, make_submitted_assignment, make_user
 from tests.html_parsing import visible_text
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def moderator(db):
-    user, _ = user_make_moderator(username="mod", password="a long moderator password")
-    return user
+    return make_moderator("mod")
 
 
 @pytest.fixture

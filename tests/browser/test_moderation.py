@@ -3,16 +3,13 @@ the screen), and a moderator resolves the report in the admin and hides the job.
 screenshotted for the README (UPDATE_SCREENSHOTS=1)."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
-from core.migration_operations import MODERATORS_GROUP
-from marketplace.users import user_make_moderator
 from moderation.models import Report, ReportStatus
 from moderation.services import report_file
 from tests.browser.helpers import log_in
 from tests.browser.test_accessibility import axe_violations
-from tests.factories import PASSWORD, make_job, make_user
+from tests.factories import PASSWORD, make_job, make_moderator, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,26 +47,7 @@ def test_a_worker_reports_a_job_from_its_page(axe_page, width, height):
 
 @pytest.fixture
 def moderator(db):
-    """The Moderators group comes from a data migration, which a transactional test's flush empties: it is made
-    again here with the permissions these screens use (tests/moderation/test_admin.py checks the migrated group)."""
-    group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
-    group.permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label__in=["marketplace", "moderation", "core", "tasks"],
-            codename__in=[
-                "view_user",
-                "view_job",
-                "change_job",
-                "view_report",
-                "change_report",
-                "ban_user",
-                "view_event",
-            ],
-        )
-    )
-    user = make_user("moderator")
-    user_make_moderator(username=user.username)
-    return user
+    return make_moderator("moderator")
 
 
 def test_a_moderator_resolves_a_report_and_hides_the_job_in_the_admin(new_page, screenshot, moderator):
