@@ -89,9 +89,12 @@ def _largest_withdrawal(available_msat: int, source: str) -> int:
 
 def withdraw_link_usable(*, k1: str, now: datetime | None = None) -> WithdrawLink:
     now = now or timezone.now()
-    link = WithdrawLink.objects.filter(k1=k1).first()
+    link = WithdrawLink.objects.filter(k1=k1).select_related("worker").first()
     if link is None:
         raise WithdrawRefused("Unknown withdraw link.")
+    if not link.worker.is_active:
+        # A banned account's balance waits for a moderator's decision, even through a link made before the ban.
+        raise WithdrawRefused("This account is suspended: its withdraw links no longer work.")
     if link.claimed_at is not None:
         raise WithdrawRefused("This withdraw link was already used.")
     if link.expires_at <= now:
@@ -114,6 +117,8 @@ def withdraw_claim(*, k1: str, invoice: str, now: datetime | None = None):
             f"{link.max_withdrawable_msat} msat."
         )
     with transaction.atomic():
+        # Only conditions on the link's own row: PostgreSQL re-checks those when a concurrent claim releases it (a
+        # join would move them into a subquery it does not re-check, and two claims could both win).
         claimed = WithdrawLink.objects.filter(pk=link.pk, claimed_at__isnull=True, expires_at__gt=now).update(
             claimed_at=now
         )
