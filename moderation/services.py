@@ -69,7 +69,7 @@ def user_ban(*, user: User, moderator: User, reason: str, now: datetime | None =
         user.ban_reason = reason
         user.is_active = False
         user.save(update_fields=["banned_at", "ban_reason", "is_active"])
-        released = _return_live_assignments(user)
+        released = _return_live_assignments(user, moderator=moderator)
         record_event(
             type="user.banned",
             actor=Actor.moderator(moderator),
@@ -80,12 +80,13 @@ def user_ban(*, user: User, moderator: User, reason: str, now: datetime | None =
     return user
 
 
-def _return_live_assignments(user: User) -> list[str]:
+def _return_live_assignments(user: User, *, moderator: User) -> list[str]:
     """Give back every task the user holds and has not submitted, through the tasks' own service."""
     live = Assignment.objects.filter(worker=user, status=AssignmentStatus.ACCEPTED).order_by("pk")
     returned = []
     for assignment in live.select_related("job", "task"):
-        returned.append(assignment_return(assignment=assignment, worker=user).public_id)
+        released = assignment_return(assignment=assignment, worker=user, actor=Actor.moderator(moderator))
+        returned.append(released.public_id)
     return returned
 
 

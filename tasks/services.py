@@ -347,13 +347,17 @@ def answer_validate(*, job: Job, data) -> dict:
     return form.answer()
 
 
-def assignment_return(*, assignment: Assignment, worker: User, now: datetime | None = None) -> Assignment:
-    """Give an unsubmitted assignment back; its task goes back to the pool for other workers."""
+def assignment_return(
+    *, assignment: Assignment, worker: User, now: datetime | None = None, actor: Actor | None = None
+) -> Assignment:
+    """Give an unsubmitted assignment back; its task goes back to the pool for other workers. `actor` is who did it
+    when not the worker: the moderator whose ban released it (the audit log names them)."""
     return _assignment_release(
         assignment_id=assignment.pk,
         worker=worker,
         to_status=AssignmentStatus.RETURNED,
         now=now or timezone.now(),
+        actor=actor,
     )
 
 
@@ -386,7 +390,9 @@ def _sweep(due: QuerySet[Assignment], act: Callable[[int], bool]) -> int:
             return acted
 
 
-def _assignment_release(*, assignment_id: int, worker: User | None, to_status: str, now: datetime) -> Assignment:
+def _assignment_release(
+    *, assignment_id: int, worker: User | None, to_status: str, now: datetime, actor: Actor | None = None
+) -> Assignment:
     with transaction.atomic():
         if worker is None:
             assignment = (
@@ -404,7 +410,7 @@ def _assignment_release(*, assignment_id: int, worker: User | None, to_status: s
         expiring = to_status == AssignmentStatus.EXPIRED and assignment.status == AssignmentStatus.ACCEPTED
         if expiring and assignment.deadline_at > now:
             raise DeadlinePassed("The assignment is not overdue yet.")
-        actor = Actor.user_or_system(worker, rule="expiry at the deadline")
+        actor = actor or Actor.user_or_system(worker, rule="expiry at the deadline")
         transition_assignment(assignment, to_status, actor=actor, ended_at=now)
         _reopen_slot(assignment)
     return assignment

@@ -94,6 +94,8 @@ def test_a_ban_returns_the_tasks_in_progress_and_leaves_submitted_work_to_be_rev
     [banned] = events("user.banned")
     assert banned.data["returned_assignment_ids"] == [in_progress.public_id]
     assert [event.subject_id for event in events("assignment.returned")] == [in_progress.public_id]
+    # The audit log names the moderator whose ban released it, not the worker.
+    assert [event.actor_id for event in events("assignment.returned")] == [moderator.pk]
     assert ledger_check() == []
 
 
