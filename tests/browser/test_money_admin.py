@@ -2,7 +2,6 @@
 money back in the worker's earnings, and checks the ledger against the Lightning wallet (the development backend)."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from playwright.sync_api import expect
 
@@ -12,27 +11,9 @@ from payments.models import Payout, PayoutKind, PayoutState
 from payments.payouts import payout_create
 from tests.balances import earned
 from tests.browser.helpers import log_in
-from tests.factories import PASSWORD, give_earnings, make_user
+from tests.factories import PASSWORD, give_earnings, make_moderator, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# What the payments migrations grant the Moderators group (the tests in tests/payments check the real group).
-MODERATORS_PAYMENTS_PERMISSIONS = [
-    "view_account", "view_ledgertransaction", "view_ledgerentry", "view_deposit", "view_payout", "change_payout",
-    "view_withdrawlink", "view_bonus",
-]  # fmt: skip
-
-
-def moderators_group() -> Group:
-    """The Moderators group. The migrations make it, but a transactional test that ran before this one flushed
-    their rows (serialized_rollback does not restore them once Playwright runs): then it is made again with what the
-    payments migrations grant it."""
-    group, created = Group.objects.get_or_create(name="Moderators")
-    if created:
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="payments", codename__in=MODERATORS_PAYMENTS_PERMISSIONS)
-        )
-    return group
 
 
 def a_payout_waiting_for_a_moderator() -> Payout:
@@ -62,8 +43,7 @@ def test_a_moderator_cancels_a_waiting_payout_and_reconciles_the_ledger(new_page
     settings.LIGHTNING_BACKEND = "dev"
     settings.BITCOIN_NETWORK = "regtest"
     payout = a_payout_waiting_for_a_moderator()
-    moderator = make_user("mod", is_staff=True, funds_sats=0)
-    moderator.groups.add(moderators_group())
+    make_moderator("mod")
     page = new_page(width=width, height=900)
     log_in(page, "mod", PASSWORD)
 
