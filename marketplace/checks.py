@@ -38,8 +38,8 @@ def shared_cache_check(app_configs=None, **kwargs) -> list[Warning]:
         return []
     return [
         Warning(
-            f"The cache is {backend.rsplit('.', 1)[-1]}: login, sign-up, API and password rate limits are counted "
-            "per process, so each web process grants the full limit again.",
+            f"The cache is {backend.rsplit('.', 1)[-1]}: the rate limits (log-in, sign-up, password resets, the API, "
+            "claims, reports, dispute messages) are counted per process, so each web process grants them again.",
             hint="Set CACHE_URL to a shared cache, e.g. rediscache://127.0.0.1:6379/1.",
             id="boltwork.W001",
         )

@@ -126,6 +126,7 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         constraints = [models.CheckConstraint(condition=~Q(amount_msat=0), name="entry_amount_not_zero")]
         indexes = [models.Index(fields=["account", "-id"], name="entry_account_idx")]
 

@@ -42,6 +42,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _no_claim_limit(settings):
+    """Tests build their data by claiming many tasks a second; the claim limit has tests of its own, which set it."""
+    settings.CLAIMS_PER_MINUTE = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """allauth's rate limits live in the cache: each test starts with none used."""
     cache.clear()

@@ -8,8 +8,9 @@ from django.utils import timezone
 from api.background import deliver_due_webhooks, prune_idempotency_records, prune_webhook_deliveries
 from marketplace.background import close_expired_jobs
 from marketplace.models import Job, JobStatus
+from notifications.background import send_due_notification_emails
 from payments.background import advance_due_payouts, sync_pending_deposits
-from tasks.background import auto_approve_due_submissions, expire_overdue_assignments
+from tasks.background import auto_approve_due_submissions, escalate_due_disputes, expire_overdue_assignments
 from tasks.models import Assignment, AssignmentStatus, ReviewSource
 from tasks.services import assignment_claim, assignment_submit
 from tests.factories import make_job, make_user
@@ -27,6 +28,8 @@ def test_beat_schedules_every_sweeper():
         deliver_due_webhooks.name,
         prune_idempotency_records.name,
         prune_webhook_deliveries.name,
+        escalate_due_disputes.name,
+        send_due_notification_emails.name,
     }
 
 
