@@ -124,3 +124,18 @@ def test_a_moderator_decides_a_held_mass_rejection_from_the_disputes_page(client
     held.refresh_from_db()
     assert held.status == AssignmentStatus.APPROVED
     assert earned(worker) == job.reward_msat
+
+
+def test_the_moderators_front_page_links_every_queue_and_each_opens(client, moderator):
+    client.force_login(moderator)
+    page = client.get(reverse("admin:index")).content.decode()
+    queues = [
+        reverse("admin:tasks_dispute_changelist"),
+        reverse("dispute_list"),
+        reverse("admin:moderation_report_changelist"),
+        reverse("admin:payments_payout_changelist") + "?attention=waiting",
+        reverse("admin:payments_reconciliation"),
+    ]
+    for url in queues:
+        assert f'href="{url}"' in page.replace("&amp;", "&")
+        assert client.get(url).status_code == 200, url
