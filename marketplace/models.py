@@ -45,6 +45,25 @@ class User(AbstractUser):
         return self.banned_at is not None
 
 
+class WorkerBlock(models.Model):
+    """A requester's block of a worker: the worker no longer sees or claims that requester's jobs (issue 11)."""
+
+    requester = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_made")
+    worker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_received")
+    reason = models.TextField(max_length=1_000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "worker"], name="block_one_per_requester_and_worker"),
+            models.CheckConstraint(condition=~Q(requester=models.F("worker")), name="block_not_oneself"),
+        ]
+        indexes = [models.Index(fields=["worker", "requester"], name="block_worker_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.requester_id} blocks {self.worker_id}"
+
+
 class Tag(models.Model):
     name = models.SlugField(max_length=40, unique=True)
 

@@ -1,12 +1,12 @@
 """Read queries for job pages. Each returns a queryset or values with everything the page shows, in a constant
 number of queries."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound
 from core.ids import is_public_id
-from marketplace.models import Job, JobStatus, User
+from marketplace.models import Job, JobStatus, User, WorkerBlock
 
 # What lists of jobs never show: the Markdown's source and HTML (the board shows the excerpt) and the answer form.
 BIG_FIELDS_NOT_LISTED = (
@@ -27,11 +27,13 @@ BOARD_SORTS = {
 
 
 def board_jobs(
-    *, search: str = "", tag: str = "", min_reward_msat: int | None = None, sort: str = "newest"
+    *, search: str = "", tag: str = "", min_reward_msat: int | None = None, sort: str = "newest", viewer=None
 ) -> QuerySet[Job]:
-    """Published, unexpired jobs with work left that no moderator hid, for the public job board."""
+    """Published, unexpired jobs with work left that no moderator hid, for the public job board; for a `viewer`,
+    none of the requesters who blocked them."""
     jobs = (
-        Job.objects.filter(status=JobStatus.PUBLISHED, open_slot_count__gt=0, hidden_at__isnull=True)
+        _not_blocking(Job.objects, viewer)
+        .filter(status=JobStatus.PUBLISHED, open_slot_count__gt=0, hidden_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .select_related("requester")
         .prefetch_related("tags")
@@ -46,13 +48,13 @@ def board_jobs(
     return jobs.order_by(*BOARD_SORTS.get(sort, BOARD_SORTS["newest"]))
 
 
-def job_public_get(*, public_id: str) -> Job:
+def job_public_get(*, public_id: str, viewer=None) -> Job:
     """A job as anyone may see it: everything but drafts, cancelled jobs and jobs a moderator hid (their requester
-    still sees them on their own pages)."""
+    still sees them on their own pages), and, for a `viewer` its requester blocked, none of that requester's."""
     if not is_public_id(public_id):
         raise NotFound("No such job.")
     job = (
-        Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED])
+        _not_blocking(Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED]), viewer)
         .filter(hidden_at__isnull=True)
         .select_related("requester")
         .prefetch_related("tags")
@@ -76,3 +78,10 @@ def job_of_requester_get(*, requester: User, public_id: str) -> Job:
 def jobs_of_requester(*, requester: User) -> QuerySet[Job]:
     """Every job of the requester, with its tags (for the API's list)."""
     return Job.objects.filter(requester=requester).prefetch_related("tags")
+
+
+def _not_blocking(jobs: QuerySet[Job], viewer) -> QuerySet[Job]:
+    """Jobs whose requester did not block `viewer` (all of them for someone not logged in); no extra query."""
+    if viewer is None or not viewer.is_authenticated:
+        return jobs
+    return jobs.exclude(Exists(WorkerBlock.objects.filter(requester=OuterRef("requester"), worker=viewer)))

@@ -232,7 +232,7 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     _check_job_takes_claims(job, now)
     with transaction.atomic():
         # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks; refuses a banned one.
-        lock_user_not_banned(worker.pk)
+        lock_user_not_banned(worker.pk, working_for=job.requester_id)
         open_assignment = (
             Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.ACCEPTED, deadline_at__gt=now)
             .order_by("accepted_at")

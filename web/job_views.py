@@ -62,6 +62,7 @@ def board(request: HttpRequest) -> HttpResponse:
         tag=filters.get("tag", ""),
         min_reward_msat=min_reward * MSAT_PER_SAT if min_reward else None,
         sort=filters.get("sort") or "newest",
+        viewer=request.user,
     )
     page = Paginator(jobs, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -81,7 +82,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = found_or_404(selectors.job_public_get, public_id=job_id)
+    job = found_or_404(selectors.job_public_get, public_id=job_id, viewer=request.user)
     done_all = job.pk in task_selectors.jobs_done_by(worker=request.user, job_ids=[job.pk])
     return render(request, "marketplace/job_detail.html", {"job": job, "done_all": done_all})
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
-from web import dispute_views
+from web import block_views, dispute_views
 from web import job_views as views
 from web import work_views as task_views
 
@@ -38,6 +38,9 @@ urlpatterns = [
         task_views.assignment_review,
         name="assignment_review",
     ),
+    path("requester/blocks/", block_views.worker_blocks, name="worker_blocks"),
+    path("requester/blocks/<str:worker_id>/block/", block_views.worker_block, name="worker_block"),
+    path("requester/blocks/<str:worker_id>/unblock/", block_views.worker_unblock, name="worker_unblock"),
     # Worker
     path("work/", task_views.worker_dashboard, name="worker_dashboard"),
     path("activity/", views.activity, name="activity"),

@@ -48,7 +48,7 @@ def job_start(request: HttpRequest, job_id: str) -> HttpResponse:
 
 def job_task_preview(request: HttpRequest, job_id: str) -> HttpResponse:
     """A task of a job as a worker will see it, before claiming one; answers cannot be sent from here."""
-    job = found_or_404(job_public_get, public_id=job_id)
+    job = found_or_404(job_public_get, public_id=job_id, viewer=request.user)
     task = selectors.task_to_preview(job=job)
     context = {
         "job": job,
@@ -62,7 +62,7 @@ def job_task_preview(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 def job_task_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = found_or_404(job_public_get, public_id=job_id)
+    job = found_or_404(job_public_get, public_id=job_id, viewer=request.user)
     if job.form_kind != FormKind.HTML:
         raise Http404("This job has no HTML template.")
     task = selectors.task_to_preview(job=job)

@@ -25,7 +25,11 @@ class BoardFilters(schemas.Schema):
 @router.get("/board", response={200: schemas.BoardPage, **ERRORS}, auth=READ)
 def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None = None, limit: int | None = None):
     jobs_on_board = job_selectors.board_jobs(
-        search=filters.q[:100], tag=filters.tag[:40], min_reward_msat=filters.min_reward_msat, sort="newest"
+        search=filters.q[:100],
+        tag=filters.tag[:40],
+        min_reward_msat=filters.min_reward_msat,
+        sort="newest",
+        viewer=request.auth,
     )
     return page_of(jobs_on_board, cursor=cursor, limit=limit)
 

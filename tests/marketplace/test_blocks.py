@@ -1,0 +1,72 @@
+"""Issue 11, blocks: a requester blocks a worker, who then no longer sees or claims that requester's jobs."""
+
+import pytest
+from django.urls import reverse
+
+from core.errors import InvalidInput, NotFound
+from core.models import Event
+from marketplace import blocks
+from marketplace.models import WorkerBlock
+from marketplace.users import WorkerBlocked
+from tasks.services import assignment_claim
+from tests.api.conftest import api_client_for, error_of
+from tests.factories import make_job, make_submitted_assignment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_block_hides_the_requesters_jobs_and_refuses_the_claim(client, requester, worker):
+    mine = make_job(requester=requester, title="Mine")
+    other = make_job(title="Someone else's")
+    blocks.worker_block(requester=requester, worker_id=worker.public_id, reason="Copied answers.")
+
+    client.force_login(worker)
+    board = client.get(reverse("board")).content.decode()
+    assert "Someone else&#x27;s" in board
+    assert "Mine" not in board
+    assert client.get(reverse("job_detail", args=[mine.public_id])).status_code == 404
+    assert client.get(reverse("job_task_preview", args=[mine.public_id])).status_code == 404
+    assert client.get(reverse("job_detail", args=[other.public_id])).status_code == 200
+    with pytest.raises(WorkerBlocked):
+        assignment_claim(job=mine, worker=worker)
+    assignment_claim(job=other, worker=worker)
+
+    api = api_client_for(worker)
+    assert [item["id"] for item in api.get("/board").json()["items"]] == [other.public_id]
+    response = api.post(f"/jobs/{mine.public_id}/claim")
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "worker_blocked"
+
+
+def test_unblocking_lets_the_worker_back_and_both_are_recorded(requester, worker):
+    job = make_job(requester=requester)
+    blocks.worker_block(requester=requester, worker_id=worker.public_id, reason="Spam.")
+    blocks.worker_block(requester=requester, worker_id=worker.public_id, reason="Again.")  # changes nothing
+    assert WorkerBlock.objects.get().reason == "Spam."
+    blocks.worker_unblock(requester=requester, worker_id=worker.public_id)
+    assignment_claim(job=job, worker=worker)
+    types = list(Event.objects.filter(type__startswith="worker.").values_list("type", flat=True).order_by("id"))
+    assert types == ["worker.blocked", "worker.unblocked"]
+
+
+def test_a_block_needs_a_reason_and_a_real_worker_other_than_oneself(requester, worker):
+    with pytest.raises(InvalidInput):
+        blocks.worker_block(requester=requester, worker_id=worker.public_id, reason=" ")
+    with pytest.raises(NotFound):
+        blocks.worker_block(requester=requester, worker_id="ANOTWORKER", reason="x")
+    with pytest.raises(InvalidInput):
+        blocks.worker_block(requester=requester, worker_id=requester.public_id, reason="x")
+    assert not WorkerBlock.objects.exists()
+
+
+def test_a_requester_blocks_from_the_review_screen_and_unblocks_from_their_list(client, requester, worker):
+    job = make_job(requester=requester)
+    make_submitted_assignment(job=job, worker=worker)
+    client.force_login(requester)
+    review = reverse("review_queue", args=[job.public_id])
+    assert reverse("worker_block", args=[worker.public_id]) in client.get(review).content.decode()
+    client.post(reverse("worker_block", args=[worker.public_id]), {"reason": "Bots.", "next": review})
+    assert WorkerBlock.objects.filter(requester=requester, worker=worker).exists()
+    assert worker.public_id in client.get(reverse("worker_blocks")).content.decode()
+    client.post(reverse("worker_unblock", args=[worker.public_id]))
+    assert not WorkerBlock.objects.exists()
