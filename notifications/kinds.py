@@ -28,6 +28,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     NotificationKind.DISPUTE_DECIDED: "A dispute of yours ended: the rejection was withdrawn, upheld or overturned.",
     NotificationKind.DEPOSIT_RECEIVED: "A deposit arrived in your balance.",
     NotificationKind.JOB_FINISHED: "Every task of one of your jobs has approved work.",
+    NotificationKind.BLOCKED: "A requester blocked you from their jobs (you are not told which one).",
     NotificationKind.JOB_FUNDS_LOW: (
         "A tenth or fewer of the task slots your job paid for are still open: add tasks to keep work coming."
     ),

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from core.models import ActorKind, Event
 from core.money import format_whole_sats, sats_rounded_down, sats_word
-from marketplace.models import Job, JobStatus
+from marketplace.models import Job, JobStatus, User
 from notifications.kinds import FUNDS_LOW_SHARE_DENOMINATOR
 from notifications.models import NotificationKind
 from payments.models import Bonus, Deposit, Payout, PayoutKind, PayoutSource
@@ -359,6 +359,26 @@ def dispute_decided(event: Event) -> list[Draft]:
     return _dispute_drafts(event, NotificationKind.DISPUTE_DECIDED, "Dispute decided", say)
 
 
+def worker_blocked(event: Event) -> list[Draft]:
+    """The worker is told that a requester blocked them, not which one (the event's readers are the requester's)."""
+    worker = User.objects.filter(public_id=event.data.get("worker_id", "")).first()
+    if worker is None:
+        return []
+    return [
+        Draft(
+            user_id=worker.pk,
+            kind=NotificationKind.BLOCKED,
+            title="A requester blocked you from their jobs",
+            body=(
+                "A requester blocked you: their jobs no longer show on your board and you cannot take their tasks. "
+                "Work you already submitted to them is still reviewed and paid."
+            ),
+            link=reverse("board"),
+            subject_id=worker.public_id,
+        )
+    ]
+
+
 MESSAGES: dict[str, Callable[[Event], list[Draft]]] = {
     "assignment.approved": work_approved,
     "assignment.rejected": work_rejected,
@@ -374,6 +394,7 @@ MESSAGES: dict[str, Callable[[Event], list[Draft]]] = {
     "dispute.escalated": dispute_escalated,
     "dispute.message": dispute_message,
     "dispute.decided": dispute_decided,
+    "worker.blocked": worker_blocked,
 }
 
 

@@ -25,6 +25,7 @@ class NotificationKind(models.TextChoices):
     DEPOSIT_RECEIVED = "deposit_received", "Deposit received"
     JOB_FINISHED = "job_finished", "Job finished"
     JOB_FUNDS_LOW = "job_funds_low", "Job's funds running out"
+    BLOCKED = "blocked", "Blocked by a requester"
 
 
 class EmailState(models.TextChoices):

@@ -8,9 +8,10 @@ from core.models import Event
 from marketplace import blocks
 from marketplace.models import WorkerBlock
 from marketplace.users import WorkerBlocked
+from notifications.models import Notification, NotificationKind
 from tasks.services import assignment_claim
 from tests.api.conftest import api_client_for, error_of
-from tests.factories import make_job, make_submitted_assignment
+from tests.factories import make_job, make_moderator, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,25 @@ def test_a_requester_blocks_from_the_review_screen_and_unblocks_from_their_list(
     assert worker.public_id in client.get(reverse("worker_blocks")).content.decode()
     client.post(reverse("worker_unblock", args=[worker.public_id]))
     assert not WorkerBlock.objects.exists()
+
+
+def test_the_worker_is_told_a_requester_blocked_them_but_not_which(django_capture_on_commit_callbacks, worker):
+    requester = make_user("quentin_quizmaster", display_name="Quentin Q.")
+    with django_capture_on_commit_callbacks(execute=True):
+        blocks.worker_block(requester=requester, worker_id=worker.public_id, reason="Copied from another worker.")
+    [told] = Notification.objects.filter(user=worker)
+    assert told.kind == NotificationKind.BLOCKED
+    assert "quentin" not in (told.title + told.body).lower()
+    assert "Copied" not in told.body  # the reason is for moderators
+    assert not Notification.objects.filter(user=requester).exists()
+
+
+def test_moderators_see_how_often_a_worker_is_blocked_and_how_many_a_requester_blocks(client, requester, worker):
+    other_requester = make_user()
+    blocks.worker_block(requester=requester, worker_id=worker.public_id, reason="a")
+    blocks.worker_block(requester=other_requester, worker_id=worker.public_id, reason="b")
+    client.force_login(make_moderator())
+    changelist = client.get(reverse("admin:marketplace_user_changelist"))
+    by_username = {user.username: user for user in changelist.context["cl"].result_list}
+    assert by_username[worker.username].blocks_received_count == 2
+    assert by_username[requester.username].blocks_made_count == 1
