@@ -63,8 +63,7 @@ def dispute_open(*, assignment_id: str, worker: User, message: str, now: datetim
         assignment = _lock_assignment(assignment_id, worker=worker)
         if assignment.status != AssignmentStatus.REJECTED:
             raise DisputeRefused("Only rejected work can be disputed.")
-        window = timedelta(days=settings.DISPUTE_WINDOW_DAYS)
-        if assignment.reviewed_at is None or now > assignment.reviewed_at + window:
+        if not dispute_window_open(assignment, now=now):
             raise DisputeRefused(
                 f"Rejections can be disputed for {settings.DISPUTE_WINDOW_DAYS} days; this one is older."
             )
@@ -88,6 +87,13 @@ def dispute_open(*, assignment_id: str, worker: User, message: str, now: datetim
         _add_message(dispute, author=worker, role=DisputeRole.WORKER, body=message, now=now)
         _record(dispute, assignment, "dispute.opened", actor=Actor.of(worker), message=message)
     return dispute
+
+
+def dispute_window_open(assignment: Assignment, *, now: datetime) -> bool:
+    """Whether the rejection of `assignment` can still be disputed (the page offers it; dispute_open decides)."""
+    if assignment.status != AssignmentStatus.REJECTED or assignment.reviewed_at is None:
+        return False
+    return now <= assignment.reviewed_at + timedelta(days=settings.DISPUTE_WINDOW_DAYS)
 
 
 def _hold(*, job: Job, task: Task, dispute_key: str) -> tuple[str, int]:

@@ -572,7 +572,6 @@ def rejection_hold_decide(
         )
         if assignment is None or assignment.rejection_held_at is None:
             raise NotFound("No such held rejection.")
-        assignment.rejection_held_at = None
         if let_stand:
             transition_assignment(
                 assignment,

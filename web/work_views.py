@@ -1,7 +1,6 @@
 """Worker and review pages: claim, do, submit, return; review and download results."""
 
 import json
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -19,7 +18,7 @@ from core.ids import is_worker_id
 from marketplace import answer_forms
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
-from tasks import selectors, services
+from tasks import disputes, selectors, services
 from tasks.errors import NoTaskAvailable
 from tasks.models import Assignment, AssignmentStatus, RejectionReason
 from tasks.results import results_csv_response
@@ -70,13 +69,6 @@ def job_task_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
 
 
-def _can_dispute(assignment: Assignment) -> bool:
-    """Whether the page offers a dispute (tasks.disputes.dispute_open decides, and says why not)."""
-    if assignment.status != AssignmentStatus.REJECTED or assignment.reviewed_at is None:
-        return False
-    return timezone.now() <= assignment.reviewed_at + timedelta(days=settings.DISPUTE_WINDOW_DAYS)
-
-
 def _claim_and_open(request: HttpRequest, job: Job) -> HttpResponse:
     try:
         assignment = services.assignment_claim(job=job, worker=request.user)
@@ -113,7 +105,7 @@ def _render_assignment(
         "open_instructions": selectors.is_first_assignment_in_job(assignment=assignment),
         "dispute": selectors.dispute_of_assignment(assignment=assignment),
         "dispute_window_days": settings.DISPUTE_WINDOW_DAYS,
-        "can_dispute": _can_dispute(assignment),
+        "can_dispute": disputes.dispute_window_open(assignment, now=timezone.now()),
     }
     return render(request, "tasks/assignment_detail.html", context, status=status)
 
