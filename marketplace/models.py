@@ -153,6 +153,19 @@ class Job(models.Model):
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_reason = models.TextField(max_length=MAX_MODERATION_REASON_CHARS, blank=True)
 
+    # Who may work on it (issue 11; marketplace.qualifications writes them): a list of Mechanical Turk shaped
+    # requirements {"qualification_type_id", "comparator", "integer_values", "actions_guarded"}, kept on the row so
+    # that the claim and the board read them with the job, without a query of their own.
+    qualification_requirements = models.JSONField(default=list, blank=True)
+    # Whether a requirement hides the job from the board from those who do not meet it (DiscoverPreviewAndAccept).
+    hides_from_unqualified = models.BooleanField(default=False)
+    # Nobody who took any of these jobs may take this one (a study series).
+    excluded_jobs = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="excluded_by")
+    max_tasks_per_worker = models.PositiveIntegerField(null=True, blank=True)
+    # What approved work earned per hour (reward over the median working time), written by the reputation sweeper
+    # once enough was approved; null before.
+    effective_sats_per_hour = models.PositiveBigIntegerField(null=True, blank=True)
+
     class Meta:
         indexes = [
             models.Index(fields=["status", "-published_at"], name="job_board_idx"),
@@ -186,6 +199,10 @@ class Job(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=JobStatus.values),
                 name="job_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_tasks_per_worker__isnull=True) | Q(max_tasks_per_worker__gte=1),
+                name="job_max_tasks_per_worker_positive",
             ),
         ]
 
@@ -224,3 +241,114 @@ class Job(models.Model):
         if self.form_kind == FormKind.HTML:
             return bool(self.html_template.strip())
         return bool(self.form_fields)
+
+
+# Qualifications (issue 11). A requirement names a type by its id: one of the system types below, whose values
+# Boltwork computes (the first two ids are Mechanical Turk's own for the same figures), or a requester's custom type.
+APPROVAL_RATE_TYPE_ID = "000000000000000000L0"
+APPROVED_COUNT_TYPE_ID = "00000000000000000040"
+ACCOUNT_AGE_TYPE_ID = "0000000000000000AGE0"
+PAYOUT_DESTINATION_TYPE_ID = "000000000000000DEST0"
+MAX_QUALIFICATION_NAME_CHARS = 100
+MAX_QUALIFICATION_DESCRIPTION_CHARS = 2_000
+
+
+class QualificationType(models.Model):
+    """A requester's custom qualification: a score they grant to workers (by hand, by CSV, automatically on request,
+    or from a test). marketplace.qualifications holds every change."""
+
+    public_id = public_id_field()
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="qualification_types")
+    name = models.CharField(max_length=MAX_QUALIFICATION_NAME_CHARS)
+    description = models.TextField(max_length=MAX_QUALIFICATION_DESCRIPTION_CHARS, blank=True)
+    # Any worker who asks gets the qualification at once with this score (Mechanical Turk's AutoGranted).
+    auto_grant_value = models.IntegerField(null=True, blank=True)
+    # A short test with known answers whose score (0-100) becomes the worker's score: a list of
+    # {"question", "options", "answer"} (marketplace.qualification_tests). Empty: no test.
+    test_questions = models.JSONField(default=list, blank=True)
+    test_retry_delay_seconds = models.PositiveIntegerField(default=24 * 3600)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="qualification_type_name_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_test(self) -> bool:
+        return bool(self.test_questions)
+
+
+class QualificationGrant(models.Model):
+    """A worker's score on a custom qualification type (system types are computed, never granted)."""
+
+    type = models.ForeignKey(QualificationType, on_delete=models.CASCADE, related_name="grants")
+    worker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="qualification_grants")
+    value = models.IntegerField()
+    granted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["type", "worker"], name="qualification_grant_one_per_worker"),
+        ]
+        indexes = [models.Index(fields=["worker", "type"], name="qualification_grant_worker_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} has {self.type_id} = {self.value}"
+
+
+class QualificationTestAttempt(models.Model):
+    """One worker's try at a qualification type's test: the score it gave, kept so a retake waits its delay."""
+
+    type = models.ForeignKey(QualificationType, on_delete=models.CASCADE, related_name="test_attempts")
+    worker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="qualification_test_attempts")
+    score = models.PositiveSmallIntegerField()
+    answers = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["worker", "type", "-created_at"], name="qual_test_attempt_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} scored {self.score} on {self.type_id}"
+
+
+class WorkerStats(models.Model):
+    """A worker's figures from their reviewed assignments, written by the reputation sweeper only: the approval-rate
+    and approved-count qualifications and the review screen read them, so neither counts assignments."""
+
+    worker = models.OneToOneField(User, primary_key=True, on_delete=models.CASCADE, related_name="worker_stats")
+    approved_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    # Percent of reviewed assignments approved, rounded down; null until something was reviewed.
+    approval_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Stats of worker {self.worker_id}"
+
+
+class RequesterStats(models.Model):
+    """A requester's reputation, computed from their assignments, payouts and disputes by the reputation sweeper
+    (the only writer), so the board shows it without counting anything."""
+
+    requester = models.OneToOneField(User, primary_key=True, on_delete=models.CASCADE, related_name="requester_stats")
+    approved_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    # Percent of reviewed submissions approved, rounded down; null until something was reviewed.
+    approval_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Null until enough assignments were approved to say (settings.REPUTATION_MIN_APPROVED).
+    effective_sats_per_hour = models.PositiveBigIntegerField(null=True, blank=True)
+    median_work_seconds = models.PositiveIntegerField(null=True, blank=True)
+    median_review_seconds = models.PositiveIntegerField(null=True, blank=True)
+    median_payment_seconds = models.PositiveIntegerField(null=True, blank=True)
+    disputes_lost = models.PositiveIntegerField(default=0)
+    active_since = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Stats of requester {self.requester_id}"
