@@ -221,6 +221,14 @@ class Job(models.Model):
         return self.reward_msat * 3600 // (self.estimated_seconds_per_task * MSAT_PER_SAT)
 
     @property
+    def shown_sats_per_hour(self) -> int | None:
+        """Sats per hour as the board shows and sorts it: what approved work earned (effective_sats_per_hour) once
+        enough was approved, the requester's estimate before that."""
+        if self.effective_sats_per_hour is not None:
+            return self.effective_sats_per_hour
+        return self.sats_per_hour
+
+    @property
     def is_draft(self) -> bool:
         return self.status == JobStatus.DRAFT
 
