@@ -17,7 +17,7 @@ from core.text import (
     html_excerpt,
     render_markdown,
 )
-from marketplace import answer_forms, escrow
+from marketplace import answer_forms, escrow, qualifications
 from marketplace.models import (
     JOB_TRANSITIONS,
     MAX_ASSIGNMENTS_PER_TASK,
@@ -357,6 +357,71 @@ def job_extend_expiry(*, job: Job, actor: User, expires_at: datetime | None) -> 
         job.expires_at = expires_at
         job.save(update_fields=["expires_at", "updated_at"])
     return job
+
+
+MAX_EXCLUDED_JOBS = 50
+
+
+def job_set_worker_rules(
+    *,
+    job: Job,
+    actor: User,
+    requirements: list[dict],
+    excluded_job_ids: list[str] | None = None,
+    max_tasks_per_worker: int | None = None,
+) -> Job:
+    """Set who may work on a job: its qualification requirements (marketplace.qualifications.requirements_clean
+    checks them), the requester's earlier jobs whose workers it excludes (by public id), and the cap on tasks per
+    worker. Allowed while the job can still take work; applies to claims from then on (work already taken stays)."""
+    requirements = qualifications.requirements_clean(owner=actor, requirements=requirements)
+    excluded = _excluded_jobs(actor=actor, job=job, public_ids=excluded_job_ids or [])
+    if max_tasks_per_worker is not None and (
+        isinstance(max_tasks_per_worker, bool) or not isinstance(max_tasks_per_worker, int) or max_tasks_per_worker < 1
+    ):
+        raise InvalidInput("The cap on tasks per worker must be a whole number of at least 1, or none.")
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        if job.status in {JobStatus.CLOSED, JobStatus.CANCELLED}:
+            raise InvalidTransition(f"The job is {job.get_status_display().lower()}: who may work on it is settled.")
+        job.qualification_requirements = requirements
+        job.hides_from_unqualified = any(
+            requirement["actions_guarded"] == qualifications.Guard.DISCOVER_PREVIEW_AND_ACCEPT
+            for requirement in requirements
+        )
+        job.max_tasks_per_worker = max_tasks_per_worker
+        job.save(
+            update_fields=["qualification_requirements", "hides_from_unqualified", "max_tasks_per_worker", "updated_at"]
+        )
+        job.excluded_jobs.set(excluded)
+        record_event(
+            type="job.worker_rules_changed",
+            actor=Actor.of(actor),
+            subject=("job", job.public_id),
+            audience=[job.requester_id],
+            data={
+                "job_id": job.public_id,
+                "qualification_requirements": requirements,
+                "excluded_job_ids": [each.public_id for each in excluded],
+                "max_tasks_per_worker": max_tasks_per_worker,
+            },
+        )
+    return job
+
+
+def _excluded_jobs(*, actor: User, job: Job, public_ids: list[str]) -> list[Job]:
+    if not isinstance(public_ids, list) or not all(isinstance(each, str) for each in public_ids):
+        raise InvalidInput("Excluded jobs must be a list of job ids.")
+    public_ids = list(dict.fromkeys(each.strip() for each in public_ids if each.strip()))
+    if len(public_ids) > MAX_EXCLUDED_JOBS:
+        raise InvalidInput(f"A job can exclude the workers of at most {MAX_EXCLUDED_JOBS} other jobs.")
+    if job.public_id in public_ids:
+        raise InvalidInput("A job cannot exclude its own workers.")
+    excluded = list(Job.objects.filter(requester=actor, public_id__in=public_ids))
+    if len(excluded) != len(public_ids):
+        found = {each.public_id for each in excluded}
+        missing = [each for each in public_ids if each not in found]
+        raise InvalidInput(f"No such job of yours: {', '.join(missing[:3])}.")
+    return excluded
 
 
 def jobs_close_expired(*, now: datetime | None = None) -> int:

@@ -3,11 +3,10 @@
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
 from core.errors import DomainError, InvalidInput
 from core.migration_operations import MODERATORS_GROUP
-from marketplace.models import User, WorkerBlock
+from marketplace.models import User
 
 BANNED_MESSAGE = "This account is banned by a moderator: it cannot post, publish or take work."
 
@@ -31,21 +30,13 @@ def check_not_banned(user: User) -> None:
         raise AccountBanned(BANNED_MESSAGE)
 
 
-def lock_user_not_banned(user_id: int, *, working_for: int | None = None) -> None:
+def lock_user_not_banned(user_id: int) -> None:
     """core.locks.lock_user, refusing a banned user in the same query: read under the lock, so a ban that committed
-    meanwhile wins (a ban takes the same lock before it releases the user's work). With `working_for` (a requester's
-    id), also refuses a worker that requester blocked, in the same query."""
-    users = User.objects.select_for_update(no_key=True).filter(pk=user_id)
-    if working_for is not None:
-        blocked = WorkerBlock.objects.filter(requester_id=working_for, worker_id=OuterRef("pk"))
-        users = users.annotate(blocked=Exists(blocked))
-        banned_at, is_blocked = users.values_list("banned_at", "blocked").get()
-    else:
-        banned_at, is_blocked = users.values_list("banned_at", flat=True).get(), False
+    meanwhile wins (a ban takes the same lock before it releases the user's work). The claim has its own version
+    that also checks blocks and qualifications (tasks.eligibility.lock_worker_for_claim)."""
+    banned_at = User.objects.select_for_update(no_key=True).filter(pk=user_id).values_list("banned_at", flat=True).get()
     if banned_at is not None:
         raise AccountBanned(BANNED_MESSAGE)
-    if is_blocked:
-        raise WorkerBlocked(BLOCKED_MESSAGE)
 
 
 def user_make_moderator(*, username: str, email: str = "", password: str = "") -> tuple[User, bool]:

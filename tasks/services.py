@@ -21,8 +21,9 @@ from marketplace import answer_forms, escrow
 from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
-from marketplace.users import is_moderator, lock_user_not_banned
+from marketplace.users import is_moderator
 from tasks.csv_import import check_task_rows, parse_task_csv
+from tasks.eligibility import lock_worker_for_claim
 from tasks.errors import (
     AlreadySubmitted,
     AnswerInvalid,
@@ -220,7 +221,16 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     ratelimit.enforce(f"claim:{worker.pk}", limit=settings.CLAIMS_PER_MINUTE, period_seconds=60, action="claims")
     now = now or timezone.now()
     job = (
-        Job.objects.only("id", "public_id", "requester_id", "status", "expires_at", "time_limit_seconds")
+        Job.objects.only(
+            "id",
+            "public_id",
+            "requester_id",
+            "status",
+            "expires_at",
+            "time_limit_seconds",
+            "qualification_requirements",
+            "max_tasks_per_worker",
+        )
         .filter(pk=job.pk)
         .first()
     )
@@ -231,8 +241,9 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         raise OwnJob("This is your own job: you cannot work on its tasks.")
     _check_job_takes_claims(job, now)
     with transaction.atomic():
-        # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks; refuses a banned one.
-        lock_user_not_banned(worker.pk, working_for=job.requester_id)
+        # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks; refuses a banned or
+        # blocked worker and one the job's requirements, exclusions or cap leave out, in that same query.
+        lock_worker_for_claim(worker=worker, job=job, now=now)
         open_assignment = (
             Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.ACCEPTED, deadline_at__gt=now)
             .order_by("accepted_at")

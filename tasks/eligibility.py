@@ -1,0 +1,193 @@
+"""Who may work on a job (issue 11): its qualification requirements (marketplace.qualifications), its exclusions
+(nobody who took any of the listed jobs) and its cap on tasks per worker, besides bans and blocks.
+
+The claim asks `lock_worker_for_claim`, which reads everything it needs in the one query that locks the worker's
+row, so a job with five requirements costs the claim no more queries than a job with none. Pages ask
+`job_access` (the job page, the preview) or `board_access` (a page of the board, from values read once).
+"""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from core.errors import DomainError
+from marketplace import qualifications
+from marketplace.models import Job, User, WorkerBlock
+from marketplace.qualifications import Access
+from marketplace.users import BANNED_MESSAGE, BLOCKED_MESSAGE, AccountBanned, WorkerBlocked
+from tasks.models import Assignment, AssignmentStatus
+
+# An assignment the worker returned or let expire did not use up a task of the cap.
+STATUSES_COUNTED_BY_CAP = [
+    AssignmentStatus.ACCEPTED,
+    AssignmentStatus.SUBMITTED,
+    AssignmentStatus.APPROVED,
+    AssignmentStatus.REJECTED,
+]
+EXCLUDED_MESSAGE = "you took part in an earlier job this one excludes"
+
+
+class NotQualified(DomainError):
+    code = "not_qualified"
+    status = 403
+
+
+def _cap_message(cap: int) -> str:
+    return f"you already did the {cap} task{'s' if cap != 1 else ''} this job allows each worker"
+
+
+def lock_worker_for_claim(*, worker: User, job: Job, now: datetime) -> None:
+    """Lock the worker's row (serialising their claims) and refuse them, in that one query, when they are banned,
+    blocked by the job's requester, miss a qualification requirement, took a job this one excludes, or reached the
+    job's cap. `job` carries its requirements and cap (the claim reads them with the job)."""
+    requirements = job.qualification_requirements or []
+    type_ids = [requirement["qualification_type_id"] for requirement in requirements]
+    annotations = {
+        "blocked": Exists(WorkerBlock.objects.filter(requester_id=job.requester_id, worker_id=OuterRef("pk"))),
+        "excluded": _took_an_excluded_job(job),
+        **(qualifications.value_annotations(type_ids) if requirements else {}),
+    }
+    if job.max_tasks_per_worker:
+        annotations["tasks_taken"] = _tasks_taken_in(job)
+    row = User.objects.select_for_update(no_key=True, of=("self",)).filter(pk=worker.pk).annotate(**annotations).get()
+    if row.banned_at is not None:
+        raise AccountBanned(BANNED_MESSAGE)
+    if row.blocked:
+        raise WorkerBlocked(BLOCKED_MESSAGE)
+    access = _access(job, row, type_ids=type_ids, now=now, with_names=False)
+    if not access.may_accept:
+        # The reasons name custom types: read their names only now that the claim is refused.
+        if requirements:
+            access = _access(job, row, type_ids=type_ids, now=now, with_names=True)
+        raise NotQualified(f"You cannot take this job: {'; '.join(access.reasons)}.")
+
+
+def job_access(*, job: Job, worker: User | None, now: datetime | None = None) -> Access:
+    """What `worker` may do with `job` (discover, preview, accept) and why not, for the job page and the preview:
+    one query for a logged-in worker (two when a requirement they miss names a custom type); requirements alone,
+    on no values, for a visitor who is not logged in."""
+    now = now or timezone.now()
+    requirements = job.qualification_requirements or []
+    if worker is None or not worker.is_authenticated:
+        return qualifications.requirements_access(
+            requirements, {}, type_names=qualifications.type_names_of([requirements])
+        )
+    if worker.pk == job.requester_id:
+        return qualifications.EVERYTHING
+    type_ids = [requirement["qualification_type_id"] for requirement in requirements]
+    annotations = {"excluded": _took_an_excluded_job(job), **qualifications.value_annotations(type_ids)}
+    if job.max_tasks_per_worker:
+        annotations["tasks_taken"] = _tasks_taken_in(job)
+    row = User.objects.filter(pk=worker.pk).annotate(**annotations).get()
+    return _access(job, row, type_ids=type_ids, now=now, with_names=True)
+
+
+def _access(job: Job, row: User, *, type_ids: list[str], now: datetime, with_names: bool) -> Access:
+    requirements = job.qualification_requirements or []
+    values = qualifications.values_from_row(row, type_ids, now=now) if requirements else {}
+    names = qualifications.type_names_of([requirements]) if with_names else {}
+    access = qualifications.requirements_access(requirements, values, type_names=names)
+    extra = []
+    if row.excluded:
+        extra.append(EXCLUDED_MESSAGE)
+    if job.max_tasks_per_worker and (row.tasks_taken or 0) >= job.max_tasks_per_worker:
+        extra.append(_cap_message(job.max_tasks_per_worker))
+    if not extra:
+        return access
+    return replace(access, may_accept=False, reasons=access.reasons + tuple(extra))
+
+
+def _took_an_excluded_job(job: Job) -> Exists:
+    excluded_ids = Job.excluded_jobs.through.objects.filter(from_job_id=job.pk).values("to_job_id")
+    return Exists(Assignment.objects.filter(worker_id=OuterRef("pk"), job_id__in=excluded_ids))
+
+
+def _tasks_taken_in(job: Job) -> Subquery:
+    taken = (
+        Assignment.objects.filter(worker_id=OuterRef("pk"), job_id=job.pk, status__in=STATUSES_COUNTED_BY_CAP)
+        .values("worker_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Subquery(taken[:1])
+
+
+# The board ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardViewer:
+    """What the board needs to know about who looks at it, read once per page (two queries when logged in)."""
+
+    user: User | None
+    values: dict[str, int]
+
+    @classmethod
+    def of(cls, user) -> "BoardViewer":
+        if user is None or not user.is_authenticated:
+            return cls(user=None, values={})
+        return cls(user=user, values=qualifications.worker_values(user))
+
+
+def board_hidden_job_ids(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: bool) -> list[int]:
+    """Ids among `jobs` to leave off the board for `viewer`: those with a requirement hiding them from workers who miss
+    it (DiscoverPreviewAndAccept), and with `qualified_only`, every job whose requirements they miss (one query over
+    the jobs that have requirements; their exclusions and caps are filtered in SQL by `board_only_qualified`)."""
+    with_requirements = jobs.exclude(qualification_requirements=[])
+    if not qualified_only:
+        with_requirements = with_requirements.filter(hides_from_unqualified=True)
+    hidden = []
+    for job_id, requirements, requester_id in with_requirements.values_list(
+        "pk", "qualification_requirements", "requester_id"
+    ):
+        if viewer.user is not None and requester_id == viewer.user.pk:
+            continue
+        access = qualifications.requirements_access(requirements, viewer.values)
+        if not access.may_discover or (qualified_only and not access.may_accept):
+            hidden.append(job_id)
+    return hidden
+
+
+def board_only_qualified(jobs: QuerySet[Job], viewer: BoardViewer) -> QuerySet[Job]:
+    """Leave out the jobs `viewer` cannot take for their exclusions or caps (in the board's own query)."""
+    if viewer.user is None:
+        return jobs
+    took_excluded = Exists(
+        Assignment.objects.filter(
+            worker_id=viewer.user.pk,
+            job_id__in=Job.excluded_jobs.through.objects.filter(from_job_id=OuterRef(OuterRef("pk"))).values(
+                "to_job_id"
+            ),
+        )
+    )
+    taken = (
+        Assignment.objects.filter(worker_id=viewer.user.pk, job_id=OuterRef("pk"), status__in=STATUSES_COUNTED_BY_CAP)
+        .values("job_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return jobs.exclude(took_excluded).exclude(
+        Q(max_tasks_per_worker__isnull=False) & Q(max_tasks_per_worker__lte=Coalesce(Subquery(taken[:1]), 0))
+    )
+
+
+def board_access(jobs: list[Job], viewer: BoardViewer) -> dict[int, Access]:
+    """Each listed job's access for `viewer`, by job id, from the values read once (no query but one for the names
+    of custom types that the viewer misses)."""
+    if viewer.user is None:
+        return {}
+    missed = [
+        job
+        for job in jobs
+        if job.requester_id != viewer.user.pk
+        and not qualifications.requirements_access(job.qualification_requirements, viewer.values).may_accept
+    ]
+    names = qualifications.type_names_of([job.qualification_requirements for job in missed]) if missed else {}
+    return {
+        job.pk: qualifications.requirements_access(job.qualification_requirements, viewer.values, type_names=names)
+        for job in jobs
+        if job.requester_id != viewer.user.pk
+    }
