@@ -313,6 +313,42 @@ def type_name(type_id: str, type_names: dict[str, str]) -> str:
     return system.name if system else type_names.get(type_id, type_id)
 
 
+@dataclass(frozen=True)
+class RequirementText:
+    """A requirement as a page lists it: "Approval rate (%): at least 95", guarding "accepting"."""
+
+    type_id: str
+    name: str
+    asks: str
+    guards: str
+    is_custom: bool
+
+
+def requirements_described(requirements: list[dict]) -> list[RequirementText]:
+    """A job's requirements in words (one query for the names of custom types, none without them)."""
+    names = type_names_of([requirements])
+    described = []
+    for requirement in requirements:
+        type_id, comparator = requirement["qualification_type_id"], requirement["comparator"]
+        integer_values = requirement.get("integer_values") or []
+        if comparator == Comparator.DOES_NOT_EXIST:
+            asks = "not held"
+        else:
+            _, asks_format = COMPARATORS[comparator]
+            asks = asks_format.format(*integer_values, all=", ".join(str(each) for each in integer_values))
+            asks = "held" if comparator == Comparator.EXISTS else asks
+        described.append(
+            RequirementText(
+                type_id=type_id,
+                name=type_name(type_id, names),
+                asks=asks,
+                guards=GUARD_LABELS[requirement.get("actions_guarded") or Guard.ACCEPT],
+                is_custom=type_id not in SYSTEM_TYPES,
+            )
+        )
+    return described
+
+
 # Requirements on a job -----------------------------------------------------------------------------------------------
 
 

@@ -132,6 +132,17 @@ class BoardViewer:
         return cls(user=user, values=qualifications.worker_values(user))
 
 
+def board_jobs_for(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: bool) -> QuerySet[Job]:
+    """The board's jobs as `viewer` may see them: without the jobs a requirement hides from them and, with
+    `qualified_only`, without any job they cannot take."""
+    hidden = board_hidden_job_ids(jobs, viewer, qualified_only=qualified_only)
+    if hidden:
+        jobs = jobs.exclude(pk__in=hidden)
+    if qualified_only:
+        jobs = board_only_qualified(jobs, viewer)
+    return jobs
+
+
 def board_hidden_job_ids(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: bool) -> list[int]:
     """Ids among `jobs` to leave off the board for `viewer`: those with a requirement hiding them from workers who miss
     it (DiscoverPreviewAndAccept), and with `qualified_only`, every job whose requirements they miss (one query over

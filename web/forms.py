@@ -282,3 +282,4 @@ class BoardFilterForm(forms.Form):
     sort = forms.ChoiceField(
         label="Sort by", choices=[("newest", "Newest"), ("reward", "Highest reward")], required=False
     )
+    qualified = forms.BooleanField(label="Only jobs I qualify for", required=False)

@@ -16,11 +16,12 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError
 from core.money import MSAT_PER_SAT, sats_rounded_up, sats_word
 from core.selectors import events_for_user
-from marketplace import answer_forms, selectors, services
+from marketplace import answer_forms, qualifications, selectors, services
 from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat, publish_cost_msat
 from marketplace.models import FormKind, Job, JobStatus
 from payments.errors import InsufficientFunds
 from payments.selectors import wallet_summary
+from tasks import eligibility
 from tasks import selectors as task_selectors
 from tasks import services as task_services
 from tasks.csv_import import decode_task_csv
@@ -64,15 +65,20 @@ def board(request: HttpRequest) -> HttpResponse:
         sort=filters.get("sort") or "newest",
         viewer=request.user,
     )
+    viewer = eligibility.BoardViewer.of(request.user)
+    jobs = eligibility.board_jobs_for(jobs, viewer, qualified_only=bool(filters.get("qualified")))
     page = Paginator(jobs, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     done = task_selectors.jobs_done_by(worker=request.user, job_ids=[job.pk for job in page.object_list])
-    return render(
-        request,
-        "marketplace/board.html",
-        {"form": form, "page": page, "query_string": query.urlencode(), "done_job_ids": done},
-    )
+    context = {
+        "form": form,
+        "page": page,
+        "query_string": query.urlencode(),
+        "done_job_ids": done,
+        "access_by_job": eligibility.board_access(page.object_list, viewer),
+    }
+    return render(request, "marketplace/board.html", context)
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
@@ -84,7 +90,13 @@ def favicon(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = found_or_404(selectors.job_public_get, public_id=job_id, viewer=request.user)
     done_all = job.pk in task_selectors.jobs_done_by(worker=request.user, job_ids=[job.pk])
-    return render(request, "marketplace/job_detail.html", {"job": job, "done_all": done_all})
+    context = {
+        "job": job,
+        "done_all": done_all,
+        "access": eligibility.job_access(job=job, worker=request.user),
+        "requirements": qualifications.requirements_described(job.qualification_requirements),
+    }
+    return render(request, "marketplace/job_detail.html", context)
 
 
 # Requester pages ------------------------------------------------------------------------------------------------

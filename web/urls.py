@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
-from web import block_views, dispute_views
+from web import block_views, dispute_views, qualification_views
 from web import job_views as views
 from web import work_views as task_views
 
@@ -26,6 +26,9 @@ urlpatterns = [
     path("requester/jobs/<public_id:job_id>/preview/", views.job_preview, name="job_preview"),
     path("requester/jobs/<public_id:job_id>/preview/frame/", views.job_preview_frame, name="job_preview_frame"),
     path("requester/jobs/<public_id:job_id>/expiry/", views.job_expiry, name="job_expiry"),
+    path(
+        "requester/jobs/<public_id:job_id>/who-may-work/", qualification_views.job_worker_rules, name="job_worker_rules"
+    ),
     path("requester/jobs/<public_id:job_id>/review/", task_views.review_queue, name="review_queue"),
     path("requester/jobs/<public_id:job_id>/results.csv", task_views.results_csv, name="results_csv"),
     path(
@@ -37,6 +40,23 @@ urlpatterns = [
         "requester/assignments/<public_id:assignment_id>/review/",
         task_views.assignment_review,
         name="assignment_review",
+    ),
+    path("requester/qualifications/", qualification_views.qualification_types, name="qualification_types"),
+    path(
+        "requester/qualifications/<public_id:qualification_id>/",
+        qualification_views.qualification_manage,
+        name="qualification_manage",
+    ),
+    path("qualifications/", qualification_views.my_qualifications, name="my_qualifications"),
+    path(
+        "qualifications/<public_id:qualification_id>/",
+        qualification_views.qualification_detail,
+        name="qualification_detail",
+    ),
+    path(
+        "qualifications/<public_id:qualification_id>/request/",
+        qualification_views.qualification_request,
+        name="qualification_request",
     ),
     path("requester/blocks/", block_views.worker_blocks, name="worker_blocks"),
     path("requester/blocks/<str:worker_id>/block/", block_views.worker_block, name="worker_block"),
@@ -63,6 +83,8 @@ urlpatterns = [
     path("", include("web.wallet_urls")),
     # Notifications
     path("", include("web.notification_urls")),
+    # Work alerts (saved board searches)
+    path("", include("web.alert_urls")),
     # Reports to the moderators
     path("", include("web.moderation_urls")),
     # Accounts and moderators

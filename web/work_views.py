@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,10 +15,10 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInput
 from core.ids import is_worker_id
-from marketplace import answer_forms
+from marketplace import answer_forms, qualifications
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
-from tasks import disputes, selectors, services
+from tasks import disputes, eligibility, selectors, services
 from tasks.errors import NoTaskAvailable
 from tasks.models import Assignment, AssignmentStatus, RejectionReason
 from tasks.results import results_csv_response
@@ -48,6 +48,9 @@ def job_start(request: HttpRequest, job_id: str) -> HttpResponse:
 def job_task_preview(request: HttpRequest, job_id: str) -> HttpResponse:
     """A task of a job as a worker will see it, before claiming one; answers cannot be sent from here."""
     job = found_or_404(job_public_get, public_id=job_id, viewer=request.user)
+    refused = _preview_refused(request, job)
+    if refused:
+        return refused
     task = selectors.task_to_preview(job=job)
     context = {
         "job": job,
@@ -64,9 +67,24 @@ def job_task_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     job = found_or_404(job_public_get, public_id=job_id, viewer=request.user)
     if job.form_kind != FormKind.HTML:
         raise Http404("This job has no HTML template.")
+    if not eligibility.job_access(job=job, worker=request.user).may_preview:
+        return HttpResponseForbidden("Your qualifications do not allow previewing this job's tasks.")
     task = selectors.task_to_preview(job=job)
     rendered = answer_forms.render_html_template(job.html_template, task.input if task else {})
     return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
+
+
+def _preview_refused(request: HttpRequest, job: Job) -> HttpResponse | None:
+    """The job page's explanation, with 403, for a worker whose qualifications do not allow previewing."""
+    access = eligibility.job_access(job=job, worker=request.user)
+    if access.may_preview:
+        return None
+    context = {
+        "job": job,
+        "access": access,
+        "requirements": qualifications.requirements_described(job.qualification_requirements),
+    }
+    return render(request, "marketplace/job_not_qualified.html", context, status=403)
 
 
 def _claim_and_open(request: HttpRequest, job: Job) -> HttpResponse:

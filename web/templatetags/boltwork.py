@@ -118,6 +118,12 @@ def lookup(mapping: dict | None, key: str):
     return value
 
 
+@register.filter
+def get_item(mapping: dict | None, key):
+    """`mapping[key]`, or None, for any key (`lookup` is for a task's input and answers)."""
+    return (mapping or {}).get(key)
+
+
 @register.simple_tag
 def answer_items(job, answer: dict | None) -> list[tuple[str, str]]:
     """(name, text) of each of the job's answer fields, in the form's order, as its kind displays the value ("" for
