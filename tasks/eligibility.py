@@ -134,7 +134,10 @@ class BoardViewer:
 
 def board_jobs_for(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: bool) -> QuerySet[Job]:
     """The board's jobs as `viewer` may see them: without the jobs a requirement hides from them and, with
-    `qualified_only`, without any job they cannot take."""
+    `qualified_only`, without any job they cannot take. A visitor who is not logged in has no qualifications: every
+    job that hides from the unqualified is left off, in the board's own query."""
+    if viewer.user is None:
+        return jobs.exclude(hides_from_unqualified=True)
     hidden = board_hidden_job_ids(jobs, viewer, qualified_only=qualified_only)
     if hidden:
         jobs = jobs.exclude(pk__in=hidden)

@@ -339,3 +339,33 @@ def test_the_cap_on_tasks_per_worker(requester):
     for bad in (0, -1, True, "2"):
         with pytest.raises(InvalidInput):
             job_set_worker_rules(job=job, actor=requester, requirements=[], max_tasks_per_worker=bad)
+
+
+def test_the_boards_queries_do_not_grow_with_requirements(client, requester):
+    from tests.marketplace.test_query_counts import BOARD_LOGGED_IN
+    from tests.tasks.test_query_counts import queries_of
+
+    custom = qualifications.qualification_type_create(owner=requester, name="Needed")
+    worker = make_user()
+    client.force_login(worker)
+
+    def add_jobs(count):
+        for n in range(count):
+            job = make_job(requester=requester, tasks=1)
+            job_set_worker_rules(
+                job=job,
+                actor=requester,
+                requirements=[
+                    requirement(custom.public_id, "Exists"),
+                    requirement(APPROVAL_RATE_TYPE_ID, "GreaterThan", [90], guard=Guard.DISCOVER_PREVIEW_AND_ACCEPT)
+                    if n % 2
+                    else requirement(ACCOUNT_AGE_TYPE_ID, "GreaterThan", [-1]),
+                ],
+            )
+
+    add_jobs(2)
+    few = queries_of(lambda: client.get(reverse("board")))
+    add_jobs(30)
+    assert queries_of(lambda: client.get(reverse("board"))) == few
+    # The names of the custom types the worker misses, read once for the page.
+    assert few == BOARD_LOGGED_IN + 1

@@ -14,8 +14,12 @@ pytestmark = pytest.mark.django_db
 BOARD_ANONYMOUS = 3  # count, page of jobs, tags of those jobs
 # The header's unread-notification count: one query on every page someone logged in sees (issue 10).
 BELL = 1
-BOARD_LOGGED_IN = BOARD_ANONYMOUS + 3 + BELL  # + session, user, which of the page's jobs they have done all of
-JOB_DETAIL = 5 + BELL  # session, user, job with requester, its tags, whether the user has done all they can of it
+# + session, user, which of the page's jobs they have done all of, and their qualifications: system values, grants,
+# and the requirements of the board's jobs that have any (tasks.eligibility)
+BOARD_LOGGED_IN = BOARD_ANONYMOUS + 3 + BELL + 3
+# session, user, job with requester, its tags, whether the user has done all they can of it, what their
+# qualifications allow (tasks.eligibility.job_access)
+JOB_DETAIL = 6 + BELL
 REQUESTER_DASHBOARD = 4 + BELL  # session, user, count, page of jobs with assignment counts
 
 
