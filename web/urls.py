@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
-from web import block_views, dispute_views, qualification_views
+from web import block_views, dispute_views, qualification_test_views, qualification_views
 from web import job_views as views
 from web import work_views as task_views
 
@@ -57,6 +57,16 @@ urlpatterns = [
         "qualifications/<public_id:qualification_id>/request/",
         qualification_views.qualification_request,
         name="qualification_request",
+    ),
+    path(
+        "requester/qualifications/<public_id:qualification_id>/test/",
+        qualification_test_views.qualification_test_edit,
+        name="qualification_test_edit",
+    ),
+    path(
+        "qualifications/<public_id:qualification_id>/test/",
+        qualification_test_views.qualification_test,
+        name="qualification_test",
     ),
     path("requester/blocks/", block_views.worker_blocks, name="worker_blocks"),
     path("requester/blocks/<str:worker_id>/block/", block_views.worker_block, name="worker_block"),
