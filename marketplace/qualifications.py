@@ -441,6 +441,8 @@ def qualification_type_update(
     _check_owner(qualification, actor)
     name, description = _type_texts(name, description)
     _check_score(auto_grant_value, allow_none=True, what="The auto-grant value")
+    if auto_grant_value is not None and qualification.has_test:
+        raise InvalidInput("This qualification is granted by its test: remove the test to grant it on request.")
     qualification.name, qualification.description = name, description
     qualification.auto_grant_value = auto_grant_value
     try:
@@ -593,6 +595,8 @@ def _grant_rows(csv_text: str) -> list[tuple[str, int]]:
 def qualification_request(*, qualification: QualificationType, worker: User) -> QualificationGrant:
     """A worker asks for a custom qualification that is granted automatically: they get the auto-grant value (a
     type without one, or with a test, is refused). Asking again changes nothing."""
+    if qualification.has_test:
+        raise QualificationNotGranted("This qualification is granted by its test: take the test to get it.")
     if qualification.auto_grant_value is None:
         raise QualificationNotGranted("This qualification is not granted on request.")
     if qualification.owner_id == worker.pk:

@@ -208,6 +208,7 @@ def qualification_detail(request: HttpRequest, qualification_id: str) -> HttpRes
 
 @login_required
 @require_POST
+@acts_once
 def qualification_request(request: HttpRequest, qualification_id: str) -> HttpResponse:
     qualification = found_or_404(qualifications.qualification_type_get, public_id=qualification_id)
     try:

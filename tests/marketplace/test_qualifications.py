@@ -369,3 +369,23 @@ def test_the_boards_queries_do_not_grow_with_requirements(client, requester):
     assert queries_of(lambda: client.get(reverse("board"))) == few
     # The names of the custom types the worker misses, read once for the page.
     assert few == BOARD_LOGGED_IN + 1
+
+
+def test_a_qualification_with_a_test_is_granted_by_the_test_only(requester, worker):
+    from marketplace.qualification_tests import qualification_test_set
+
+    qualification = qualifications.qualification_type_create(owner=requester, name="Tested")
+    qualification_test_set(
+        qualification=qualification,
+        actor=requester,
+        csv_text="question,options,answer\nTwo and two?,3|4,4\n",
+        retry_delay_seconds=0,
+    )
+    with pytest.raises(InvalidInput, match="granted by its test"):
+        qualifications.qualification_type_update(
+            qualification=qualification, actor=requester, name="Tested", description="", auto_grant_value=1
+        )
+    qualification.auto_grant_value = 1  # as if set before the test: asking still does not grant it
+    qualification.save(update_fields=["auto_grant_value"])
+    with pytest.raises(QualificationNotGranted, match="take the test"):
+        qualifications.qualification_request(qualification=qualification, worker=worker)
