@@ -94,6 +94,14 @@ api = BoltworkApi(
         "A key with all four (the default) can do everything. A key without the scope an endpoint needs gets "
         "403 `insufficient_scope` with `details.required_scope`.\n\n"
         "**Expiry.** A key may have an expiry date; from then on it is refused with 401, exactly like a revoked key."
+        "\n\n"
+        "**Qualifications and blocks.** `GET /qualification-types` lists the system types Boltwork computes for every "
+        "worker (`system: true`: approval rate, approved assignments, account age, has a payout destination) and "
+        "your own custom types. A job's `qualification_requirements` use Mechanical Turk's comparators and "
+        "`actions_guarded`; the board leaves out jobs a requirement hides from you and says in `access` whether you "
+        "may take the others, and a claim you do not qualify for is 403 `not_qualified`, its message saying why. "
+        "Custom types, their grants, a job's worker rules and blocks need the `requester` scope; asking for a type "
+        "granted on request needs `work`."
     ),
     auth=ApiKeyAuth(),
     urls_namespace="api",

@@ -14,16 +14,29 @@ from core.money import MSAT_PER_SAT
 from core.text import MAX_DESCRIPTION_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_PROMPT_CHARS
 from marketplace.answer_fields import FIELD_KINDS, answer_value_types
 from marketplace.answer_forms import render_html_template
+from marketplace.blocks import MAX_REASON_CHARS
 from marketplace.models import (
     MAX_ASSIGNMENTS_PER_TASK,
     MAX_AUTO_APPROVE_SECONDS,
+    MAX_QUALIFICATION_DESCRIPTION_CHARS,
+    MAX_QUALIFICATION_NAME_CHARS,
     MAX_REWARD_MSAT,
     MAX_TIME_LIMIT_SECONDS,
     MIN_REWARD_MSAT,
     MIN_TIME_LIMIT_SECONDS,
     FormKind,
 )
-from marketplace.services import MAX_TAGS
+from marketplace.qualifications import (
+    GUARDS,
+    MAX_REQUIREMENTS_PER_JOB,
+    MAX_SCORE,
+    MAX_SET_VALUES,
+    MIN_SCORE,
+    Comparator,
+    Guard,
+    SystemType,
+)
+from marketplace.services import MAX_EXCLUDED_JOBS, MAX_TAGS
 from payments.services import MAX_MINIMUM_PAYOUT_MSAT
 from tasks.bonuses import MAX_BONUS_MSAT
 
@@ -126,9 +139,63 @@ class JobTerms(InputSchema):
 
 
 AssetHosts = list[Annotated[str, Field(max_length=300)]]
+# A custom qualification's score, and what a requirement compares it with: a 32-bit integer, as on Mechanical Turk.
+Score = Annotated[int, Field(ge=MIN_SCORE, le=MAX_SCORE)]
+# Mechanical Turk's comparators, in its order.
+COMPARATOR_NAMES = tuple(value for name, value in vars(Comparator).items() if not name.startswith("_"))
 
 
-class JobIn(JobTerms):
+class RequirementIn(InputSchema):
+    """One qualification requirement: the worker's value of the type compared with `integer_values` (one value for the
+    order and equality comparators, 1 to 15 for In and NotIn, none for Exists and DoesNotExist)."""
+
+    qualification_type_id: str = Field(
+        ..., max_length=PUBLIC_ID_LENGTH, description="A system type's id, or one of your own custom types' ids"
+    )
+    comparator: Literal[COMPARATOR_NAMES]
+    integer_values: list[Score] = Field(default_factory=list, max_length=MAX_SET_VALUES)
+    actions_guarded: Literal[tuple(GUARDS)] = Field(
+        Guard.ACCEPT,
+        description="What a worker who misses it may not do: accept; preview and accept; or even see the job on the "
+        "board (DiscoverPreviewAndAccept)",
+    )
+
+
+class RequirementOut(Schema):
+    qualification_type_id: str
+    comparator: str
+    integer_values: list[int]
+    actions_guarded: str
+
+
+class AccessOut(Schema):
+    """Whether you may preview and take a job under its qualification requirements, and in words why not."""
+
+    may_preview: bool
+    may_accept: bool
+    reasons: list[str] = Field(description='Each requirement you miss: "your approval rate is 93% and this job asks …"')
+
+
+Requirements = list[RequirementIn]
+ExcludedJobIds = list[Annotated[str, Field(max_length=PUBLIC_ID_LENGTH)]]
+MaxTasksPerWorker = Annotated[int, Field(ge=1, le=MAX_SCORE)]
+
+
+class WorkerRules(InputSchema):
+    """Who may work on a job: all three at once (one left out is set to none)."""
+
+    qualification_requirements: Requirements = Field(default_factory=list, max_length=MAX_REQUIREMENTS_PER_JOB)
+    excluded_job_ids: ExcludedJobIds = Field(
+        default_factory=list,
+        max_length=MAX_EXCLUDED_JOBS,
+        description="Your other jobs: a worker who took any task of them may not take this one",
+    )
+    max_tasks_per_worker: MaxTasksPerWorker | None = Field(
+        None, description="How many tasks of this job one worker may take (returned and expired ones not counted)"
+    )
+
+
+class JobIn(JobTerms, WorkerRules):
     form: FormIn | None = None
     html_template: str | None = Field(None, max_length=200_000)
     asset_hosts: AssetHosts = Field(
@@ -177,6 +244,9 @@ class JobOut(Schema):
     open_slot_count: int
     created_at: Timestamp
     published_at: Timestamp | None
+    qualification_requirements: list[RequirementOut]
+    excluded_job_ids: list[str]
+    max_tasks_per_worker: int | None
 
     @staticmethod
     def resolve_id(job) -> str:
@@ -185,6 +255,10 @@ class JobOut(Schema):
     @staticmethod
     def resolve_tags(job) -> list[str]:
         return [tag.name for tag in job.tags.all()]
+
+    @staticmethod
+    def resolve_excluded_job_ids(job) -> list[str]:
+        return [excluded.public_id for excluded in job.excluded_jobs.all()]
 
     @staticmethod
     def resolve_form(job) -> dict | None:
@@ -323,6 +397,10 @@ class BoardJobOut(Schema):
     tasks_left: int
     tags: list[str]
     published_at: Timestamp | None
+    qualification_requirements: list[RequirementOut]
+    access: AccessOut | None = Field(
+        None, description="What you may do with the job under its requirements; null on your own jobs"
+    )
 
     @staticmethod
     def resolve_id(job) -> str:
@@ -335,6 +413,10 @@ class BoardJobOut(Schema):
     @staticmethod
     def resolve_tasks_left(job) -> int:
         return job.open_slot_count
+
+    @staticmethod
+    def resolve_access(job):
+        return getattr(job, "access", None)
 
     @staticmethod
     def resolve_tags(job) -> list[str]:
@@ -446,3 +528,115 @@ class PayoutDestinationOut(Schema):
     wallet_name: str
     auto_payout: bool
     minimum_payout_msat: int
+
+
+# Qualifications and blocks (issue 11) ---------------------------------------------------------------------------
+
+
+class QualificationTypeIn(InputSchema):
+    name: str = Field(..., min_length=1, max_length=MAX_QUALIFICATION_NAME_CHARS)
+    description: str = Field("", max_length=MAX_QUALIFICATION_DESCRIPTION_CHARS)
+    auto_grant_value: Score | None = Field(
+        None, description="When set, any worker who asks (POST …/request) gets the qualification with this score"
+    )
+
+
+class QualificationTypePatch(InputSchema):
+    name: str | None = Field(None, min_length=1, max_length=MAX_QUALIFICATION_NAME_CHARS)
+    description: str | None = Field(None, max_length=MAX_QUALIFICATION_DESCRIPTION_CHARS)
+    auto_grant_value: Score | None = Field(None, description="null: no longer granted on request")
+
+
+class QualificationTypeOut(Schema):
+    """A qualification type: a system one (`system: true`, computed by Boltwork for every worker) or a requester's
+    custom one (a score they grant)."""
+
+    id: str
+    name: str
+    description: str
+    system: bool
+    auto_grant_value: int | None
+    has_test: bool
+    created_at: Timestamp | None
+
+    @staticmethod
+    def resolve_id(qualification) -> str:
+        return qualification.type_id if isinstance(qualification, SystemType) else qualification.public_id
+
+    @staticmethod
+    def resolve_system(qualification) -> bool:
+        return isinstance(qualification, SystemType)
+
+    @staticmethod
+    def resolve_auto_grant_value(qualification) -> int | None:
+        return None if isinstance(qualification, SystemType) else qualification.auto_grant_value
+
+    @staticmethod
+    def resolve_has_test(qualification) -> bool:
+        return False if isinstance(qualification, SystemType) else qualification.has_test
+
+    @staticmethod
+    def resolve_created_at(qualification):
+        return None if isinstance(qualification, SystemType) else qualification.created_at
+
+
+class QualificationTypePage(Schema):
+    items: list[QualificationTypeOut]
+    next: str | None
+
+
+class GrantIn(InputSchema):
+    value: Score
+
+
+class GrantOut(Schema):
+    worker_id: str
+    value: int
+    granted_at: Timestamp
+
+    @staticmethod
+    def resolve_worker_id(grant) -> str:
+        return grant.worker.public_id
+
+
+class GrantPage(Schema):
+    items: list[GrantOut]
+    next: str | None
+
+
+class GrantedOut(Schema):
+    granted: int = Field(description="How many workers the file granted to (or changed the score of)")
+
+
+class MyQualificationOut(Schema):
+    """One of your qualification values: a system one (null while you have none, such as an approval rate before any
+    review) or a custom one a requester granted you."""
+
+    qualification_type_id: str
+    name: str
+    system: bool
+    value: int | None
+    granted_at: Timestamp | None
+
+
+class MyQualificationsOut(Schema):
+    items: list[MyQualificationOut]
+
+
+class BlockIn(InputSchema):
+    reason: str = Field(..., min_length=1, max_length=MAX_REASON_CHARS, description="Moderators see it; the worker not")
+
+
+class BlockOut(Schema):
+    worker_id: str
+    reason: str
+    created_at: Timestamp
+
+    @staticmethod
+    def resolve_worker_id(block) -> str:
+        return block.worker.public_id
+
+
+class BlockPage(Schema):
+    items: list[BlockOut]
+    next: str | None

@@ -11,6 +11,7 @@ from core.errors import DomainError
 from marketplace import qualifications, services
 from marketplace.models import JobStatus, QualificationGrant, QualificationType
 from tasks.csv_import import decode_task_csv
+from tasks.worker_profiles import worker_profile_get
 from web.job_views import own_job_or_404
 from web.lookups import found_or_404
 from web.once import acts_once
@@ -226,3 +227,16 @@ def my_qualifications(request: HttpRequest) -> HttpResponse:
     system = [(system, values.get(type_id)) for type_id, system in qualifications.SYSTEM_TYPES.items()]
     context = {"system": system, "grants": qualifications.grants_of_worker(worker=request.user)}
     return render(request, "qualifications/mine.html", context)
+
+
+# A worker's profile, as a requester sees it -------------------------------------------------------------------------
+
+
+@login_required
+def worker_profile(request: HttpRequest, worker_id: str) -> HttpResponse:
+    """A worker as requesters see them: their figures, the requester's qualifications they hold (to grant or change
+    one), the work they did for this requester, and a block or unblock."""
+    profile = found_or_404(worker_profile_get, viewer=request.user, worker_id=worker_id)
+    own_types = QualificationType.objects.filter(owner=request.user).order_by("name")
+    context = {"profile": profile, "own_types": own_types}
+    return render(request, "qualifications/worker_profile.html", context)

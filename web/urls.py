@@ -68,6 +68,7 @@ urlpatterns = [
         qualification_test_views.qualification_test,
         name="qualification_test",
     ),
+    path("workers/<str:worker_id>/", qualification_views.worker_profile, name="worker_profile"),
     path("requester/blocks/", block_views.worker_blocks, name="worker_blocks"),
     path("requester/blocks/<str:worker_id>/block/", block_views.worker_block, name="worker_block"),
     path("requester/blocks/<str:worker_id>/unblock/", block_views.worker_unblock, name="worker_unblock"),

@@ -2,6 +2,8 @@
 
 import re
 
+from django.db import transaction
+from django.db.models import Prefetch
 from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.decorators import decorate_view
@@ -10,6 +12,7 @@ from pydantic import ValidationError
 from api import schemas
 from api.core import UNSTORABLE_MESSAGE, ApiError, contains_unstorable_text, idempotent, page_of
 from api.endpoints.common import ERRORS, READ, REQUESTER, own_job
+from api.endpoints.qualifications import worker_rules
 from marketplace import selectors as job_selectors
 from marketplace import services as job_services
 from marketplace.models import Job
@@ -42,17 +45,24 @@ def _as_stored(request: HttpRequest, job: Job) -> Job:
 @router.post("/jobs", response={201: schemas.JobOut, **ERRORS}, auth=REQUESTER)
 @decorate_view(idempotent)
 def job_create(request: HttpRequest, body: schemas.JobIn):
-    job = job_services.job_create_with_form(
-        requester=request.auth,
-        terms=body.dict(include=set(job_services.JOB_TERMS)),
-        form=_answer_form(body.form, body.html_template, body.asset_hosts),
-    )
+    # The draft and who may work on it, or nothing (a bad requirement must not leave a draft behind).
+    with transaction.atomic():
+        job = job_services.job_create_with_form(
+            requester=request.auth,
+            terms=body.dict(include=set(job_services.JOB_TERMS)),
+            form=_answer_form(body.form, body.html_template, body.asset_hosts),
+        )
+        if body.qualification_requirements or body.excluded_job_ids or body.max_tasks_per_worker is not None:
+            job = job_services.job_set_worker_rules(job=job, actor=request.auth, **worker_rules(body))
     return Status(201, _as_stored(request, job))
 
 
 @router.get("/jobs", response={200: schemas.JobPage, **ERRORS}, auth=READ)
 def jobs(request: HttpRequest, cursor: str | None = None, limit: int | None = None):
-    return page_of(job_selectors.jobs_of_requester(requester=request.auth), cursor=cursor, limit=limit)
+    # The ids of the jobs each one excludes (JobOut.excluded_job_ids): one query for the page.
+    excluded = Prefetch("excluded_jobs", queryset=Job.objects.only("id", "public_id"))
+    listed = job_selectors.jobs_of_requester(requester=request.auth).prefetch_related(excluded)
+    return page_of(listed, cursor=cursor, limit=limit)
 
 
 @router.get("/jobs/{job_id}", response={200: schemas.JobOut, **ERRORS}, auth=READ)

@@ -8,6 +8,7 @@ from api.core import page_of
 from api.endpoints.common import ERRORS, READ, WORK
 from marketplace import selectors as job_selectors
 from marketplace.models import MAX_REWARD_MSAT
+from tasks import eligibility
 from tasks import selectors as task_selectors
 from tasks import services as task_services
 
@@ -20,10 +21,15 @@ class BoardFilters(schemas.Schema):
     q: str = ""
     tag: str = ""
     min_reward_msat: int | None = Field(None, ge=0, le=MAX_REWARD_MSAT)
+    qualified_only: bool = Field(
+        False, description="Only jobs you can take: their qualification requirements, exclusions and caps allow you"
+    )
 
 
 @router.get("/board", response={200: schemas.BoardPage, **ERRORS}, auth=READ)
 def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None = None, limit: int | None = None):
+    """Published jobs with work left, newest first; not those a qualification requirement hides from you. Each says
+    in `access` whether you may take it and, when not, why."""
     jobs_on_board = job_selectors.board_jobs(
         search=filters.q[:100],
         tag=filters.tag[:40],
@@ -31,7 +37,14 @@ def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None
         sort="newest",
         viewer=request.auth,
     )
-    return page_of(jobs_on_board, cursor=cursor, limit=limit)
+    # As the web board does: the caller's qualification values are read once, not per job.
+    viewer = eligibility.BoardViewer.of(request.auth)
+    jobs_on_board = eligibility.board_jobs_for(jobs_on_board, viewer, qualified_only=filters.qualified_only)
+    page = page_of(jobs_on_board, cursor=cursor, limit=limit)
+    access_by_job = eligibility.board_access(page["items"], viewer)
+    for job in page["items"]:
+        job.access = access_by_job.get(job.pk)
+    return page
 
 
 @router.post("/jobs/{job_id}/claim", response={201: schemas.ClaimOut, **ERRORS}, auth=WORK)

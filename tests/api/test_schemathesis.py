@@ -21,6 +21,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.services import api_key_create
+from marketplace.models import APPROVAL_RATE_TYPE_ID
+from marketplace.qualifications import qualification_grant, qualification_type_create
 from payments.deposits import deposit_create
 from tests.factories import make_claimed_assignment, make_job, make_submitted_assignment, make_user
 
@@ -44,8 +46,14 @@ def fuzzer(settings, background_jobs_run_at_once):
     other_job = make_job(requester=make_user("other_requester"), tasks=20, title="Someone else's job")
     claimed = make_claimed_assignment(job=other_job, worker=user)
     deposit = deposit_create(user=user, amount_msat=21_000)
+    own_type = qualification_type_create(owner=user, name="Fuzzed type", auto_grant_value=1)
+    others_type = qualification_type_create(owner=other_job.requester, name="Someone else's type", auto_grant_value=2)
+    granted = make_user("fuzzed_worker")
+    qualification_grant(qualification=own_type, actor=user, worker_id=granted.public_id, value=5)
     KNOWN_IDS.update(
         job_id=[published.public_id, draft.public_id, other_job.public_id],
+        type_id=[own_type.public_id, others_type.public_id, APPROVAL_RATE_TYPE_ID],
+        worker_id=[granted.public_id],
         assignment_id=[assignment.public_id for assignment in [*submitted, claimed]],
         deposit_id=[deposit.public_id],
     )

@@ -45,6 +45,8 @@ def test_the_board_lists_published_jobs_with_work_left(worker_api, requester):
         "estimated_seconds_per_task": None,
         "sats_per_hour": None,
         "tasks_left": 2,
+        "qualification_requirements": [],
+        "access": {"may_preview": True, "may_accept": True, "reasons": []},
         "tags": ["images"],
         "published_at": item["published_at"],
     }

@@ -28,7 +28,8 @@ def test_a_requester_creates_grants_by_hand_and_by_csv_and_revokes(client, reque
         two.public_id: 3,
     }
     page = client.get(manage).content.decode()
-    assert one.public_id in page and "Workers who have it (2)" in page
+    assert one.public_id in page
+    assert "Workers who have it (2)" in page
 
     client.post(manage, {"action": "revoke", "worker_id": one.public_id})
     assert list(QualificationGrant.objects.values_list("worker__public_id", flat=True)) == [two.public_id]
@@ -117,4 +118,27 @@ def test_a_worker_sees_their_score_and_gets_an_auto_granted_qualification(client
     client.post(reverse("qualification_request", args=[qualification.public_id]))
     assert "with the score <strong>1</strong>" in client.get(detail).content.decode()
     mine = client.get(reverse("my_qualifications")).content.decode()
-    assert "Read the rules" in mine and "Approval rate (%)" in mine
+    assert "Read the rules" in mine
+    assert "Approval rate (%)" in mine
+
+
+def test_a_requester_sees_a_workers_profile_and_blocks_or_grants_from_it(client, requester, worker):
+    from marketplace.models import WorkerBlock
+    from tests.factories import make_submitted_assignment
+
+    qualification = qualifications.qualification_type_create(owner=requester, name="Reliable")
+    make_submitted_assignment(job=make_job(requester=requester), worker=worker)
+    client.force_login(requester)
+    profile = reverse("worker_profile", args=[worker.public_id])
+    page = client.get(profile).content.decode()
+    assert worker.public_id in page
+    assert "1 submitted, 0 approved, 0 rejected" in page
+    client.post(
+        reverse("qualification_manage", args=[qualification.public_id]),
+        {"action": "grant", "worker_id": worker.public_id, "value": "1"},
+    )
+    assert "Reliable" in client.get(profile).content.decode()
+    client.post(reverse("worker_block", args=[worker.public_id]), {"reason": "Spam.", "next": profile})
+    assert WorkerBlock.objects.filter(requester=requester, worker=worker).exists()
+    assert "You blocked this worker" in client.get(profile).content.decode()
+    assert client.get(reverse("worker_profile", args=["ANOSUCHWORKER1"])).status_code == 404

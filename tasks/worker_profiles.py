@@ -1,0 +1,44 @@
+"""A worker's profile as a requester sees it (read only): their figures from the reputation sweeper, the requester's
+qualifications they hold, the work they did for that requester, and whether the requester blocked them."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from core.errors import NotFound
+from core.ids import is_worker_id
+from marketplace.models import QualificationGrant, User, WorkerBlock, WorkerStats
+from tasks.models import Assignment, AssignmentStatus
+
+
+@dataclass(frozen=True)
+class WorkerProfile:
+    worker: User
+    stats: WorkerStats | None
+    grants: list[QualificationGrant]
+    block: WorkerBlock | None
+    submitted_to_viewer: int
+    approved_by_viewer: int
+    rejected_by_viewer: int
+
+
+def worker_profile_get(*, viewer: User, worker_id: str) -> WorkerProfile:
+    """Five queries, however much the worker did."""
+    worker = User.objects.filter(public_id=worker_id).first() if is_worker_id(worker_id) else None
+    if worker is None:
+        raise NotFound("No such worker.")
+    work = Assignment.objects.filter(worker=worker, job__requester=viewer).aggregate(
+        submitted=Count("pk", filter=Q(submitted_at__isnull=False)),
+        approved=Count("pk", filter=Q(status=AssignmentStatus.APPROVED)),
+        rejected=Count("pk", filter=Q(status=AssignmentStatus.REJECTED)),
+    )
+    grants = QualificationGrant.objects.filter(worker=worker, type__owner=viewer).select_related("type")
+    return WorkerProfile(
+        worker=worker,
+        stats=WorkerStats.objects.filter(worker=worker).first(),
+        grants=list(grants.order_by("type__name")),
+        block=WorkerBlock.objects.filter(requester=viewer, worker=worker).first(),
+        submitted_to_viewer=work["submitted"],
+        approved_by_viewer=work["approved"],
+        rejected_by_viewer=work["rejected"],
+    )
