@@ -568,8 +568,15 @@ def qualification_grants_from_csv(*, qualification: QualificationType, actor: Us
 
 
 def _grant_rows(csv_text: str) -> list[tuple[str, int]]:
+    try:
+        return _grant_rows_read(csv.reader(io.StringIO(csv_text or "")))
+    except csv.Error as error:
+        raise InvalidInput(f"The file cannot be read as CSV: {error}.") from None
+
+
+def _grant_rows_read(reader) -> list[tuple[str, int]]:
     rows: dict[str, int] = {}
-    for number, row in enumerate(csv.reader(io.StringIO(csv_text or "")), 1):
+    for number, row in enumerate(reader, 1):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue

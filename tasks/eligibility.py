@@ -9,7 +9,7 @@ row, so a job with five requirements costs the claim no more queries than a job 
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -90,10 +90,15 @@ def _access(job: Job, row: User, *, type_ids: list[str], now: datetime, with_nam
     values = qualifications.values_from_row(row, type_ids, now=now) if requirements else {}
     names = qualifications.type_names_of([requirements]) if with_names else {}
     access = qualifications.requirements_access(requirements, values, type_names=names)
+    return _with_exclusion_and_cap(access, job, excluded=row.excluded, tasks_taken=getattr(row, "tasks_taken", 0))
+
+
+def _with_exclusion_and_cap(access: Access, job: Job, *, excluded: bool, tasks_taken: int | None) -> Access:
+    """`access`, less accepting when the worker took a job this one excludes or reached its cap."""
     extra = []
-    if row.excluded:
+    if excluded:
         extra.append(EXCLUDED_MESSAGE)
-    if job.max_tasks_per_worker and (row.tasks_taken or 0) >= job.max_tasks_per_worker:
+    if job.max_tasks_per_worker and (tasks_taken or 0) >= job.max_tasks_per_worker:
         extra.append(_cap_message(job.max_tasks_per_worker))
     if not extra:
         return access
@@ -141,15 +146,18 @@ def board_jobs_for(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: 
     hidden = board_hidden_job_ids(jobs, viewer, qualified_only=qualified_only)
     if hidden:
         jobs = jobs.exclude(pk__in=hidden)
+    jobs = _annotate_exclusion_and_cap(jobs, viewer.user)
     if qualified_only:
-        jobs = board_only_qualified(jobs, viewer)
+        jobs = jobs.exclude(viewer_excluded=True).exclude(
+            Q(max_tasks_per_worker__isnull=False) & Q(max_tasks_per_worker__lte=F("viewer_tasks_taken"))
+        )
     return jobs
 
 
 def board_hidden_job_ids(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: bool) -> list[int]:
     """Ids among `jobs` to leave off the board for `viewer`: those with a requirement hiding them from workers who miss
     it (DiscoverPreviewAndAccept), and with `qualified_only`, every job whose requirements they miss (one query over
-    the jobs that have requirements; their exclusions and caps are filtered in SQL by `board_only_qualified`)."""
+    the jobs that have requirements; their exclusions and caps are annotated and filtered in the board's query)."""
     with_requirements = jobs.exclude(qualification_requirements=[])
     if not qualified_only:
         with_requirements = with_requirements.filter(hides_from_unqualified=True)
@@ -165,26 +173,18 @@ def board_hidden_job_ids(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_
     return hidden
 
 
-def board_only_qualified(jobs: QuerySet[Job], viewer: BoardViewer) -> QuerySet[Job]:
-    """Leave out the jobs `viewer` cannot take for their exclusions or caps (in the board's own query)."""
-    if viewer.user is None:
-        return jobs
-    took_excluded = Exists(
-        Assignment.objects.filter(
-            worker_id=viewer.user.pk,
-            job_id__in=Job.excluded_jobs.through.objects.filter(from_job_id=OuterRef(OuterRef("pk"))).values(
-                "to_job_id"
-            ),
-        )
-    )
+def _annotate_exclusion_and_cap(jobs: QuerySet[Job], user: User) -> QuerySet[Job]:
+    """Whether `user` took a job each job excludes, and how many of its tasks they took (in the board's query)."""
+    excluded_ids = Job.excluded_jobs.through.objects.filter(from_job_id=OuterRef(OuterRef("pk"))).values("to_job_id")
     taken = (
-        Assignment.objects.filter(worker_id=viewer.user.pk, job_id=OuterRef("pk"), status__in=STATUSES_COUNTED_BY_CAP)
+        Assignment.objects.filter(worker_id=user.pk, job_id=OuterRef("pk"), status__in=STATUSES_COUNTED_BY_CAP)
         .values("job_id")
         .annotate(count=Count("pk"))
         .values("count")
     )
-    return jobs.exclude(took_excluded).exclude(
-        Q(max_tasks_per_worker__isnull=False) & Q(max_tasks_per_worker__lte=Coalesce(Subquery(taken[:1]), 0))
+    return jobs.annotate(
+        viewer_excluded=Exists(Assignment.objects.filter(worker_id=user.pk, job_id__in=excluded_ids)),
+        viewer_tasks_taken=Coalesce(Subquery(taken[:1]), 0),
     )
 
 
@@ -201,7 +201,12 @@ def board_access(jobs: list[Job], viewer: BoardViewer) -> dict[int, Access]:
     ]
     names = qualifications.type_names_of([job.qualification_requirements for job in missed]) if missed else {}
     return {
-        job.pk: qualifications.requirements_access(job.qualification_requirements, viewer.values, type_names=names)
+        job.pk: _with_exclusion_and_cap(
+            qualifications.requirements_access(job.qualification_requirements, viewer.values, type_names=names),
+            job,
+            excluded=getattr(job, "viewer_excluded", False),
+            tasks_taken=getattr(job, "viewer_tasks_taken", 0),
+        )
         for job in jobs
         if job.requester_id != viewer.user.pk
     }

@@ -133,7 +133,14 @@ def test_custom_type_grant_revoke_and_csv(requester):
 def test_a_bad_csv_row_grants_nothing(requester):
     qualification = qualifications.qualification_type_create(owner=requester, name="Checked")
     worker = make_user()
-    for text in (f"{worker.public_id},90\nnot-a-worker,1\n", f"{worker.public_id},ninety\n", "", "A" + "B" * 13):
+    too_long_field = f'{worker.public_id},"{"9" * 200_000}"\n'
+    for text in (
+        f"{worker.public_id},90\nnot-a-worker,1\n",
+        f"{worker.public_id},ninety\n",
+        "",
+        "A" + "B" * 13,
+        too_long_field,
+    ):
         with pytest.raises((InvalidInput, NotFound)):
             qualifications.qualification_grants_from_csv(qualification=qualification, actor=requester, csv_text=text)
     assert not QualificationGrant.objects.exists()
@@ -308,6 +315,9 @@ def test_workers_of_an_excluded_job_cannot_take_the_next_study(client, requester
     assert assignment_claim(job=second_study, worker=newcomer).job == second_study
     client.force_login(veteran)
     assert "Study 2" not in client.get(reverse("board"), {"qualified": "on"}).content.decode()
+    board = client.get(reverse("board")).content.decode()
+    assert "Study 2" in board
+    assert "you took part in an earlier job this one excludes" in board
     assert (
         "you took part in an earlier job"
         in client.get(reverse("job_detail", args=[second_study.public_id])).content.decode()
