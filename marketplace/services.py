@@ -247,15 +247,21 @@ class AnswerFormChange:
         return self.fields is not None
 
 
-def job_create_with_form(*, requester: User, terms: dict, form: AnswerFormChange) -> Job:
-    """A draft and its answer form in one go: both, or nothing. Exactly one kind of form."""
+def job_create_with_form(
+    *, requester: User, terms: dict, form: AnswerFormChange, worker_rules: dict | None = None
+) -> Job:
+    """A draft and its answer form in one go, and who may work on it (`worker_rules`: the arguments of
+    job_set_worker_rules but the job and actor): all, or nothing. Exactly one kind of form."""
     if form.builder == (form.html_template is not None):
         raise InvalidInput("Give exactly one of form and html_template.")
     if form.asset_hosts and form.html_template is None:
         raise InvalidInput("asset_hosts go with an html_template.")
     with transaction.atomic():
         job = job_create(requester=requester, **terms)
-        return _job_set_form(job=job, actor=requester, form=form)
+        job = _job_set_form(job=job, actor=requester, form=form)
+        if worker_rules:
+            job = job_set_worker_rules(job=job, actor=requester, **worker_rules)
+        return job
 
 
 def job_revise_draft(*, job: Job, actor: User, terms: dict, form: AnswerFormChange) -> Job:

@@ -2,7 +2,6 @@
 
 import re
 
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from ninja import Router, Status
@@ -45,15 +44,13 @@ def _as_stored(request: HttpRequest, job: Job) -> Job:
 @router.post("/jobs", response={201: schemas.JobOut, **ERRORS}, auth=REQUESTER)
 @decorate_view(idempotent)
 def job_create(request: HttpRequest, body: schemas.JobIn):
-    # The draft and who may work on it, or nothing (a bad requirement must not leave a draft behind).
-    with transaction.atomic():
-        job = job_services.job_create_with_form(
-            requester=request.auth,
-            terms=body.dict(include=set(job_services.JOB_TERMS)),
-            form=_answer_form(body.form, body.html_template, body.asset_hosts),
-        )
-        if body.qualification_requirements or body.excluded_job_ids or body.max_tasks_per_worker is not None:
-            job = job_services.job_set_worker_rules(job=job, actor=request.auth, **worker_rules(body))
+    has_rules = body.qualification_requirements or body.excluded_job_ids or body.max_tasks_per_worker is not None
+    job = job_services.job_create_with_form(
+        requester=request.auth,
+        terms=body.dict(include=set(job_services.JOB_TERMS)),
+        form=_answer_form(body.form, body.html_template, body.asset_hosts),
+        worker_rules=worker_rules(body) if has_rules else None,
+    )
     return Status(201, _as_stored(request, job))
 
 
