@@ -271,6 +271,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.background.close_expired_jobs",
         "schedule": env.float("SWEEP_CLOSE_JOBS_SECONDS", default=300.0),
     },
+    # Reputations (issue 11): requesters' and workers' figures and jobs' measured sats per hour, recomputed for
+    # what changed since the last run (tasks/reputations.py).
+    "refresh-reputations": {
+        "task": "tasks.background.refresh_reputations",
+        "schedule": env.float("SWEEP_REPUTATIONS_SECONDS", default=300.0),
+    },
     # Housekeeping: forget Idempotency-Keys older than a day, delete finished webhook deliveries older than 30
     # days. Hourly rather than daily, so each run deletes an hour's worth and a beat restarted more often than
     # once a day (with its schedule file lost) still runs them.
@@ -404,3 +410,7 @@ MODERATION_FLAG_WINDOW_DAYS = env.int("MODERATION_FLAG_WINDOW_DAYS", default=30)
 # one job rejected within an hour, counting at least this many rejections.
 MASS_REJECTION_SHARE = env.float("MASS_REJECTION_SHARE", default=0.5)
 MASS_REJECTION_MIN_COUNT = env.int("MASS_REJECTION_MIN_COUNT", default=3)
+
+# Reputations (issue 11): a requester is "new" (not rated), and a job's or a requester's sats per hour is the
+# requester's estimate rather than measured, until at least this many of their assignments were approved.
+REPUTATION_MIN_APPROVED = env.int("REPUTATION_MIN_APPROVED", default=20)

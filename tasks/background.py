@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tasks import disputes, services
+from tasks import disputes, reputations, services
 
 
 @shared_task
@@ -18,3 +18,8 @@ def auto_approve_due_submissions() -> int:
 @shared_task
 def escalate_due_disputes() -> int:
     return disputes.disputes_escalate_due()
+
+
+@shared_task
+def refresh_reputations() -> int:
+    return reputations.reputations_refresh()

@@ -20,6 +20,7 @@ from tests.factories.jobs import (
     make_job,
 )
 from tests.factories.money import fund, set_payout_destination
+from tests.factories.reputations import approved_work, paid_out, reviewed, worked
 from tests.factories.users import PASSWORD, make_moderator, make_user, unique_number
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PASSWORD",
     "SENTIMENT_FIELDS",
     "answer_data",
+    "approved_work",
     "fund",
     "give_earnings",
     "make_bare_draft",
@@ -39,6 +41,9 @@ __all__ = [
     "make_moderator",
     "make_submitted_assignment",
     "make_user",
+    "paid_out",
+    "reviewed",
     "set_payout_destination",
     "unique_number",
+    "worked",
 ]
