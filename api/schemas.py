@@ -39,6 +39,7 @@ from marketplace.qualifications import (
 from marketplace.services import MAX_EXCLUDED_JOBS, MAX_TAGS
 from payments.services import MAX_MINIMUM_PAYOUT_MSAT
 from tasks.bonuses import MAX_BONUS_MSAT
+from tasks.reputations import requester_reputation
 
 MAX_TASKS_PER_REQUEST = settings.TASK_CSV_MAX_ROWS  # the same limit as a CSV upload
 
@@ -384,6 +385,22 @@ class BonusOut(Schema):
         return bonus.assignment.public_id if bonus.assignment_id else None
 
 
+class RequesterReputationOut(Schema):
+    """The requester's reputation, computed by Boltwork from their assignments, payouts and disputes. `new`: fewer
+    approved assignments than the platform's threshold, so not rated: the rates are null."""
+
+    new: bool
+    sats_per_hour: int | None = Field(
+        description="The job's sats per hour: measured from its approved work, else the requester's estimate"
+    )
+    sats_per_hour_measured: bool
+    approval_percent: int | None = Field(description="Percent of the submissions they reviewed that they approved")
+    median_review_seconds: int | None = Field(description="Median time from submission to review")
+    median_payment_seconds: int | None = Field(description="Median time from approval to the worker's payout settling")
+    disputes_lost: int = Field(description="Disputes decided in the worker's favour")
+    active_since: Timestamp | None = Field(description="When they first published a job")
+
+
 class BoardJobOut(Schema):
     id: str
     title: str
@@ -397,6 +414,7 @@ class BoardJobOut(Schema):
     tasks_left: int
     tags: list[str]
     published_at: Timestamp | None
+    requester_reputation: RequesterReputationOut
     qualification_requirements: list[RequirementOut]
     access: AccessOut | None = Field(
         None, description="What you may do with the job under its requirements; null on your own jobs"
@@ -409,6 +427,10 @@ class BoardJobOut(Schema):
     @staticmethod
     def resolve_requester(job) -> str:
         return job.requester.public_name
+
+    @staticmethod
+    def resolve_requester_reputation(job) -> RequesterReputationOut:
+        return requester_reputation(job)
 
     @staticmethod
     def resolve_tasks_left(job) -> int:

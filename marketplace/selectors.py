@@ -1,11 +1,13 @@
 """Read queries for job pages. Each returns a queryset or values with everything the page shows, in a constant
 number of queries."""
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import NotFound
 from core.ids import is_public_id
+from core.money import MSAT_PER_SAT
 from marketplace.models import Job, JobStatus, User, WorkerBlock
 
 # What lists of jobs never show: the Markdown's source and HTML (the board shows the excerpt) and the answer form.
@@ -20,9 +22,18 @@ BIG_FIELDS_NOT_LISTED = (
     "answer_fields",
     "input_columns",
 )
+# Sats per hour as the board shows it (Job.shown_sats_per_hour) in SQL: what approved work earned once the
+# reputation sweeper measured it, else the requester's estimate; null (last) for a job with neither.
+SHOWN_SATS_PER_HOUR = Coalesce(
+    "effective_sats_per_hour",
+    ExpressionWrapper(
+        F("reward_msat") * 3600 / (F("estimated_seconds_per_task") * MSAT_PER_SAT), output_field=BigIntegerField()
+    ),
+)
 BOARD_SORTS = {
     "newest": ("-published_at", "-id"),
     "reward": ("-reward_msat", "-published_at", "-id"),
+    "sats_per_hour": (SHOWN_SATS_PER_HOUR.desc(nulls_last=True), "-published_at", "-id"),
 }
 
 
@@ -30,12 +41,13 @@ def board_jobs(
     *, search: str = "", tag: str = "", min_reward_msat: int | None = None, sort: str = "newest", viewer=None
 ) -> QuerySet[Job]:
     """Published, unexpired jobs with work left that no moderator hid, for the public job board; for a `viewer`,
-    none of the requesters who blocked them."""
+    none of the requesters who blocked them. With each requester's reputation row (tasks.reputations), in the
+    same query."""
     jobs = (
         _not_blocking(Job.objects, viewer)
         .filter(status=JobStatus.PUBLISHED, open_slot_count__gt=0, hidden_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .select_related("requester")
+        .select_related("requester", "requester__requester_stats")
         .prefetch_related("tags")
         .defer(*BIG_FIELDS_NOT_LISTED)
     )
@@ -56,7 +68,7 @@ def job_public_get(*, public_id: str, viewer=None) -> Job:
     job = (
         _not_blocking(Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED]), viewer)
         .filter(hidden_at__isnull=True)
-        .select_related("requester")
+        .select_related("requester", "requester__requester_stats")
         .prefetch_related("tags")
         .filter(public_id=public_id)
         .first()

@@ -2,12 +2,12 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
 from core.ids import is_public_id
-from marketplace.models import Job, JobStatus, User
+from marketplace.models import Job, JobStatus, QualificationGrant, User
 from marketplace.selectors import BIG_FIELDS_NOT_LISTED
 from tasks.models import DISPUTE_LIVE_STATUSES, Assignment, AssignmentStatus, Dispute, DisputeStatus, Task
 
@@ -84,12 +84,18 @@ def worker_stats(*, worker: User) -> dict[str, int | float | None]:
 def review_queue(
     *, job: Job, status: str = AssignmentStatus.SUBMITTED, worker_public_id: str = ""
 ) -> QuerySet[Assignment]:
-    """A job's assignments of one status, oldest submission first; only one worker's when `worker_public_id`."""
+    """A job's assignments of one status, oldest submission first; only one worker's when `worker_public_id`. Each
+    worker comes with their figures (WorkerStats, in the same query) and, in `worker.requester_grants`, their grants
+    of the job's requester's own qualification types (one more query for the page, whatever its length)."""
     assignments = Assignment.objects.filter(job=job, status=status)
     if worker_public_id:
         assignments = assignments.filter(worker__public_id=worker_public_id)
+    grants = QualificationGrant.objects.filter(type__owner_id=job.requester_id).select_related("type")
     return (
-        assignments.select_related("task", "worker")
+        assignments.select_related("task", "worker", "worker__worker_stats")
+        .prefetch_related(
+            Prefetch("worker__qualification_grants", queryset=grants.order_by("type__name"), to_attr="requester_grants")
+        )
         .only(
             "id",
             "public_id",
@@ -109,6 +115,8 @@ def review_queue(
             "worker__public_id",
             "worker__username",
             "worker__display_name",
+            "worker__worker_stats__approved_count",
+            "worker__worker_stats__approval_percent",
         )
         .order_by("submitted_at", "id")
     )

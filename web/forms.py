@@ -280,6 +280,8 @@ class BoardFilterForm(forms.Form):
     tag = forms.SlugField(label="Tag", max_length=40, required=False)
     min_reward = forms.IntegerField(label="Minimum reward (sats)", min_value=0, required=False)
     sort = forms.ChoiceField(
-        label="Sort by", choices=[("newest", "Newest"), ("reward", "Highest reward")], required=False
+        label="Sort by",
+        choices=[("newest", "Newest"), ("reward", "Highest reward"), ("sats_per_hour", "Most sats per hour")],
+        required=False,
     )
     qualified = forms.BooleanField(label="Only jobs I qualify for", required=False)

@@ -49,6 +49,16 @@ def test_the_board_lists_published_jobs_with_work_left(worker_api, requester):
         "access": {"may_preview": True, "may_accept": True, "reasons": []},
         "tags": ["images"],
         "published_at": item["published_at"],
+        "requester_reputation": {
+            "new": True,
+            "sats_per_hour": None,
+            "sats_per_hour_measured": False,
+            "approval_percent": None,
+            "median_review_seconds": None,
+            "median_payment_seconds": None,
+            "disputes_lost": 0,
+            "active_since": None,
+        },
     }
     assert datetime.fromisoformat(item["published_at"]).tzinfo is not None
 

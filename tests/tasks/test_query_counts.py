@@ -45,7 +45,9 @@ AUTO_APPROVE_FIXED = 1  # the due ids; then one review each
 RESULTS_CSV = 5  # session, user, job, its tags, the rows
 BELL = 1  # the header's unread-notification count (issue 10)
 WORKER_DASHBOARD = 5 + BELL  # session, user, count, page, stats
-REVIEW_QUEUE = 6 + BELL  # session, user, job, its tags, count, page
+# session, user, job, its tags, count, page (with the workers' figures), the workers' grants of the requester's
+# qualification types (issue 11)
+REVIEW_QUEUE = 7 + BELL
 
 
 def queries_of(action) -> int:
