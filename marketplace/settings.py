@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "tasks",
     "payments",
     "moderation",
+    "alerts",
     "api",
     "notifications",
     "web",
@@ -291,6 +292,11 @@ CELERY_BEAT_SCHEDULE = {
     # Notification emails still pending: a lost job, or a mail server that refused them for a while.
     "send-due-notification-emails": {
         "task": "notifications.background.send_due_notification_emails",
+        "schedule": 300.0,
+    },
+    # Jobs published recently whose matching against the work alerts never ran (a lost message).
+    "match-unmatched-jobs-to-alerts": {
+        "task": "alerts.background.match_unmatched_jobs_to_alerts",
         "schedule": 300.0,
     },
 }

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import reverse
 
+from alerts.models import AlertMatch, SavedSearch
 from core.models import ActorKind, Event
-from core.money import format_whole_sats, sats_rounded_down, sats_word
+from core.money import format_number, format_whole_sats, sats_rounded_down, sats_word
 from marketplace.models import Job, JobStatus, User
 from notifications.kinds import FUNDS_LOW_SHARE_DENOMINATOR
 from notifications.models import NotificationKind
@@ -30,6 +31,9 @@ class Draft:
     body: str
     link: str
     subject_id: str = ""
+    # Whether this may be emailed at all: the person's notification settings decide as well (a work alert is
+    # emailed only when the saved search asked for it).
+    email: bool = True
 
 
 def sats(msat: int) -> str:
@@ -379,6 +383,47 @@ def worker_blocked(event: Event) -> list[Draft]:
     ]
 
 
+def _alert_criteria(search: SavedSearch | None) -> str:
+    """A saved search in words: “keywords” · tag · at least … (the alerts page says it the same way)."""
+    if search is None:
+        return "a work alert you have since deleted"
+    parts = []
+    if search.keywords:
+        parts.append(quoted(search.keywords))
+    if search.tag:
+        parts.append(f"tag {search.tag}")
+    if search.min_reward_msat:
+        parts.append(f"at least {format_whole_sats(search.min_reward_msat, round_up=True)} sats a task")
+    if search.min_sats_per_hour:
+        parts.append(f"at least {format_number(search.min_sats_per_hour)} sats per hour")
+    if search.qualified_only:
+        parts.append("jobs you qualify for")
+    return "your work alert " + " · ".join(parts)
+
+
+def work_alert(event: Event) -> list[Draft]:
+    """A job matched saved searches: each worker alerted by this event (its AlertMatch rows) is told once."""
+    job = _job(event)
+    if job is None:
+        return []
+    matches = AlertMatch.objects.filter(event=event, job=job).select_related("saved_search").order_by("pk")
+    rate = job.shown_sats_per_hour
+    pay = f"{sats(job.reward_msat)} a task" + (f" (about {format_number(rate)} sats per hour)" if rate else "")
+    return [
+        Draft(
+            user_id=match.worker_id,
+            kind=NotificationKind.WORK_ALERT,
+            title=f"New work: {quoted(job.title)}",
+            body=f"{quoted(job.title)} was just published, paying {pay}. It matches "
+            f"{_alert_criteria(match.saved_search)}.\n\nYou can change or delete your alerts on the Work alerts page.",
+            link=reverse("job_detail", args=[job.public_id]),
+            subject_id=job.public_id,
+            email=match.email,
+        )
+        for match in matches
+    ]
+
+
 MESSAGES: dict[str, Callable[[Event], list[Draft]]] = {
     "assignment.approved": work_approved,
     "assignment.rejected": work_rejected,
@@ -395,6 +440,7 @@ MESSAGES: dict[str, Callable[[Event], list[Draft]]] = {
     "dispute.message": dispute_message,
     "dispute.decided": dispute_decided,
     "worker.blocked": worker_blocked,
+    "alert.matched": work_alert,
 }
 
 

@@ -26,6 +26,7 @@ class NotificationKind(models.TextChoices):
     JOB_FINISHED = "job_finished", "Job finished"
     JOB_FUNDS_LOW = "job_funds_low", "Job's funds running out"
     BLOCKED = "blocked", "Blocked by a requester"
+    WORK_ALERT = "work_alert", "Work alert"
 
 
 class EmailState(models.TextChoices):

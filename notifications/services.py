@@ -40,7 +40,8 @@ def notifications_deliver(*, event: Event, drafts: Iterable[Draft]) -> list[Noti
 
     Idempotent: one notification per event and recipient (and one "funds running out" per job), refused by the
     database's unique constraints, so a handler run twice tells nobody twice. A recipient who switched the kind off
-    both in the site and by email gets no row at all. Call after the event's transaction committed: never inside
+    both in the site and by email gets no row at all; a draft that may not be emailed (`Draft.email`) is not,
+    whatever the settings say. Call after the event's transaction committed: never inside
     a service's transaction.
     """
     drafts = list(drafts)
@@ -52,7 +53,7 @@ def notifications_deliver(*, event: Event, drafts: Iterable[Draft]) -> list[Noti
     created = []
     for draft in drafts:
         in_app, email = choices[draft.user_id][draft.kind]
-        email = email and bool(emails.get(draft.user_id))
+        email = email and draft.email and bool(emails.get(draft.user_id))
         if not (in_app or email):
             continue
         notification = Notification(
