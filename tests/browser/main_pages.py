@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from alerts.services import saved_search_create
 from marketplace.models import Job, User
 from payments.deposits import deposit_create
 from payments.models import Deposit, Payout, PayoutKind, PayoutState
@@ -62,6 +63,7 @@ def make_marketplace() -> Marketplace:
         settled_at=timezone.now(),
     )
     deposit = deposit_create(user=requester, amount_msat=21_000)
+    saved_search_create(worker=worker, keywords="review", tag="english", min_reward_msat=5_000, email=True)
     return Marketplace(
         requester=requester, worker=worker, job=job, draft=draft, claimed=claimed, deposit=deposit, dispute=dispute
     )
@@ -88,6 +90,8 @@ def worker_pages(data: Marketplace) -> list[str]:
         "/activity/",
         "/notifications/",
         "/notifications/settings/",
+        "/?q=review&tag=english",  # the board with filters in use: its "Save this search as an alert" form
+        "/work/alerts/",
     ]
 
 
