@@ -8,11 +8,12 @@ enforces it. Every GET needs `read`; the scopes are separate.
 
 from ninja import Router
 
-from api.endpoints import jobs, money, qualifications, review, work
+from api.endpoints import alerts, jobs, money, qualifications, review, work
 
 router = Router()
 router.add_router("", money.router)
 router.add_router("", jobs.router)
 router.add_router("", review.router)
 router.add_router("", work.router)
+router.add_router("", alerts.router)
 router.add_router("", qualifications.router)

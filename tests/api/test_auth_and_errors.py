@@ -75,6 +75,9 @@ def test_the_document_lists_every_endpoint_of_the_issue():
         ("POST", "/api/v1/assignments/1/return"),
         ("GET", "/api/v1/payouts"),
         ("PUT", "/api/v1/me/payout-destination"),
+        ("GET", "/api/v1/saved-searches"),
+        ("POST", "/api/v1/saved-searches"),
+        ("DELETE", "/api/v1/saved-searches/1"),
     }
     assert set(OPERATIONS) == expected
 

@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from alerts.services import saved_search_create
 from api.services import api_key_create
 from marketplace.models import APPROVAL_RATE_TYPE_ID
 from marketplace.qualifications import qualification_grant, qualification_type_create
@@ -56,6 +57,7 @@ def fuzzer(settings, background_jobs_run_at_once):
         worker_id=[granted.public_id],
         assignment_id=[assignment.public_id for assignment in [*submitted, claimed]],
         deposit_id=[deposit.public_id],
+        saved_search_id=[saved_search_create(worker=user, keywords="fuzzed").public_id],
     )
     return {"authorization": f"Bearer {secret}"}
 

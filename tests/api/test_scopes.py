@@ -66,6 +66,9 @@ SCOPE_OF = {
     ("POST", "/api/v1/deposits"): "money",
     ("POST", "/api/v1/bonuses"): "money",
     ("PUT", "/api/v1/me/payout-destination"): "money",
+    ("GET", "/api/v1/saved-searches"): "read",
+    ("POST", "/api/v1/saved-searches"): "work",
+    ("DELETE", "/api/v1/saved-searches/{saved_search_id}"): "work",
 }
 CASES = [(method, path, scope) for (method, path), scope in SCOPE_OF.items()]
 
