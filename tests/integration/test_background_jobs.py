@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.background import match_unmatched_jobs_to_alerts
 from api.background import deliver_due_webhooks, prune_idempotency_records, prune_webhook_deliveries
 from marketplace.background import close_expired_jobs
 from marketplace.models import Job, JobStatus
@@ -30,6 +31,7 @@ def test_beat_schedules_every_sweeper():
         prune_webhook_deliveries.name,
         escalate_due_disputes.name,
         send_due_notification_emails.name,
+        match_unmatched_jobs_to_alerts.name,
     }
 
 
