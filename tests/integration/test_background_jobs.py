@@ -11,7 +11,12 @@ from marketplace.background import close_expired_jobs
 from marketplace.models import Job, JobStatus
 from notifications.background import send_due_notification_emails
 from payments.background import advance_due_payouts, sync_pending_deposits
-from tasks.background import auto_approve_due_submissions, escalate_due_disputes, expire_overdue_assignments
+from tasks.background import (
+    auto_approve_due_submissions,
+    escalate_due_disputes,
+    expire_overdue_assignments,
+    refresh_reputations,
+)
 from tasks.models import Assignment, AssignmentStatus, ReviewSource
 from tasks.services import assignment_claim, assignment_submit
 from tests.factories import make_job, make_user
@@ -32,6 +37,7 @@ def test_beat_schedules_every_sweeper():
         escalate_due_disputes.name,
         send_due_notification_emails.name,
         match_unmatched_jobs_to_alerts.name,
+        refresh_reputations.name,
     }
 
 
