@@ -33,7 +33,15 @@ from tasks.errors import (
     OwnJob,
     ReviewPeriodOver,
 )
-from tasks.models import ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, RejectionReason, ReviewSource, Task
+from tasks.models import (
+    ASSIGNMENT_TRANSITIONS,
+    Assignment,
+    AssignmentStatus,
+    RejectionReason,
+    ReviewSource,
+    Task,
+    TaskKind,
+)
 
 BULK_CREATE_BATCH = 5_000
 MAX_FEEDBACK_CHARS = 2_000
@@ -130,11 +138,22 @@ def _insert_tasks(*, job: Job, first_position: int, rows: list[dict[str, str]]) 
         return
     now = timezone.now()
     with connection.cursor() as cursor:
-        copy_sql = "COPY tasks_task (public_id, job_id, position, input, slots_open, created_at) FROM STDIN"
+        copy_sql = "COPY tasks_task (public_id, job_id, position, input, slots_open, kind, gold, created_at) FROM STDIN"
         with cursor.cursor.copy(copy_sql) as copy:
             for offset, row in enumerate(rows):
                 position = first_position + offset
-                copy.write_row((new_public_id(), job.pk, position, json.dumps(row), job.assignments_per_task, now))
+                copy.write_row(
+                    (
+                        new_public_id(),
+                        job.pk,
+                        position,
+                        json.dumps(row),
+                        job.assignments_per_task,
+                        TaskKind.REGULAR,
+                        "{}",
+                        now,
+                    )
+                )
 
 
 def _next_position(job: Job) -> int:
