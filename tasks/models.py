@@ -120,6 +120,9 @@ class Assignment(models.Model):
     control_correct = models.BooleanField(null=True, blank=True)
     review_rule = models.CharField(max_length=40, blank=True)
     flag_reason = models.CharField(max_length=200, blank=True)
+    # When the quality pipeline (controls, aggregation, rules) ran on the submission; a sweeper runs it on
+    # submissions it missed.
+    quality_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
