@@ -8,7 +8,7 @@ per worker in the same transaction; the notifications app tells each of them fro
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, TextField, Value
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -33,27 +33,6 @@ from tasks.eligibility import job_access
 
 MATCHED_EVENT = "alert.matched"
 MATCHING_RULE = "work alerts"
-
-
-class KeywordsAllIn(Func):
-    """Whether every word of a saved search's keywords (words separated by single spaces) is in `text`, compared
-    in lower case by PostgreSQL on both sides, as the board's icontains does. strpos, not LIKE: a % or _ typed is
-    a plain character. Blank keywords ask nothing."""
-
-    output_field = BooleanField()
-
-    def __init__(self, keywords: str, text: str) -> None:
-        super().__init__(F(keywords), Value(text, output_field=TextField()))
-
-    def as_sql(self, compiler, connection, **extra_context):
-        keywords_sql, keywords_params = compiler.compile(self.source_expressions[0])
-        text_sql, text_params = compiler.compile(self.source_expressions[1])
-        # Both parts are compiled expressions (a column, a query parameter): nothing typed is put into the SQL.
-        sql = (
-            f"NOT EXISTS (SELECT 1 FROM regexp_split_to_table({keywords_sql}, ' ') AS word "  # noqa: S608
-            f"WHERE word <> '' AND strpos(lower({text_sql}), lower(word)) = 0)"
-        )
-        return sql, (*keywords_params, *text_params)
 
 
 # Saving and deleting ---------------------------------------------------------------------------------------------
@@ -190,18 +169,31 @@ def job_alerts_match(*, job_id: str, now: datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     job = Job.objects.filter(public_id=job_id).select_related("requester").first() if is_public_id(job_id) else None
-    if job is None or not _on_board(job, now):
+    if job is None:
+        return []
+    if not _on_board(job, now):
+        # Scanned all the same, so the sweeper does not queue it again; putting it back on the board publishes it
+        # again, which runs the matching anew.
+        JobAlertScan.objects.update_or_create(job=job, defaults={"scanned_at": now})
         return []
     tag_names = list(job.tags.values_list("name", flat=True))
+    text = f"{job.title}\n{job.description}".lower()
     with transaction.atomic():
         JobAlertScan.objects.update_or_create(job=job, defaults={"scanned_at": now})  # locks its row
-        candidates = list(
+        rows = (
             _matching_searches(job, tag_names)
             # Locked, so a search deleted meanwhile cannot leave an AlertMatch pointing at nothing.
             .select_for_update(of=("self",), no_key=True)
             .order_by("worker_id", "pk")
-            .values_list("pk", "worker_id", "qualified_only", "email")
+            .values_list("pk", "worker_id", "qualified_only", "email", "keywords")
         )
+        # Keywords as the board reads a search: every word in the title or the description, in any case. Compared
+        # here rather than in SQL, which would need a function SQLite (make run) does not have.
+        candidates = [
+            (search_id, worker_id, qualified_only, email)
+            for search_id, worker_id, qualified_only, email, keywords in rows
+            if all(word in text for word in keywords.lower().split())
+        ]
         access = _access_of(job, candidates)
         matched: dict[int, tuple[int, bool]] = {}  # worker → (first search that matched, whether one asks email)
         for search_id, worker_id, qualified_only, email in candidates:
@@ -252,7 +244,6 @@ def _matching_searches(job: Job, tag_names: list[str]):
         .filter(Q(min_reward_msat__isnull=True) | Q(min_reward_msat__lte=job.reward_msat))
         .exclude(Exists(WorkerBlock.objects.filter(requester_id=job.requester_id, worker_id=OuterRef("worker_id"))))
         .exclude(Exists(AlertMatch.objects.filter(job_id=job.pk, worker_id=OuterRef("worker_id"))))
-        .filter(KeywordsAllIn("keywords", f"{job.title}\n{job.description}"))
     )
     rate = job.shown_sats_per_hour
     if rate is None:

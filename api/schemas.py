@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Union
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import AwareDatetime, ConfigDict, PlainSerializer, TypeAdapter, WithJsonSchema
+from pydantic import AwareDatetime, ConfigDict, PlainSerializer, StrictInt, TypeAdapter, WithJsonSchema
 
 from core.ids import PUBLIC_ID_LENGTH
 from core.money import MSAT_PER_SAT
@@ -141,7 +141,8 @@ class JobTerms(InputSchema):
 
 AssetHosts = list[Annotated[str, Field(max_length=300)]]
 # A custom qualification's score, and what a requirement compares it with: a 32-bit integer, as on Mechanical Turk.
-Score = Annotated[int, Field(ge=MIN_SCORE, le=MAX_SCORE)]
+# Strict: true is not a score of 1.
+Score = Annotated[StrictInt, Field(ge=MIN_SCORE, le=MAX_SCORE)]
 # Mechanical Turk's comparators, in its order.
 COMPARATOR_NAMES = tuple(value for name, value in vars(Comparator).items() if not name.startswith("_"))
 

@@ -22,6 +22,8 @@ def worker_block(*, requester: User, worker_id: str, reason: str) -> WorkerBlock
         raise InvalidInput("Say why you block this worker (moderators see it; the worker does not).")
     if len(reason) > MAX_REASON_CHARS:
         raise InvalidInput(f"A reason is limited to {MAX_REASON_CHARS:,} characters.")
+    if "\x00" in reason:
+        raise InvalidInput("The reason holds a character that is not text.")
     worker = _worker(worker_id)
     if worker.pk == requester.pk:
         raise InvalidInput("You cannot block yourself.")

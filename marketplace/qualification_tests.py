@@ -9,7 +9,6 @@ worker answered and whether it was right.
 """
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -19,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from core.errors import DomainError, InvalidInput, NotFound
 from core.events import Actor, record_event
@@ -258,8 +258,10 @@ def qualification_test_questions_for_worker(qualification: QualificationType) ->
 def questions_version(qualification: QualificationType) -> str:
     """A short fingerprint of the test's questions: the worker's form carries it, so answers to a test the requester
     changed meanwhile are not scored against the new one."""
+    # Keyed with the site's secret: a plain hash of questions and answers would let a worker try every combination
+    # of the options they see offline until the hash matched, and so read the answers.
     payload = json.dumps(qualification.test_questions or [], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return salted_hmac("qualification-test-version", payload, algorithm="sha256").hexdigest()[:16]
 
 
 def latest_attempt(*, qualification: QualificationType, worker: User) -> QualificationTestAttempt | None:
@@ -407,6 +409,8 @@ def _given_answers(answers) -> dict[str, str]:
             continue
         if not isinstance(value, str):
             raise InvalidInput(f"The answer to {str(key)[:10]} must be text.")
+        if "\x00" in value:
+            raise InvalidInput(f"The answer to {str(key)[:10]} holds a character that is not text.")
         given[str(key)] = value
     return given
 

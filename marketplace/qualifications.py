@@ -95,6 +95,10 @@ SYSTEM_TYPES: dict[str, SystemType] = {
 }
 
 
+# How the values a requirement asks of a system type read: "at least 95%", "more than 30 days".
+UNITS = {APPROVAL_RATE_TYPE_ID: "%", ACCOUNT_AGE_TYPE_ID: " days"}
+
+
 class Comparator:
     LESS_THAN = "LessThan"
     LESS_THAN_OR_EQUAL_TO = "LessThanOrEqualTo"
@@ -249,12 +253,12 @@ def requirement_shortfall(requirement: dict, values: dict[str, int], *, type_nam
         if system:
             return f"{system.missing_as} and this job asks for it"
         return f"you do not have the qualification “{name}” this job asks for"
-    integer_values = requirement.get("integer_values") or []
     _, asks = COMPARATORS[comparator]
-    asked = asks.format(*integer_values, all=", ".join(str(each) for each in integer_values))
+    unit = UNITS.get(type_id, "")
+    shown = [f"{each}{unit}" for each in requirement.get("integer_values") or []]
+    asked = asks.format(*shown, all=", ".join(shown))
     if system:
-        unit = "%" if type_id == APPROVAL_RATE_TYPE_ID else ""
-        return f"{system.shows_as.format(value=value)} and this job asks {asked}{unit}"
+        return f"{system.shows_as.format(value=value)} and this job asks {asked}"
     return f"your score on “{name}” is {value} and this job asks {asked}"
 
 

@@ -51,8 +51,9 @@ def board_jobs(
         .prefetch_related("tags")
         .defer(*BIG_FIELDS_NOT_LISTED)
     )
-    if search:
-        jobs = jobs.filter(Q(title__icontains=search) | Q(description__icontains=search))
+    # Every word of the search in the title or the description, in any case and order (as work alerts match).
+    for word in search.split():
+        jobs = jobs.filter(Q(title__icontains=word) | Q(description__icontains=word))
     if tag:
         jobs = jobs.filter(tags__name=tag.lower())
     if min_reward_msat:

@@ -366,6 +366,7 @@ def job_extend_expiry(*, job: Job, actor: User, expires_at: datetime | None) -> 
 
 
 MAX_EXCLUDED_JOBS = 50
+MAX_TASKS_PER_WORKER = 1_000_000
 
 
 def job_set_worker_rules(
@@ -382,9 +383,13 @@ def job_set_worker_rules(
     requirements = qualifications.requirements_clean(owner=actor, requirements=requirements)
     excluded = _excluded_jobs(actor=actor, job=job, public_ids=excluded_job_ids or [])
     if max_tasks_per_worker is not None and (
-        isinstance(max_tasks_per_worker, bool) or not isinstance(max_tasks_per_worker, int) or max_tasks_per_worker < 1
+        isinstance(max_tasks_per_worker, bool)
+        or not isinstance(max_tasks_per_worker, int)
+        or not 1 <= max_tasks_per_worker <= MAX_TASKS_PER_WORKER
     ):
-        raise InvalidInput("The cap on tasks per worker must be a whole number of at least 1, or none.")
+        raise InvalidInput(
+            f"The cap on tasks per worker must be a whole number from 1 to {MAX_TASKS_PER_WORKER:,}, or none."
+        )
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         if job.status in {JobStatus.CLOSED, JobStatus.CANCELLED}:

@@ -420,3 +420,8 @@ MASS_REJECTION_MIN_COUNT = env.int("MASS_REJECTION_MIN_COUNT", default=3)
 # Reputations (issue 11): a requester is "new" (not rated), and a job's or a requester's sats per hour is the
 # requester's estimate rather than measured, until at least this many of their assignments were approved.
 REPUTATION_MIN_APPROVED = env.int("REPUTATION_MIN_APPROVED", default=20)
+# ... and approved work by at least this many different workers, so that a requester's own second account cannot
+# make up a measured rate with a few instant "tasks".
+REPUTATION_MIN_WORKERS = env.int("REPUTATION_MIN_WORKERS", default=5)
+if REPUTATION_MIN_APPROVED < 1 or REPUTATION_MIN_WORKERS < 1:
+    raise ImproperlyConfigured("REPUTATION_MIN_APPROVED and REPUTATION_MIN_WORKERS must be at least 1.")

@@ -275,7 +275,7 @@ def _requester_rows(requester_ids: list[int], *, now: datetime) -> list[Requeste
         work = [_work_micros(accepted, submitted) for _, accepted, submitted, _, _ in theirs]
         rates = [_rate(reward_msat, micros) for (*_, reward_msat), micros in zip(theirs, work, strict=True)]
         review = [_micros(reviewed - submitted) for submitted, reviewed in reviews.get(requester_id, [])]
-        rated = approved >= settings.REPUTATION_MIN_APPROVED
+        rated = approved >= settings.REPUTATION_MIN_APPROVED and _enough_workers(worker for worker, *_ in theirs)
         rows.append(
             RequesterStats(
                 requester_id=requester_id,
@@ -330,12 +330,13 @@ def _payment_micros(approvals: dict[int, list[tuple]]) -> dict[int, list[int]]:
 
 def _jobs_refresh(job_ids: list[int]) -> int:
     """Write each job's measured sats per hour where it changed; returns how many changed."""
-    approved = dict(
-        Assignment.objects.filter(job_id__in=job_ids, status=AssignmentStatus.APPROVED)
+    approved = {
+        job_id: (count, workers)
+        for job_id, count, workers in Assignment.objects.filter(job_id__in=job_ids, status=AssignmentStatus.APPROVED)
         .values("job_id")
-        .annotate(approved=Count("id"))
-        .values_list("job_id", "approved")
-    )
+        .annotate(approved=Count("id"), workers=Count("worker_id", distinct=True))
+        .values_list("job_id", "approved", "workers")
+    }
     times = _recent(
         Assignment.objects.filter(job_id__in=job_ids, status=AssignmentStatus.APPROVED),
         partition="job_id",
@@ -345,7 +346,8 @@ def _jobs_refresh(job_ids: list[int]) -> int:
     jobs = Job.objects.filter(pk__in=job_ids).order_by("pk").values_list("pk", "reward_msat", "effective_sats_per_hour")
     for job_id, reward_msat, current in jobs:
         rate = None
-        if approved.get(job_id, 0) >= settings.REPUTATION_MIN_APPROVED:
+        count, workers = approved.get(job_id, (0, 0))
+        if count >= settings.REPUTATION_MIN_APPROVED and workers >= settings.REPUTATION_MIN_WORKERS:
             work = median([_work_micros(accepted, submitted) for accepted, submitted in times.get(job_id, [])])
             rate = _floor(reward_msat * SATS_PER_HOUR_FROM_MSAT_PER_MICRO / work)
         if rate != current:
@@ -354,6 +356,10 @@ def _jobs_refresh(job_ids: list[int]) -> int:
             Job.objects.filter(pk=job_id).update(effective_sats_per_hour=rate)
             changed += 1
     return changed
+
+
+def _enough_workers(worker_ids) -> bool:
+    return len(set(worker_ids)) >= settings.REPUTATION_MIN_WORKERS
 
 
 # Arithmetic and queries -----------------------------------------------------------------------------------------
@@ -440,6 +446,9 @@ class RequesterReputation:
     disputes_lost: int
     active_since: datetime | None
     approved_count: int
+    # What the requester's approved work paid per hour across their jobs (measured), shown beside a job whose
+    # own rate is not measured yet.
+    requester_sats_per_hour: int | None = None
 
 
 def requester_reputation(job: Job) -> RequesterReputation:
@@ -450,7 +459,7 @@ def requester_reputation(job: Job) -> RequesterReputation:
     except RequesterStats.DoesNotExist:
         stats = None
     approved = stats.approved_count if stats is not None else 0
-    new = approved < settings.REPUTATION_MIN_APPROVED
+    new = stats is None or approved < settings.REPUTATION_MIN_APPROVED
     return RequesterReputation(
         new=new,
         sats_per_hour=job.shown_sats_per_hour,
@@ -461,4 +470,5 @@ def requester_reputation(job: Job) -> RequesterReputation:
         disputes_lost=stats.disputes_lost if stats is not None else 0,
         active_since=stats.active_since if stats is not None else None,
         approved_count=approved,
+        requester_sats_per_hour=None if new else stats.effective_sats_per_hour,
     )

@@ -23,7 +23,8 @@ class WorkerProfile:
 
 
 def worker_profile_get(*, viewer: User, worker_id: str) -> WorkerProfile:
-    """Five queries, however much the worker did."""
+    """Five queries, however much the worker did. A worker who did no work for `viewer`, holds none of their
+    qualifications and is not blocked by them is not found: their figures are for the requesters they work for."""
     worker = User.objects.filter(public_id=worker_id).first() if is_worker_id(worker_id) else None
     if worker is None:
         raise NotFound("No such worker.")
@@ -32,12 +33,20 @@ def worker_profile_get(*, viewer: User, worker_id: str) -> WorkerProfile:
         approved=Count("pk", filter=Q(status=AssignmentStatus.APPROVED)),
         rejected=Count("pk", filter=Q(status=AssignmentStatus.REJECTED)),
     )
-    grants = QualificationGrant.objects.filter(worker=worker, type__owner=viewer).select_related("type")
+    grants = list(
+        QualificationGrant.objects.filter(worker=worker, type__owner=viewer)
+        .select_related("type")
+        .order_by("type__name")
+    )
+    block = WorkerBlock.objects.filter(requester=viewer, worker=worker).first()
+    if not (work["submitted"] or grants or block):
+        # Only a requester who has something to do with the worker sees their figures.
+        raise NotFound("No such worker.")
     return WorkerProfile(
         worker=worker,
         stats=WorkerStats.objects.filter(worker=worker).first(),
-        grants=list(grants.order_by("type__name")),
-        block=WorkerBlock.objects.filter(requester=viewer, worker=worker).first(),
+        grants=grants,
+        block=block,
         submitted_to_viewer=work["submitted"],
         approved_by_viewer=work["approved"],
         rejected_by_viewer=work["rejected"],

@@ -3,6 +3,7 @@
 from django import forms
 
 from marketplace.qualifications import GUARD_LABELS, GUARDS, MAX_REQUIREMENTS_PER_JOB, SYSTEM_TYPES
+from marketplace.services import MAX_TASKS_PER_WORKER
 
 COMPARATOR_CHOICES = [
     ("GreaterThanOrEqualTo", "at least (≥)"),
@@ -80,12 +81,24 @@ class WorkerRulesForm(forms.Form):
         required=False,
     )
     max_tasks_per_worker = forms.IntegerField(
-        label="At most this many tasks per worker", min_value=1, required=False, help_text="Empty: no cap."
+        label="At most this many tasks per worker",
+        min_value=1,
+        max_value=MAX_TASKS_PER_WORKER,
+        required=False,
+        help_text="Empty: no cap.",
     )
 
     def __init__(self, *args, other_jobs=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["excluded_job_ids"].choices = list(other_jobs)
+
+
+def requirement_initial(requirements: list[dict]) -> list[dict]:
+    """A job's stored requirements as the formset shows them (values as "95, 96")."""
+    return [
+        {**requirement, "integer_values": ", ".join(str(value) for value in requirement.get("integer_values") or [])}
+        for requirement in requirements
+    ]
 
 
 def type_choices(custom_types) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from web.qualification_forms import (
     QualificationTypeForm,
     RequirementFormSet,
     WorkerRulesForm,
+    requirement_initial,
     type_choices,
 )
 
@@ -159,20 +160,23 @@ def job_worker_rules(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
     custom_types = QualificationType.objects.filter(owner=request.user).order_by("name")
     choices = type_choices(custom_types)
-    other_jobs = (
+    excluded_now = list(job.excluded_jobs.values_list("public_id", "title"))
+    recent_jobs = (
         job.requester.jobs.exclude(pk=job.pk)
         .exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED])
         .order_by("-created_at")
         .values_list("public_id", "title")[:OTHER_JOBS_SHOWN]
     )
+    # The jobs excluded already are always choices, so saving the page never drops one it did not list.
+    other_jobs = list(dict.fromkeys([*excluded_now, *recent_jobs]))
     initial_rules = {
-        "excluded_job_ids": list(job.excluded_jobs.values_list("public_id", flat=True)),
+        "excluded_job_ids": [public_id for public_id, _ in excluded_now],
         "max_tasks_per_worker": job.max_tasks_per_worker,
     }
     data = request.POST if request.method == "POST" else None
     formset = RequirementFormSet(
         data,
-        initial=job.qualification_requirements,
+        initial=requirement_initial(job.qualification_requirements),
         prefix="requirement",
         form_kwargs={"type_choices": choices},
     )

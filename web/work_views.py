@@ -41,7 +41,7 @@ def own_assignment_or_404(request: HttpRequest, assignment_id: str) -> Assignmen
 @require_POST
 def job_start(request: HttpRequest, job_id: str) -> HttpResponse:
     """'Start working': claim the next task of the job and open it."""
-    job = found_or_404(job_public_get, public_id=job_id)
+    job = found_or_404(job_public_get, public_id=job_id, viewer=request.user)
     return _claim_and_open(request, job)
 
 

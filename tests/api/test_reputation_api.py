@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def three_approved_make_a_rating(settings):
     settings.REPUTATION_MIN_APPROVED = 3
+    settings.REPUTATION_MIN_WORKERS = 1
 
 
 def board_items(api_client) -> dict[str, dict]:

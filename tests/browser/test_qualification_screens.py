@@ -34,6 +34,7 @@ def requirement(type_id: str, comparator: str, values: list[int], guard: str = G
 @pytest.fixture
 def marketplace(settings):
     settings.REPUTATION_MIN_APPROVED = 3
+    settings.REPUTATION_MIN_WORKERS = 1
     day_ago = timezone.now() - timedelta(days=1)
     lab = make_user("lab", display_name="Linguistics Lab")
     german = qualification_type_create(

@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def three_approved_make_a_rating(settings):
     settings.REPUTATION_MIN_APPROVED = 3
+    settings.REPUTATION_MIN_WORKERS = 1
     settings.LIGHTNING_BACKEND = "dev"
 
 

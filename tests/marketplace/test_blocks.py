@@ -34,9 +34,10 @@ def test_a_block_hides_the_requesters_jobs_and_refuses_the_claim(client, request
 
     api = api_client_for(worker)
     assert [item["id"] for item in api.get("/board").json()["items"]] == [other.public_id]
+    # Refused as if the job were not there: the refusal does not name the requester who blocked them.
     response = api.post(f"/jobs/{mine.public_id}/claim")
-    assert response.status_code == 403
-    assert error_of(response)["code"] == "worker_blocked"
+    assert response.status_code == 404
+    assert client.post(reverse("job_start", args=[mine.public_id])).status_code == 404
 
 
 def test_unblocking_lets_the_worker_back_and_both_are_recorded(requester, worker):

@@ -384,3 +384,31 @@ def test_another_requesters_test_page_is_not_found(client, qualification, strang
     assert client.post(url, {"action": "remove"}).status_code == 404
     qualification.refresh_from_db()
     assert qualification.has_test
+
+
+def test_the_forms_version_of_a_test_is_keyed_so_it_gives_no_answer_away():
+    """A plain hash of the questions and answers would let a worker try every combination of options offline."""
+    import hashlib
+    import json
+
+    from marketplace.models import QualificationType
+
+    questions = [{"question": "Two and two?", "options": ["3", "4"], "answer": "4"}]
+    qualification = QualificationType(test_questions=questions)
+    plain = hashlib.sha256(json.dumps(questions, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    assert qualification_tests.questions_version(qualification) != plain
+
+
+def test_an_answer_holding_a_nul_is_refused_and_records_nothing(requester, worker):
+    qualification = qualifications.qualification_type_create(owner=requester, name="Nul")
+    qualification_tests.qualification_test_set(
+        qualification=qualification,
+        actor=requester,
+        csv_text="question,options,answer\nCapital of France?,,Paris\n",
+        retry_delay_seconds=0,
+    )
+    with pytest.raises(InvalidInput, match="not text"):
+        qualification_tests.qualification_test_take(
+            qualification=qualification, worker=worker, answers={"q1": "Pa\x00"}
+        )
+    assert not QualificationTestAttempt.objects.exists()

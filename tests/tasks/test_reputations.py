@@ -30,6 +30,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def three_approved_make_a_rating(settings):
     settings.REPUTATION_MIN_APPROVED = 3
+    settings.REPUTATION_MIN_WORKERS = 1
 
 
 @pytest.fixture(autouse=True)
@@ -249,3 +250,17 @@ def test_the_background_job_refreshes():
     approved_work(job, 3, seconds=60, accepted_at=timezone.now() - timedelta(hours=2))
     assert refresh_reputations.apply().get() > 0
     assert RequesterStats.objects.filter(requester=job.requester, approved_count=3).exists()
+
+
+def test_a_rate_made_by_one_worker_is_not_measured(settings):
+    """A requester's second account doing twenty instant tasks does not make a "measured" rate."""
+    settings.REPUTATION_MIN_WORKERS = 5
+    job = make_job(tasks=25, estimated_seconds_per_task=600)
+    accomplice = make_user(funds_sats=0)
+    day_ago = timezone.now() - timedelta(days=1)
+    for _ in range(settings.REPUTATION_MIN_APPROVED):
+        reviewed(worked(job, worker=accomplice, accepted_at=day_ago, seconds=1), after_seconds=1)
+    reputations_refresh()
+    job.refresh_from_db()
+    assert job.effective_sats_per_hour is None
+    assert RequesterStats.objects.get(requester=job.requester).effective_sats_per_hour is None

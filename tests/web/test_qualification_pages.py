@@ -142,3 +142,84 @@ def test_a_requester_sees_a_workers_profile_and_blocks_or_grants_from_it(client,
     assert WorkerBlock.objects.filter(requester=requester, worker=worker).exists()
     assert "You blocked this worker" in client.get(profile).content.decode()
     assert client.get(reverse("worker_profile", args=["ANOSUCHWORKER1"])).status_code == 404
+
+
+def test_who_may_work_saves_again_unchanged_and_keeps_exclusions_it_does_not_list(client, requester, settings):
+    from marketplace.services import job_set_worker_rules
+    from web import qualification_views
+
+    old_study = make_job(requester=requester, title="The oldest study")
+    job = make_job(requester=requester)
+    job_set_worker_rules(
+        job=job,
+        actor=requester,
+        requirements=[
+            {
+                "qualification_type_id": APPROVAL_RATE_TYPE_ID,
+                "comparator": "In",
+                "integer_values": [95, 96],
+                "actions_guarded": "Accept",
+            }
+        ],
+        excluded_job_ids=[old_study.public_id],
+    )
+    qualification_views.OTHER_JOBS_SHOWN = 0  # the excluded study is not among the recent jobs listed
+    try:
+        client.force_login(requester)
+        url = reverse("job_worker_rules", args=[job.public_id])
+        page = client.get(url).content.decode()
+        assert 'value="95, 96"' in page
+        data = {
+            "requirement-TOTAL_FORMS": "1",
+            "requirement-INITIAL_FORMS": "1",
+            "requirement-0-qualification_type_id": APPROVAL_RATE_TYPE_ID,
+            "requirement-0-comparator": "In",
+            "requirement-0-integer_values": "95, 96",
+            "requirement-0-actions_guarded": "Accept",
+            "excluded_job_ids": [old_study.public_id],
+        }
+        assert client.post(url, data).status_code == 302
+    finally:
+        qualification_views.OTHER_JOBS_SHOWN = 100
+    job.refresh_from_db()
+    assert list(job.excluded_jobs.all()) == [old_study]
+    data["max_tasks_per_worker"] = "99999999999"
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "less than or equal to" in response.content.decode()
+
+
+def test_a_visitor_is_asked_to_log_in_not_told_they_do_not_qualify(client, requester):
+    from marketplace.services import job_set_worker_rules
+
+    job = make_job(requester=requester)
+    job_set_worker_rules(
+        job=job,
+        actor=requester,
+        requirements=[
+            {
+                "qualification_type_id": APPROVAL_RATE_TYPE_ID,
+                "comparator": "GreaterThan",
+                "integer_values": [90],
+                "actions_guarded": "Accept",
+            }
+        ],
+    )
+    page = client.get(reverse("job_detail", args=[job.public_id])).content.decode()
+    assert "log in</a> to see whether you qualify" in page
+    assert "You don't qualify" not in page
+    assert client.get(reverse("board")).status_code == 200
+
+
+def test_text_that_is_not_text_is_refused_not_a_500(client, requester, worker):
+    from marketplace.models import WorkerBlock
+
+    client.force_login(requester)
+    response = client.post(reverse("worker_block", args=[worker.public_id]), {"reason": "bad\x00reason"})
+    assert response.status_code == 302
+    assert not WorkerBlock.objects.exists()
+
+
+def test_a_workers_profile_is_only_for_requesters_they_have_to_do_with(client, requester, worker):
+    client.force_login(requester)
+    assert client.get(reverse("worker_profile", args=[worker.public_id])).status_code == 404
