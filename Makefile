@@ -20,9 +20,10 @@ help:
 	@echo "make clean   remove var/ and staticfiles/"
 
 # Re-install only when a requirements file is newer than the stamp.
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-dev-nodeps.txt
 	@if [ ! -x $(BIN)/python ]; then echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet --no-deps -r requirements-dev-nodeps.txt
 	@touch $(STAMP)
 
 venv: $(STAMP)
