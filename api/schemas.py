@@ -294,6 +294,29 @@ class CreatedOut(Schema):
     created: int
 
 
+# A field's aggregated result (tasks.overlap): an answer's value as a worker gave it, or, for a text field kept as
+# all its answers, the list of the distinct answers, most common first.
+ResultValue = Union[(*answer_value_types(), list[Union[answer_value_types()]])]  # noqa: UP007 (from the registry)
+
+
+class TaskResultOut(Schema):
+    """A task's answers aggregated per answer field, with the job's aggregation method."""
+
+    result: dict[str, ResultValue] = Field(..., description="Per answer field, the aggregated answer.")
+    confidence: dict[str, float] = Field(
+        ...,
+        description="Per answer field, in [0, 1]: the winning answer's share of the votes (or of their weight), or "
+        "its posterior probability under Dawid–Skene.",
+    )
+    agreement: float | None = Field(
+        ..., description="The lowest confidence of the fields (fields kept as all their answers left out)."
+    )
+    answer_count: int = Field(..., description="The answers aggregated: submitted and approved, never rejected.")
+    complete: bool = Field(
+        ..., description="Whether the task has all the answers it wants and its overlap will not grow any more."
+    )
+
+
 class AssignmentOut(Schema):
     id: str
     task_id: str
@@ -306,6 +329,9 @@ class AssignmentOut(Schema):
     reviewed_at: Timestamp | None
     feedback: str
     rejection_reason: str
+    task_result: TaskResultOut | None = Field(
+        ..., description="The task's aggregated result so far; null until one of its answers was aggregated."
+    )
 
     @staticmethod
     def resolve_id(assignment) -> str:
@@ -323,9 +349,40 @@ class AssignmentOut(Schema):
     def resolve_worker_id(assignment) -> str:
         return assignment.worker.public_id
 
+    @staticmethod
+    def resolve_task_result(assignment):
+        return getattr(assignment.task, "result", None)  # read with the task (select_related); none yet: null
+
 
 class AssignmentPage(Schema):
     items: list[AssignmentOut]
+    next: str | None
+
+
+class TaskWithResultOut(Schema):
+    id: str
+    position: int = Field(..., description="The task's row number in the job (the results CSV's TaskNumber).")
+    input: dict
+    answers_wanted: int = Field(
+        ..., description="The answers the task wants so far: with dynamic overlap it grows while they disagree."
+    )
+    result: TaskResultOut | None
+
+    @staticmethod
+    def resolve_id(task) -> str:
+        return task.public_id
+
+    @staticmethod
+    def resolve_answers_wanted(task) -> int:
+        return task.wanted  # tasks.results.tasks_with_results: answers_wanted, or the job's assignments per task
+
+    @staticmethod
+    def resolve_result(task):
+        return getattr(task, "result", None)
+
+
+class TaskResultPage(Schema):
+    items: list[TaskWithResultOut]
     next: str | None
 
 

@@ -20,7 +20,7 @@ from payments.ledger import (
     ledger_post,
     platform_account,
 )
-from payments.models import AccountKind, TransactionKind
+from payments.models import AccountKind, LedgerTransaction, TransactionKind
 
 BASIS_POINTS = 10_000
 
@@ -73,6 +73,35 @@ def escrow_refund_for_removed_task(*, job: Job, task_id: int, slots: int) -> Non
             Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), amount),
         ],
     )
+
+
+def escrow_refund_unused_overlap(*, job: Job, task_id: int, position: int, slots: int) -> int:
+    """Dynamic overlap: a task complete with fewer answers than the job funded gives back the escrow of the slots it
+    did not use, once per task (key `overlap-unused:<task>`). Returns the amount refunded now: 0 when it already
+    was. For a published or paused job (a closed job's refund at close covers these slots); the caller holds the
+    task's and the job's locks."""
+    amount = escrow_per_slot_msat(job) * slots
+    if amount == 0 or escrow_overlap_refunded(task_id=task_id):
+        return 0
+    ledger_post(
+        kind=TransactionKind.ESCROW_REFUND,
+        key=_overlap_refund_key(task_id),
+        memo=f"Escrow of answers task {position} of “{job.title}” did not need, refunded",
+        lines=[
+            Line(account_of_job(job=job), -amount),
+            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), amount),
+        ],
+    )
+    return amount
+
+
+def escrow_overlap_refunded(*, task_id: int) -> bool:
+    """Whether the task's unused overlap escrow went back already (then the task may not want more answers)."""
+    return LedgerTransaction.objects.filter(key=_overlap_refund_key(task_id)).exists()
+
+
+def _overlap_refund_key(task_id: int) -> str:
+    return f"overlap-unused:{task_id}"
 
 
 def _move_into_escrow(*, job: Job, amount_msat: int, key: str, memo: str) -> None:

@@ -1,15 +1,21 @@
-"""The results CSV in Mechanical Turk's shape: assignment, worker, status, times, Input.* and Answer.* columns."""
+"""The results CSV in Mechanical Turk's shape: assignment, worker, status, times, Input.* and Answer.* columns, and
+the task's aggregated result (tasks.overlap): Result.*, Confidence.* and Agreement, blank while it has none."""
 
 import csv
+import json
 from collections.abc import Iterable, Iterator
 
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 
 from marketplace.answer_fields import answer_kinds
 from marketplace.models import Job
+from tasks.models import Task, TaskKind, TextAggregation
 from tasks.selectors import result_rows
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+TEXT_KINDS = frozenset({"short_text", "long_text", "html_template_field"})
 
 
 def safe_cell(value: object) -> str:
@@ -31,6 +37,19 @@ def _timestamp(value) -> str:
     return value.isoformat() if value else ""
 
 
+def _fraction(value: float | None) -> str:
+    """A confidence or agreement in [0, 1], to six decimals at most ("0.666667", "1"); "" for none."""
+    return "" if value is None else format(round(value, 6), "g")
+
+
+def _result_cell(kind, value: object, *, all_answers: bool) -> str:
+    """A field's result as its Answer.* cell would show it; a text field kept as all its answers is the JSON list
+    of their cells (an answer may hold any character, "|" included)."""
+    if all_answers and kind.name in TEXT_KINDS and isinstance(value, list):
+        return json.dumps([kind.csv_cell(item) for item in value], ensure_ascii=False)
+    return kind.csv_cell(value)
+
+
 def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
     input_columns = list(job.input_columns)
     answer_fields = list(job.answer_fields)
@@ -47,10 +66,16 @@ def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
         "TaskNumber",
         *(f"Input.{name}" for name in input_columns),
         *(f"Answer.{name}" for name in answer_fields),
+        *(f"Result.{name}" for name in answer_fields),
+        *(f"Confidence.{name}" for name in answer_fields),
+        "Agreement",
     ]
     for row in rows:
         task_input = row["task__input"] or {}
         answer = row["answer"] or {}
+        result = row["task__result__result"] or {}
+        confidence = row["task__result__confidence"] or {}
+        all_answers = row["job__quality__text_aggregation"] == TextAggregation.ALL
         yield [
             row["public_id"],
             row["worker__public_id"],
@@ -63,6 +88,12 @@ def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
             str(row["task__position"]),
             *(safe_cell(task_input.get(name)) for name in input_columns),
             *(safe_cell(kinds[name].csv_cell(answer.get(name))) for name in answer_fields),
+            *(
+                safe_cell(_result_cell(kinds[name], result.get(name), all_answers=all_answers))
+                for name in answer_fields
+            ),
+            *(_fraction(confidence.get(name)) for name in answer_fields),
+            _fraction(row["task__result__agreement"]),
         ]
 
 
@@ -80,3 +111,14 @@ def results_csv_response(*, job: Job) -> StreamingHttpResponse:
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.public_id}-results.csv"'
     return response
+
+
+def tasks_with_results(*, job: Job) -> QuerySet[Task]:
+    """The job's paid tasks (training tasks have no results) with their aggregated result, null until they have
+    one, and `wanted`: the answers each wants so far. One query for a page of them."""
+    return (
+        Task.objects.filter(job_id=job.pk)
+        .exclude(kind=TaskKind.TRAINING)
+        .select_related("result")
+        .annotate(wanted=Coalesce("answers_wanted", Value(job.assignments_per_task)))
+    )

@@ -123,7 +123,8 @@ def review_queue(
 
 
 def result_rows(*, job: Job) -> Iterator[dict]:
-    """Every reviewed or submitted assignment of a job with its task input, streamed from one query."""
+    """Every reviewed or submitted assignment of a job with its task input and aggregated result, streamed from one
+    query."""
     return (
         Assignment.objects.filter(job=job, status__in=RESULT_STATUSES)
         .order_by("task__position", "id")
@@ -139,6 +140,11 @@ def result_rows(*, job: Job) -> Iterator[dict]:
             "answer",
             "task__position",
             "task__input",
+            # The task's aggregated result (tasks.overlap), joined: still one query.
+            "task__result__result",
+            "task__result__confidence",
+            "task__result__agreement",
+            "job__quality__text_aggregation",
         )
         .iterator(chunk_size=2_000)
     )
@@ -179,13 +185,16 @@ def job_progress(*, job: Job) -> dict[str, int]:
 
 
 def assignments_of_job(*, job: Job, status: str | None = None) -> QuerySet[Assignment]:
-    """A job's assignments with their tasks (the requester's API list), optionally of one status."""
-    assignments = Assignment.objects.filter(job=job).select_related("task", "worker")
+    """A job's assignments with their tasks and the tasks' aggregated results (the requester's API list), optionally
+    of one status."""
+    assignments = Assignment.objects.filter(job=job).select_related("task", "task__result", "worker")
     return assignments.filter(status=status) if status else assignments
 
 
 def assignments_with_tasks(*, assignment_ids: list[int]) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(pk__in=assignment_ids).select_related("task", "worker").order_by("pk")
+    return (
+        Assignment.objects.filter(pk__in=assignment_ids).select_related("task", "task__result", "worker").order_by("pk")
+    )
 
 
 def jobs_done_by(*, worker: User, job_ids: list[int]) -> set[int]:

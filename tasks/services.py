@@ -22,6 +22,7 @@ from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
 from marketplace.users import is_moderator
+from tasks import overlap
 from tasks.csv_import import check_task_rows, parse_task_csv
 from tasks.eligibility import lock_worker_for_claim
 from tasks.errors import (
@@ -110,6 +111,8 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
         job.input_columns = columns
         job.task_count += len(rows)
         job.open_slot_count += len(rows) * job.assignments_per_task
+        # Dynamic overlap: the new tasks open only the answers it starts with (their escrow above covers the most).
+        job.open_slot_count -= overlap.overlap_start_for_new_tasks(job=job, first_position=first_position)
         job.save(update_fields=["input_columns", "task_count", "open_slot_count", "updated_at"])
     return len(rows)
 
@@ -185,7 +188,9 @@ def task_remove(*, job: Job, actor: User, task_id: str) -> None:
         task, job = _lock_unclaimed_task(job=job, actor=actor, task_id=task_id)
         slots = task.slots_open
         if job.status != JobStatus.DRAFT:
-            escrow.escrow_refund_for_removed_task(job=job, task_id=task.pk, slots=slots)
+            # Under dynamic overlap an unclaimed task opens fewer slots than the escrow funded for it: all of them go.
+            funded = slots if task.answers_wanted is None else job.assignments_per_task
+            escrow.escrow_refund_for_removed_task(job=job, task_id=task.pk, slots=funded)
         _record_task_event(task, job, "task.removed", actor=actor)
         task.delete()
         job.task_count -= 1

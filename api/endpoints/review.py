@@ -1,4 +1,5 @@
-"""A requester's review of submitted work: list a job's assignments, approve, reject, review many at once."""
+"""A requester's review of submitted work: list a job's assignments and its tasks' aggregated results, approve,
+reject, review many at once."""
 
 from django.http import HttpRequest
 from ninja import Router
@@ -7,6 +8,7 @@ from ninja.decorators import decorate_view
 from api import schemas
 from api.core import idempotent, page_of
 from api.endpoints.common import ERRORS, READ, REQUESTER, own_job
+from tasks import results as task_results
 from tasks import selectors as task_selectors
 from tasks import services as task_services
 from tasks.models import Assignment, AssignmentStatus
@@ -24,6 +26,13 @@ def job_assignments(
 ):
     assignments = task_selectors.assignments_of_job(job=own_job(request, job_id), status=status)
     return page_of(assignments, cursor=cursor, limit=limit)
+
+
+@router.get("/jobs/{job_id}/results", response={200: schemas.TaskResultPage, **ERRORS}, auth=READ)
+def job_task_results(request: HttpRequest, job_id: str, cursor: str | None = None, limit: int | None = None):
+    """The job's tasks, newest first, each with its answers aggregated per field (result, confidence, agreement), null
+    until one of its answers was aggregated. results.csv has the same per assignment."""
+    return page_of(task_results.tasks_with_results(job=own_job(request, job_id)), cursor=cursor, limit=limit)
 
 
 def _review(

@@ -69,6 +69,7 @@ def test_the_document_lists_every_endpoint_of_the_issue():
         ("DELETE", "/api/v1/blocks/1"),
         ("POST", "/api/v1/bonuses"),
         ("GET", "/api/v1/jobs/1/results.csv"),
+        ("GET", "/api/v1/jobs/1/results"),  # issue 12: the tasks' aggregated results
         ("GET", "/api/v1/board"),
         ("POST", "/api/v1/jobs/1/claim"),
         ("POST", "/api/v1/assignments/1/submit"),

@@ -31,6 +31,7 @@ SCOPE_OF = {
     ("GET", "/api/v1/jobs/{job_id}"): "read",
     ("GET", "/api/v1/jobs/{job_id}/assignments"): "read",
     ("GET", "/api/v1/jobs/{job_id}/results.csv"): "read",
+    ("GET", "/api/v1/jobs/{job_id}/results"): "read",
     ("GET", "/api/v1/board"): "read",
     ("GET", "/api/v1/deposits/{deposit_id}"): "read",
     ("GET", "/api/v1/payouts"): "read",

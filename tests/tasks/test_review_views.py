@@ -164,6 +164,7 @@ def test_results_csv_has_mechanical_turk_columns_and_only_finished_work(requeste
     assert list(rows[0]) == [
         "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime", "SubmitTime", "ReviewTime",
         "RequesterFeedback", "RejectionReason", "TaskNumber", "Input.review", "Answer.sentiment", "Answer.notes",
+        "Result.sentiment", "Result.notes", "Confidence.sentiment", "Confidence.notes", "Agreement",
     ]  # fmt: skip
     assert sorted(row["AssignmentId"] for row in rows) == sorted(
         [submitted.public_id, approved.public_id, rejected.public_id]
@@ -218,6 +219,7 @@ def test_results_csv_of_a_job_without_results_has_just_the_header(requester_clie
     header = (
         "AssignmentId,WorkerId,AssignmentStatus,AcceptTime,SubmitTime,ReviewTime,RequesterFeedback,RejectionReason,"
         "TaskNumber,"
-        "Input.review,Answer.sentiment,Answer.notes"
+        "Input.review,Answer.sentiment,Answer.notes,"
+        "Result.sentiment,Result.notes,Confidence.sentiment,Confidence.notes,Agreement"
     )
     assert text.splitlines() == [header]
