@@ -284,6 +284,17 @@ class JobPage(Schema):
 
 class TaskIn(InputSchema):
     input: dict[str, str]
+    kind: Literal["regular", "control", "training"] | None = Field(
+        None,
+        description="A control is served mixed among the other tasks and paid like them; a training task is answered "
+        "unpaid on the job's training page and takes no escrow. Both need `gold`. Without a kind: control when `gold` "
+        "is given, else regular.",
+    )
+    gold: AnswerIn | None = Field(
+        None,
+        description="The known answers, by answer field name, checked by the job's form like an answer (a number may "
+        'carry a tolerance, "12.5±0.1"). Never shown to workers.',
+    )
 
 
 class TasksIn(InputSchema):

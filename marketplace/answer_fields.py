@@ -59,6 +59,9 @@ class FieldKind:
     - `normalise(value)`: a hashable value such that two answers mean the same exactly when their normalised
       values are equal; `equal(a, b)` compares two answers that way (quality control compares workers' answers).
       Both take stored values (`to_json`'s), None included.
+    - `matches_known(value, known)`: whether an answer matches a known answer (a control's or a training task's,
+      tasks.controls). `equal` by default; a number's known answer may carry a tolerance ("12.5±0.1", see
+      `split_tolerance`), and an HTML template field's known answer is a results CSV cell ("a|b" for a list).
     """
 
     name: str = ""
@@ -95,6 +98,9 @@ class FieldKind:
 
     def equal(self, a: object, b: object) -> bool:
         return self.normalise(a) == self.normalise(b)
+
+    def matches_known(self, value: object, known: object) -> bool:
+        return self.equal(value, known)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -220,6 +226,41 @@ class NumberKind(FieldKind):
         except ArithmeticError:
             return str(value)  # not a number the form would have stored: only equal to the same text
 
+    def matches_known(self, value: object, known: object) -> bool:
+        """Within the known answer's tolerance when it has one: "12.5±0.1" matches 12.4 to 12.6, ends included."""
+        center, tolerance = split_tolerance(known)
+        if tolerance is None:
+            return self.equal(value, known)
+        answer, target = self.normalise(value), self.normalise(center)
+        if not all(isinstance(number, Decimal) and number.is_finite() for number in (answer, target, tolerance)):
+            return False
+        return abs(answer - target) <= tolerance
+
+
+# A number's known answer with a tolerance: "12.5±0.1" (or "12.5 +- 0.1", easier to type), stored as "12.5±0.1".
+TOLERANCE_SIGN = "±"
+_TOLERANCE_RE = re.compile(r"^\s*([^±+]*?)\s*(?:±|\+-)\s*(.*?)\s*$")
+
+
+def split_tolerance(known: object) -> tuple[object, Decimal | None]:
+    """A number's known answer as (the number, its tolerance): "12.5±0.1" -> ("12.5", Decimal("0.1")); a value
+    without a tolerance -> (the value, None). A tolerance that is not a number of 0 or more raises InvalidInput."""
+    match = _TOLERANCE_RE.match(known) if isinstance(known, str) else None
+    if match is None:
+        return known, None
+    try:
+        tolerance = Decimal(match.group(2))
+    except ArithmeticError:
+        tolerance = None
+    if tolerance is None or not tolerance.is_finite() or tolerance < 0:
+        raise InvalidInput("the tolerance after ± must be a number of 0 or more, as in 12.5±0.1")
+    return match.group(1), tolerance
+
+
+def with_tolerance(number: str, tolerance: Decimal | None) -> str:
+    """A known number as stored: "12.5±0.1", or "12.5" without a tolerance."""
+    return number if tolerance is None else f"{number}{TOLERANCE_SIGN}{format(tolerance.normalize(), 'f')}"
+
 
 def _clean_bound(value: object, number: int, which: str) -> str | None:
     if value is None or str(value).strip() == "":
@@ -272,6 +313,13 @@ class TemplateFieldKind(FieldKind):
         if isinstance(value, list):
             return frozenset(normalise_text(item) for item in value)
         return normalise_text(value)
+
+    def matches_known(self, value: object, known: object) -> bool:
+        """A known answer is written as the results CSV writes the field: several values (a multi-select, checkboxes
+        of one name) as "a|b", in any order."""
+        if isinstance(value, list) and isinstance(known, str):
+            known = known.split("|")
+        return self.equal(value, known)
 
 
 FIELD_KINDS: dict[str, FieldKind] = {

@@ -138,7 +138,8 @@ def job_update_draft(
         job.open_slot_count += slot_change
         job.save()
         if slot_change:
-            job.tasks.update(slots_open=assignments_per_task)
+            # A training task (issue 12, tasks.controls) has no slot: it is answered unpaid, never claimed.
+            job.tasks.exclude(kind="training").update(slots_open=assignments_per_task)
         job.tags.set(_tags_from_names(tags))
     return job
 

@@ -383,6 +383,30 @@ def worker_blocked(event: Event) -> list[Draft]:
     ]
 
 
+def worker_stopped_on_job(event: Event) -> list[Draft]:
+    """The worker is told that a job stopped them for their accuracy on its controls (tasks.controls). There is no
+    kind of its own yet: it goes with "Blocked by a requester", the kind of "you cannot take this work any more"."""
+    job = _job(event)
+    worker = User.objects.filter(public_id=event.data.get("worker_id", "")).first()
+    if job is None or worker is None:
+        return []
+    data = event.data
+    return [
+        Draft(
+            user_id=worker.pk,
+            kind=NotificationKind.BLOCKED,
+            title=f"You can no longer take tasks of {quoted(job.title)}",
+            body=(
+                f"Your accuracy on the checked tasks of {quoted(job.title)} is {data.get('accuracy_percent')}% over "
+                f"your last {data.get('window')}, below the {data.get('stop_below_percent')}% the job asks, so you "
+                "cannot take more of its tasks. Work you already submitted is still reviewed and paid as the job says."
+            ),
+            link=reverse("job_detail", args=[job.public_id]),
+            subject_id=job.public_id,
+        )
+    ]
+
+
 def _alert_criteria(search: SavedSearch | None) -> str:
     """A saved search in words: “keywords” · tag · at least … (the alerts page says it the same way)."""
     if search is None:
@@ -440,6 +464,7 @@ MESSAGES: dict[str, Callable[[Event], list[Draft]]] = {
     "dispute.message": dispute_message,
     "dispute.decided": dispute_decided,
     "worker.blocked": worker_blocked,
+    "worker.stopped_on_job": worker_stopped_on_job,
     "alert.matched": work_alert,
 }
 

@@ -1,15 +1,18 @@
 """Reading a requester's task CSV: UTF-8, a header row, quoted fields, one task per row.
 
-Everything is checked before anything is created, and each problem names its row and column.
+Everything is checked before anything is created, and each problem names its row and column. Columns named
+`Gold.<answer field>` and `Training` hold a row's known answers (tasks.controls), never task inputs.
 """
 
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from core.errors import InvalidInput
+from tasks.controls import KnownAnswers, is_reserved_column, known_from_csv
 from tasks.errors import TaskCsvInvalid
 
 MAX_COLUMNS = 100
@@ -23,8 +26,12 @@ MAX_LINE_CHARS = MAX_COLUMNS * (MAX_CELL_CHARS + 3)
 
 @dataclass(frozen=True)
 class TaskCsv:
+    """The input columns and each row's inputs; `known`, per row, its known answers from the Gold.<field> and
+    Training columns (None for a regular task), which the job's form checks when the tasks are added."""
+
     columns: list[str]
     rows: list[dict[str, str]]
+    known: list[KnownAnswers | None] = field(default_factory=list)
 
 
 def decode_task_csv(data: bytes) -> str:
@@ -58,10 +65,25 @@ def parse_task_csv(text: str, *, required_columns: list[str], expected_columns: 
     numbered_rows = _numbered_rows(csv.reader(_bounded_lines(text), strict=True))
     _, header = next(numbered_rows)
     columns = _check_header(header, required_columns, expected_columns)
-    rows = _read_rows(numbered_rows, columns)
+    row_numbers: list[int] = []
+    rows = _read_rows(numbered_rows, columns, row_numbers)
     if not rows:
         raise TaskCsvInvalid("The CSV has a header row but no data rows.")
-    return TaskCsv(columns=columns, rows=rows)
+    inputs = [name for name in columns if not is_reserved_column(name)]
+    if inputs == columns:
+        return TaskCsv(columns=columns, rows=rows, known=[None] * len(rows))
+    return TaskCsv(
+        columns=inputs,
+        rows=[{name: row[name] for name in inputs} for row in rows],
+        known=[_known_answers(row, number) for row, number in zip(rows, row_numbers, strict=True)],
+    )
+
+
+def _known_answers(row: dict[str, str], row_number: int) -> KnownAnswers | None:
+    try:
+        return known_from_csv(row, row_number=row_number)
+    except InvalidInput as error:
+        raise TaskCsvInvalid(error.message, details={"row": row_number}) from None
 
 
 def _check_header(header: list[str], required: list[str], expected: list[str] | None) -> list[str]:
@@ -74,7 +96,8 @@ def _check_header(header: list[str], required: list[str], expected: list[str] | 
         problem = _column_name_problem(name, columns[: index - 1])
         if problem:
             raise TaskCsvInvalid(f"Row 1, column {index}: {problem}", details={"row": 1, "column": index})
-    missing = [name for name in required if name not in columns]
+    inputs = [name for name in columns if not is_reserved_column(name)]
+    missing = [name for name in required if name not in inputs]
     if missing:
         raise TaskCsvInvalid(
             "Row 1: the header has no column for the placeholder"
@@ -85,9 +108,10 @@ def _check_header(header: list[str], required: list[str], expected: list[str] | 
             + ".",
             details={"row": 1, "missing_columns": missing},
         )
-    if expected and columns != expected:
+    if expected and inputs != expected:
         raise TaskCsvInvalid(
-            "Row 1: the header must match the job's existing tasks: " + ", ".join(expected) + ".",
+            "Row 1: the header must match the job's existing tasks: " + ", ".join(expected) + " (besides any "
+            "Gold.<field> and Training columns).",
             details={"row": 1, "expected_columns": expected},
         )
     return columns
@@ -174,7 +198,10 @@ def _numbered_rows(reader) -> Iterator[tuple[int, list[str]]]:
         yield row_number, values
 
 
-def _read_rows(numbered_rows: Iterator[tuple[int, list[str]]], columns: list[str]) -> list[dict[str, str]]:
+def _read_rows(
+    numbered_rows: Iterator[tuple[int, list[str]]], columns: list[str], row_numbers: list[int]
+) -> list[dict[str, str]]:
+    """The data rows keyed by the header; the spreadsheet number of each is appended to `row_numbers`."""
     max_rows = settings.TASK_CSV_MAX_ROWS
     rows = []
     for row_number, values in numbered_rows:
@@ -193,6 +220,7 @@ def _read_rows(numbered_rows: Iterator[tuple[int, list[str]]], columns: list[str
                     details={"row": row_number, "column": index},
                 )
         rows.append(dict(zip(columns, values, strict=True)))
+        row_numbers.append(row_number)
         if len(rows) > max_rows:
             raise TaskCsvInvalid(
                 f"Row {row_number}: the CSV has more than {max_rows:,} rows. Split it into several uploads.",

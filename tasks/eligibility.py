@@ -1,5 +1,6 @@
 """Who may work on a job (issue 11): its qualification requirements (marketplace.qualifications), its exclusions
-(nobody who took any of the listed jobs) and its cap on tasks per worker, besides bans and blocks.
+(nobody who took any of the listed jobs) and its cap on tasks per worker, besides bans and blocks; and (issue 12,
+tasks.controls) a worker stopped on the job for their accuracy on its controls, or who has not passed its training.
 
 The claim asks `lock_worker_for_claim`, which reads everything it needs in the one query that locks the worker's
 row, so a job with five requirements costs the claim no more queries than a job with none. Pages ask
@@ -18,6 +19,7 @@ from marketplace import qualifications
 from marketplace.models import Job, User, WorkerBlock
 from marketplace.qualifications import Access
 from marketplace.users import BANNED_MESSAGE, BLOCKED_MESSAGE, AccountBanned, WorkerBlocked
+from tasks import controls
 from tasks.models import Assignment, AssignmentStatus
 
 # An assignment the worker returned or let expire did not use up a task of the cap.
@@ -35,20 +37,30 @@ class NotQualified(DomainError):
     status = 403
 
 
+@dataclass(frozen=True)
+class JobAccess(Access):
+    """A worker's access on the job page: with `training_due` when their next step is the job's training."""
+
+    training_due: bool = False
+
+
 def _cap_message(cap: int) -> str:
     return f"you already did the {cap} task{'s' if cap != 1 else ''} this job allows each worker"
 
 
 def lock_worker_for_claim(*, worker: User, job: Job, now: datetime) -> None:
     """Lock the worker's row (serialising their claims) and refuse them, in that one query, when they are banned,
-    blocked by the job's requester, miss a qualification requirement, took a job this one excludes, or reached the
-    job's cap. `job` carries its requirements and cap (the claim reads them with the job)."""
+    blocked by the job's requester, miss a qualification requirement, took a job this one excludes, reached the
+    job's cap, were stopped on it for their accuracy, or have not passed its training. `job` carries its
+    requirements, cap and quality rules (the claim reads them with the job)."""
     requirements = job.qualification_requirements or []
     type_ids = [requirement["qualification_type_id"] for requirement in requirements]
+    quality = controls.quality_of(job)
     annotations = {
         "blocked": Exists(WorkerBlock.objects.filter(requester_id=job.requester_id, worker_id=OuterRef("pk"))),
         "excluded": _took_an_excluded_job(job),
         **(qualifications.value_annotations(type_ids) if requirements else {}),
+        **controls.claim_annotations(job, quality),
     }
     if job.max_tasks_per_worker:
         annotations["tasks_taken"] = _tasks_taken_in(job)
@@ -63,12 +75,15 @@ def lock_worker_for_claim(*, worker: User, job: Job, now: datetime) -> None:
         if requirements:
             access = _access(job, row, type_ids=type_ids, now=now, with_names=True)
         raise NotQualified(f"You cannot take this job: {'; '.join(access.reasons)}.")
+    refusal = controls.claim_refusal(row, quality)
+    if refusal is not None:
+        raise refusal
 
 
 def job_access(*, job: Job, worker: User | None, now: datetime | None = None) -> Access:
     """What `worker` may do with `job` (discover, preview, accept) and why not, for the job page and the preview:
-    one query for a logged-in worker (two when a requirement they miss names a custom type); requirements alone,
-    on no values, for a visitor who is not logged in."""
+    one query for a logged-in worker (two when a requirement they miss names a custom type), which also reads their
+    stop and training on the job (issue 12); requirements alone, on no values, for a visitor who is not logged in."""
     now = now or timezone.now()
     requirements = job.qualification_requirements or []
     if worker is None or not worker.is_authenticated:
@@ -78,11 +93,21 @@ def job_access(*, job: Job, worker: User | None, now: datetime | None = None) ->
     if worker.pk == job.requester_id:
         return qualifications.EVERYTHING
     type_ids = [requirement["qualification_type_id"] for requirement in requirements]
-    annotations = {"excluded": _took_an_excluded_job(job), **qualifications.value_annotations(type_ids)}
+    annotations = {
+        "excluded": _took_an_excluded_job(job),
+        **qualifications.value_annotations(type_ids),
+        **controls.page_annotations(job),
+    }
     if job.max_tasks_per_worker:
         annotations["tasks_taken"] = _tasks_taken_in(job)
     row = User.objects.filter(pk=worker.pk).annotate(**annotations).get()
-    return _access(job, row, type_ids=type_ids, now=now, with_names=True)
+    access = _access(job, row, type_ids=type_ids, now=now, with_names=True)
+    quality = controls.quality_from_row(row)
+    reasons = controls.access_reasons(row, quality)
+    fields = {name: getattr(access, name) for name in ("may_discover", "may_preview", "may_accept", "reasons")}
+    if reasons:
+        fields.update(may_accept=False, reasons=access.reasons + tuple(reasons))
+    return JobAccess(**fields, training_due=controls.training_due(row, quality))
 
 
 def _access(job: Job, row: User, *, type_ids: list[str], now: datetime, with_names: bool) -> Access:

@@ -9,7 +9,7 @@ from core.errors import NotFound
 from core.ids import is_public_id
 from marketplace.models import Job, JobStatus, QualificationGrant, User
 from marketplace.selectors import BIG_FIELDS_NOT_LISTED
-from tasks.models import DISPUTE_LIVE_STATUSES, Assignment, AssignmentStatus, Dispute, DisputeStatus, Task
+from tasks.models import DISPUTE_LIVE_STATUSES, Assignment, AssignmentStatus, Dispute, DisputeStatus, Task, TaskKind
 
 RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
 
@@ -210,10 +210,11 @@ def jobs_done_by(*, worker: User, job_ids: list[int]) -> set[int]:
 
 
 def tasks_of_job(*, job: Job) -> QuerySet[Task]:
-    """A job's tasks in row order, each marked `claimed` when a worker ever took it (then it cannot change)."""
+    """A job's tasks in row order, each marked `claimed` when a worker ever took it (then it cannot change), with
+    its kind and known answers (the requester's pages only)."""
     return (
         Task.objects.filter(job=job)
-        .only("id", "public_id", "position", "input", "slots_open")
+        .only("id", "public_id", "position", "input", "slots_open", "kind", "gold")
         .annotate(claimed=Exists(Assignment.objects.filter(task=OuterRef("pk"))))
         .order_by("position")
     )
@@ -236,10 +237,16 @@ def task_next_to(*, task: Task, before: bool) -> Task | None:
 
 
 def task_to_preview(*, job: Job) -> Task | None:
-    """The task a worker previews before claiming (Mechanical Turk's "preview HIT"): the first one still open, or the
-    first one when none is."""
+    """The task a worker previews before claiming (Mechanical Turk's "preview HIT"): the first regular one still
+    open, or the first regular one when none is. Never a control (a preview would show which task it is) nor a
+    training task; a job of controls only shows its first open task."""
     tasks = Task.objects.filter(job=job).only("id", "public_id", "job_id", "position", "input")
-    return tasks.filter(slots_open__gt=0).order_by("position").first() or tasks.order_by("position").first()
+    regular = tasks.filter(kind=TaskKind.REGULAR)
+    return (
+        regular.filter(slots_open__gt=0).order_by("position").first()
+        or regular.order_by("position").first()
+        or tasks.filter(kind=TaskKind.CONTROL).order_by("position").first()
+    )
 
 
 def is_first_assignment_in_job(*, assignment: Assignment) -> bool:

@@ -22,7 +22,7 @@ from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_placeholders
 from marketplace.users import is_moderator
-from tasks import overlap
+from tasks import controls, overlap
 from tasks.csv_import import check_task_rows, parse_task_csv
 from tasks.eligibility import lock_worker_for_claim
 from tasks.errors import (
@@ -53,19 +53,23 @@ SWEEP_BATCH = 500
 
 
 def tasks_add_from_csv(*, job: Job, actor: User, csv_text: str) -> int:
-    """Add one task per CSV row, all or nothing. Returns the number created."""
+    """Add one task per CSV row, all or nothing; rows with Gold.<field> values are controls (training tasks with
+    Training "yes"). Returns the number created."""
     parsed = parse_task_csv(
         csv_text, required_columns=job_placeholders(job), expected_columns=job.input_columns or None
     )
-    return tasks_add(job=job, actor=actor, columns=parsed.columns, rows=parsed.rows)
+    return tasks_add(job=job, actor=actor, columns=parsed.columns, rows=parsed.rows, known=parsed.known)
 
 
-def tasks_add_from_inputs(*, job: Job, actor: User, inputs: list[dict[str, str]]) -> int:
+def tasks_add_from_inputs(
+    *, job: Job, actor: User, inputs: list[dict[str, str]], known: list[controls.KnownAnswers | None] | None = None
+) -> int:
     """Add tasks given as input mappings (the API's JSON): their columns are the job's, or for a job's first tasks
-    the names they use; a name the columns lack is refused, naming the task (1-based). All or nothing."""
+    the names they use; a name the columns lack is refused, naming the task (1-based). `known`, per task, its known
+    answers (tasks.controls.known_from_api). All or nothing."""
     columns = job.input_columns or sorted({name for task_input in inputs for name in task_input})
     rows = [_row_with_columns(task_input, columns, number) for number, task_input in enumerate(inputs, start=1)]
-    return tasks_add(job=job, actor=actor, columns=columns, rows=rows)
+    return tasks_add(job=job, actor=actor, columns=columns, rows=rows, known=known)
 
 
 def _row_with_columns(task_input: dict[str, str], columns: list[str], number: int) -> dict[str, str]:
@@ -78,10 +82,19 @@ def _row_with_columns(task_input: dict[str, str], columns: list[str], number: in
     return {column: task_input.get(column, "") for column in columns}
 
 
-def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str, str]]) -> int:
+def tasks_add(
+    *,
+    job: Job,
+    actor: User,
+    columns: list[str],
+    rows: list[dict[str, str]],
+    known: list[controls.KnownAnswers | None] | None = None,
+) -> int:
     """Add tasks to a draft, published or paused job in one transaction, with bulk inserts.
 
-    The first tasks fix the job's input columns; later ones must have the same columns.
+    The first tasks fix the job's input columns; later ones must have the same columns. `known` gives, per row, its
+    known answers (a control or a training task; None for a regular task), checked by the job's form under the job's
+    lock. Training tasks take no slot and no escrow, and are not in the job's task count (tasks.controls).
     """
     if not rows:
         raise InvalidInput("There are no tasks to add.")
@@ -94,8 +107,12 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
             raise NotFound("No such job.")
         if job.status not in {JobStatus.DRAFT, JobStatus.PUBLISHED, JobStatus.PAUSED}:
             raise InvalidTransition(f"The job is {job.get_status_display().lower()}: no tasks can be added.")
+        kinds_and_gold = controls.known_answers_clean(job=job, known=known) if known and any(known) else None
+        paid = len(rows) - controls.training_count(kinds_and_gold)
+        if paid < len(rows):
+            controls.training_room_check(job=job, adding=len(rows) - paid)
         if job.status == JobStatus.DRAFT:
-            _check_draft_task_quota(requester=actor, adding=len(rows))
+            _check_draft_task_quota(requester=actor, adding=paid)
         if job.input_columns and columns != job.input_columns:
             raise InvalidInput("The tasks must have the job's columns: " + ", ".join(job.input_columns) + ".")
         missing = [name for name in job_placeholders(job) if name not in columns]
@@ -105,12 +122,12 @@ def tasks_add(*, job: Job, actor: User, columns: list[str], rows: list[dict[str,
         if job.status != JobStatus.DRAFT:
             # A published job's new slots are paid into escrow first (a draft is funded when published).
             escrow.escrow_fund_for_new_tasks(
-                job=job, new_slots=len(rows) * job.assignments_per_task, batch_key=str(first_position)
+                job=job, new_slots=paid * job.assignments_per_task, batch_key=str(first_position)
             )
-        _insert_tasks(job=job, first_position=first_position, rows=rows)
+        _insert_tasks(job=job, first_position=first_position, rows=rows, kinds_and_gold=kinds_and_gold)
         job.input_columns = columns
-        job.task_count += len(rows)
-        job.open_slot_count += len(rows) * job.assignments_per_task
+        job.task_count += paid
+        job.open_slot_count += paid * job.assignments_per_task
         # Dynamic overlap: the new tasks open only the answers it starts with (their escrow above covers the most).
         job.open_slot_count -= overlap.overlap_start_for_new_tasks(job=job, first_position=first_position)
         job.save(update_fields=["input_columns", "task_count", "open_slot_count", "updated_at"])
@@ -128,13 +145,21 @@ def _check_draft_task_quota(*, requester: User, adding: int) -> None:
         )
 
 
-def _insert_tasks(*, job: Job, first_position: int, rows: list[dict[str, str]]) -> None:
-    """Bulk insert. On PostgreSQL through COPY: about five times faster than bulk_create for 10,000 rows."""
+def _insert_tasks(
+    *, job: Job, first_position: int, rows: list[dict[str, str]], kinds_and_gold: list[tuple[str, dict]] | None = None
+) -> None:
+    """Bulk insert. On PostgreSQL through COPY: about five times faster than bulk_create for 10,000 rows. A training
+    task gets no slot."""
+    kinds_and_gold = kinds_and_gold or [(TaskKind.REGULAR, {})] * len(rows)
+
+    def slots(kind: str) -> int:
+        return 0 if kind == TaskKind.TRAINING else job.assignments_per_task
+
     if connection.vendor != "postgresql":
         Task.objects.bulk_create(
             (
-                Task(job=job, position=first_position + offset, input=row, slots_open=job.assignments_per_task)
-                for offset, row in enumerate(rows)
+                Task(job=job, position=first_position + offset, input=row, slots_open=slots(kind), kind=kind, gold=gold)
+                for offset, (row, (kind, gold)) in enumerate(zip(rows, kinds_and_gold, strict=True))
             ),
             batch_size=BULK_CREATE_BATCH,
         )
@@ -143,19 +168,10 @@ def _insert_tasks(*, job: Job, first_position: int, rows: list[dict[str, str]]) 
     with connection.cursor() as cursor:
         copy_sql = "COPY tasks_task (public_id, job_id, position, input, slots_open, kind, gold, created_at) FROM STDIN"
         with cursor.cursor.copy(copy_sql) as copy:
-            for offset, row in enumerate(rows):
+            for offset, (row, (kind, gold)) in enumerate(zip(rows, kinds_and_gold, strict=True)):
                 position = first_position + offset
                 copy.write_row(
-                    (
-                        new_public_id(),
-                        job.pk,
-                        position,
-                        json.dumps(row),
-                        job.assignments_per_task,
-                        TaskKind.REGULAR,
-                        "{}",
-                        now,
-                    )
+                    (new_public_id(), job.pk, position, json.dumps(row), slots(kind), kind, json.dumps(gold), now)
                 )
 
 
@@ -193,9 +209,32 @@ def task_remove(*, job: Job, actor: User, task_id: str) -> None:
             escrow.escrow_refund_for_removed_task(job=job, task_id=task.pk, slots=funded)
         _record_task_event(task, job, "task.removed", actor=actor)
         task.delete()
-        job.task_count -= 1
+        job.task_count -= 0 if task.kind == TaskKind.TRAINING else 1  # a training task was never counted
         job.open_slot_count -= slots
         job.save(update_fields=["task_count", "open_slot_count", "updated_at"])
+
+
+def task_known_answers_set(*, job: Job, actor: User, task_id: str, gold: dict) -> Task:
+    """Give a task no worker has taken known answers, making it a control (checked by the job's form like an answer,
+    tasks.controls.gold_clean), change them, or take them away (`gold` empty: a regular task again). A training task
+    stays one and needs known answers. Slots and escrow do not change: a control is paid like any task. Under the
+    same rules as editing the task's inputs."""
+    with transaction.atomic():
+        task, job = _lock_unclaimed_task(job=job, actor=actor, task_id=task_id)
+        if task.kind == TaskKind.TRAINING or gold:
+            task.gold = controls.gold_clean(job=job, raw=gold, where=f"Task {task.position}")
+            task.kind = TaskKind.TRAINING if task.kind == TaskKind.TRAINING else TaskKind.CONTROL
+        else:
+            task.kind, task.gold = TaskKind.REGULAR, {}
+        task.save(update_fields=["kind", "gold"])
+        record_event(
+            type="task.known_answers_set",
+            actor=Actor.of(actor),
+            subject=("task", task.public_id),
+            audience=[job.requester_id],
+            data={"job_id": job.public_id, "task_id": task.public_id, "kind": task.kind, "gold": task.gold},
+        )
+    return task
 
 
 def _lock_unclaimed_task(*, job: Job, actor: User, task_id: str) -> tuple[Task, Job]:
@@ -245,7 +284,8 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     ratelimit.enforce(f"claim:{worker.pk}", limit=settings.CLAIMS_PER_MINUTE, period_seconds=60, action="claims")
     now = now or timezone.now()
     job = (
-        Job.objects.only(
+        Job.objects.select_related("quality")
+        .only(
             "id",
             "public_id",
             "requester_id",
@@ -254,6 +294,10 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
             "time_limit_seconds",
             "qualification_requirements",
             "max_tasks_per_worker",
+            # Its quality rules (issue 12), in the same query: the control rate, the stop and the training.
+            "quality__control_rate_percent",
+            "quality__stop_below_percent",
+            "quality__training_pass_percent",
         )
         .filter(pk=job.pk)
         .first()
@@ -266,7 +310,8 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     _check_job_takes_claims(job, now)
     with transaction.atomic():
         # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks; refuses a banned or
-        # blocked worker and one the job's requirements, exclusions or cap leave out, in that same query.
+        # blocked worker and one the job's requirements, exclusions, cap, stop or training leave out, in that same
+        # query.
         lock_worker_for_claim(worker=worker, job=job, now=now)
         open_assignment = (
             Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.ACCEPTED, deadline_at__gt=now)
@@ -275,7 +320,12 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         )
         if open_assignment is not None:
             return open_assignment
-        task = _lock_next_open_task(job=job, worker=worker, skip_locked=True)
+        # With a control rate, a control first for one claim in rate % (else a regular task); the other kind when
+        # none of the drawn one is left. A control's claim costs the queries a regular task's does.
+        draw = controls.claim_draw(job)
+        task = _lock_next_open_task(job=job, worker=worker, skip_locked=True, kind=draw)
+        if task is None and draw is not None:
+            task = _lock_next_open_task(job=job, worker=worker, skip_locked=True)
         if task is None:
             # The fast path skips tasks other claimants hold right now, though they may keep open slots after those
             # claims commit (a task takes several workers). Only a wait on them can tell "full" from "busy".
@@ -302,15 +352,17 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         return assignment
 
 
-def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool) -> Task | None:
-    """The first task (in row order) with an open slot that the worker never had, locked FOR UPDATE.
+def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool, kind: str | None = None) -> Task | None:
+    """The first task (in row order) with an open slot that the worker never had, locked FOR UPDATE; only of `kind`
+    when given. Never a training task (it has no slot anyway).
 
     Without skip_locked, PostgreSQL waits for a locked row, re-checks it once it is released, and moves on to the
     next row if its slots are gone meanwhile.
     """
     already_had = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
+    tasks = Task.objects.filter(kind=kind) if kind else Task.objects.exclude(kind=TaskKind.TRAINING)
     return (
-        Task.objects.select_for_update(skip_locked=skip_locked, no_key=True)
+        tasks.select_for_update(skip_locked=skip_locked, no_key=True)
         .filter(job_id=job.pk, slots_open__gt=0)
         .filter(~Exists(already_had))
         .order_by("position")
@@ -348,14 +400,22 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
         if assignment.deadline_at <= now:
             raise DeadlinePassed("The time limit for this assignment has passed; the answer was not accepted.")
         job = assignment.job
+        answer = answer_validate(job=job, data=data)
+        # A control's answer is compared with its known answers (tasks.controls), and the worker's accuracy on the job
+        # updated under its row lock: a few queries more than a regular task's submit, which costs what it did.
+        task = assignment.task
+        correct = controls.control_result(job, answer, task.gold) if task.kind == TaskKind.CONTROL else None
         transition_assignment(
             assignment,
             AssignmentStatus.SUBMITTED,
             actor=Actor.of(worker),
-            answer=answer_validate(job=job, data=data),
+            answer=answer,
             submitted_at=now,
             auto_approve_at=now + timedelta(seconds=job.auto_approve_seconds),
+            **({"control_correct": correct} if correct is not None else {}),
         )
+        if correct is not None:
+            controls.accuracy_record(worker=worker, job=job, correct=correct, now=now)
     return assignment
 
 

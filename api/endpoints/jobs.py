@@ -15,6 +15,7 @@ from api.endpoints.qualifications import worker_rules
 from marketplace import selectors as job_selectors
 from marketplace import services as job_services
 from marketplace.models import Job
+from tasks import controls
 from tasks import services as task_services
 from tasks.csv_import import decode_task_csv
 from tasks.results import results_csv_response
@@ -102,14 +103,22 @@ TASKS_BODY = {
 )
 @decorate_view(idempotent)
 def tasks_add(request: HttpRequest, job_id: str):
-    """Add tasks, all or nothing: a JSON body `{"tasks": [{"input": {...}}, ...]}` or a `text/csv` body."""
+    """Add tasks, all or nothing: a JSON body `{"tasks": [{"input": {...}}, ...]}` or a `text/csv` body. A task with
+    known answers (`gold`, or `Gold.<field>` columns in the CSV, with a `Training` column of "yes" for a training
+    task) is a control or a training task."""
     job = own_job(request, job_id)
     content_type = request.content_type or ""
     if content_type == "text/csv":
         created = task_services.tasks_add_from_csv(job=job, actor=request.auth, csv_text=decode_task_csv(request.body))
     elif content_type == "application/json":
-        inputs = [task.input for task in _parse_tasks_json(request.body).tasks]
-        created = task_services.tasks_add_from_inputs(job=job, actor=request.auth, inputs=inputs)
+        tasks = _parse_tasks_json(request.body).tasks
+        known = [
+            controls.known_from_api(kind=task.kind, gold=task.gold, number=number)
+            for number, task in enumerate(tasks, start=1)
+        ]
+        created = task_services.tasks_add_from_inputs(
+            job=job, actor=request.auth, inputs=[task.input for task in tasks], known=known
+        )
     else:
         raise ApiError(415, "unsupported_media_type", "Send application/json or text/csv.")
     return Status(201, {"created": created})
@@ -122,20 +131,26 @@ def _parse_tasks_json(raw: bytes) -> schemas.TasksIn:
     except ValidationError as error:
         details = {"errors": error.errors(include_context=False, include_url=False, include_input=False)}
         raise ApiError(400, "validation_error", "The tasks are not valid.", details) from None
-    if contains_unstorable_text([task.input for task in tasks.tasks]):
+    if contains_unstorable_text([[task.input, task.gold] for task in tasks.tasks]):
         raise ApiError(400, "validation_error", UNSTORABLE_MESSAGE)
     return tasks
 
 
 JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# Known answers hold a list per multiple choice field: a few per task (and so per object) on average.
+GOLD_ARRAYS_PER_OBJECT = 2
 
 
 def _check_tasks_json_shape(raw: bytes) -> None:
     """Before the body becomes Python objects (tens of times its size): outside its strings, a list of tasks has
-    one array and two objects per task. A 20 MB body of empty objects would otherwise cost a process a gigabyte."""
+    one array and two objects per task, three with known answers (`gold`), whose multiple choices are arrays. A 20 MB
+    body of empty objects would otherwise cost a process a gigabyte."""
     structure = JSON_STRING.sub(b"", raw)
-    most_objects = 2 * schemas.MAX_TASKS_PER_REQUEST + 1
-    if structure.count(b"{") > most_objects or structure.count(b"[") > 1:
+    with_gold = b'"gold"' in raw
+    most_objects = (3 if with_gold else 2) * schemas.MAX_TASKS_PER_REQUEST + 1
+    objects = structure.count(b"{")
+    most_arrays = 1 + GOLD_ARRAYS_PER_OBJECT * objects if with_gold else 1
+    if objects > most_objects or structure.count(b"[") > most_arrays:
         raise ApiError(
             400,
             "validation_error",

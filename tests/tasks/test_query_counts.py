@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tasks import services
+from tasks.models import Task
 from tests.factories import (
     answer_data,
     make_job,
@@ -30,6 +31,13 @@ CLAIM = 11
 START_VIEW = 2 + 2 + CLAIM  # session, user, job, its tags, the claim
 EVENT = 3  # the event, who may read it, and the webhook consumer's endpoints of the subject's owner
 SUBMIT = 4 + EVENT  # savepoint, assignment + job locked, update, the event, release
+# A control's submit (issue 12, tasks.controls): besides, the job's quality rules, the worker's accuracy row on the
+# job locked, and its update; their first control creates the row (savepoint, insert, release). A regular task's
+# submit costs SUBMIT, rules or not.
+CONTROL_SUBMIT = SUBMIT + 3
+FIRST_CONTROL_SUBMIT = CONTROL_SUBMIT + 3
+# The control that stops the worker records the event and its readers as well (no webhook is sent for it).
+STOPPING_CONTROL_SUBMIT = CONTROL_SUBMIT + 2
 # Approve: savepoint, assignment + job locked, update, the job's live count, the three ledger accounts (the
 # worker's is created: select, savepoint, insert, release), then the ledger posting (savepoint, key check, account
 # locks, transaction, entries, one balance update, release), the event, the approved count (is the job complete?),
@@ -98,6 +106,26 @@ def test_submit_queries_do_not_grow(django_assert_num_queries):
         assignment = services.assignment_claim(job=job, worker=worker)
         with django_assert_num_queries(SUBMIT):
             services.assignment_submit(assignment=assignment, worker=worker, data=answer_data())
+
+
+def test_a_controls_submit_costs_a_few_queries_more_and_a_regular_tasks_none(django_assert_num_queries):
+    from tests.tasks.test_controls import GOLD_NOTE, quality_job, set_rules
+
+    for regular in (3, 300):
+        job = quality_job(regular=regular, controls_count=3, controls_first=True, assignments_per_task=2)
+        set_rules(job, stop_below_percent=50, stop_after_controls=3, accuracy_window=5)
+        # One worker answers the three controls wrong and is stopped; another answers them right, then a regular task.
+        for worker, sentiment, counts in [
+            (make_user(), "Positive", [FIRST_CONTROL_SUBMIT, CONTROL_SUBMIT, STOPPING_CONTROL_SUBMIT]),
+            (make_user(), "Negative", [FIRST_CONTROL_SUBMIT, CONTROL_SUBMIT, CONTROL_SUBMIT, SUBMIT]),
+        ]:
+            for count in counts:
+                assignment = services.assignment_claim(job=job, worker=worker)
+                with django_assert_num_queries(count):
+                    services.assignment_submit(
+                        assignment=assignment, worker=worker, data=answer_data(sentiment, GOLD_NOTE)
+                    )
+            assert Task.objects.get(pk=assignment.task_id).kind == ("regular" if count == SUBMIT else "control")
 
 
 @pytest.mark.parametrize(("approve", "expected"), [(True, APPROVE), (False, REJECT)])
