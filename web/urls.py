@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
-from web import block_views, dispute_views, qualification_test_views, qualification_views
+from web import block_views, dispute_views, qualification_test_views, qualification_views, training_views
 from web import job_views as views
 from web import work_views as task_views
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("jobs/<public_id:job_id>/start/", task_views.job_start, name="job_start"),
     path("jobs/<public_id:job_id>/preview/", task_views.job_task_preview, name="job_task_preview"),
     path("jobs/<public_id:job_id>/preview/frame/", task_views.job_task_preview_frame, name="job_task_preview_frame"),
+    path("jobs/<public_id:job_id>/training/", training_views.job_training, name="job_training"),
+    path("jobs/<public_id:job_id>/training/frame/", training_views.job_training_frame, name="job_training_frame"),
     # Requester
     path("requester/", views.requester_dashboard, name="requester_dashboard"),
     path("requester/jobs/new/", views.job_create, name="job_create"),
@@ -22,6 +24,11 @@ urlpatterns = [
     path("requester/jobs/<public_id:job_id>/form/", views.job_form, name="job_form"),
     path("requester/jobs/<public_id:job_id>/tasks/", views.job_tasks, name="job_tasks"),
     path("requester/jobs/<public_id:job_id>/tasks/<public_id:task_id>/", views.job_task_edit, name="job_task_edit"),
+    path(
+        "requester/jobs/<public_id:job_id>/tasks/<public_id:task_id>/known-answers/",
+        training_views.job_task_known_answers,
+        name="job_task_known_answers",
+    ),
     path("requester/jobs/<public_id:job_id>/tasks/sample.csv", views.job_sample_csv, name="job_sample_csv"),
     path("requester/jobs/<public_id:job_id>/preview/", views.job_preview, name="job_preview"),
     path("requester/jobs/<public_id:job_id>/preview/frame/", views.job_preview_frame, name="job_preview_frame"),
