@@ -69,7 +69,8 @@ def job_public_get(*, public_id: str, viewer=None) -> Job:
     job = (
         _not_blocking(Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED]), viewer)
         .filter(hidden_at__isnull=True)
-        .select_related("requester", "requester__requester_stats")
+        # The job's quality rules (tasks' JobQuality, one-to-one) with it: the page says how work is judged.
+        .select_related("requester", "requester__requester_stats", "quality")
         .prefetch_related("tags")
         .filter(public_id=public_id)
         .first()

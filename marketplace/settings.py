@@ -278,6 +278,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.background.refresh_reputations",
         "schedule": env.float("SWEEP_REPUTATIONS_SECONDS", default=300.0),
     },
+    # Quality control (issue 12): submissions whose quality pipeline (review rules) did not run on commit, a
+    # minute after they were submitted (tasks/quality.py).
+    "check-missed-submissions": {
+        "task": "tasks.background.check_missed_submissions",
+        "schedule": env.float("SWEEP_QUALITY_SECONDS", default=60.0),
+    },
     # Housekeeping: forget Idempotency-Keys older than a day, delete finished webhook deliveries older than 30
     # days. Hourly rather than daily, so each run deletes an hour's worth and a beat restarted more often than
     # once a day (with its schedule file lost) still runs them.

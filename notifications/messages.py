@@ -62,6 +62,8 @@ def work_approved(event: Event) -> list[Draft]:
     job = assignment.job
     if assignment.review_source == ReviewSource.DISPUTE:
         how = "after your dispute"
+    elif assignment.review_source == ReviewSource.RULE:
+        how = "by a rule of the job, as soon as it was checked"
     elif event.actor_kind == ActorKind.SYSTEM:
         how = "automatically, as the review period ended"
     else:
@@ -92,7 +94,11 @@ def work_rejected(event: Event) -> list[Draft]:
     lines = [
         f"Task {assignment.task.position} of {quoted(job.title)} was rejected.",
         f"Reason: {label}.",
-        f"Message from the requester: {event.data.get('feedback') or assignment.feedback}",
+        (
+            f"Why: {event.data.get('feedback') or assignment.feedback}"
+            if assignment.review_source == ReviewSource.RULE
+            else f"Message from the requester: {event.data.get('feedback') or assignment.feedback}"
+        ),
         (
             f"If you think this is unfair, you can dispute it from the task's page within "
             f"{settings.DISPUTE_WINDOW_DAYS} days; the reward is then held until the dispute ends."

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tasks import disputes, reputations, services
+from tasks import disputes, quality, reputations, services
 
 
 @shared_task
@@ -23,3 +23,8 @@ def escalate_due_disputes() -> int:
 @shared_task
 def refresh_reputations() -> int:
     return reputations.reputations_refresh()
+
+
+@shared_task
+def check_missed_submissions() -> int:
+    return quality.submissions_check_missed()

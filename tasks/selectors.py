@@ -108,6 +108,7 @@ def review_queue(
             "rejection_reason",
             "rejection_held_at",
             "auto_approve_at",
+            "flag_reason",
             "task__id",
             "task__position",
             "task__input",

@@ -559,15 +559,18 @@ def assignment_review(
     feedback: str = "",
     rejection_reason: str = "",
     now: datetime | None = None,
+    rule: str = "",
 ) -> Assignment:
     """Approve or reject one submitted assignment. The one place every review goes through.
 
-    `reviewer=None` is the auto-approve rule. A rejection needs a reason from the list (RejectionReason; "other"
-    when none is given) and a message, which the worker sees; it is possible only before the assignment's
-    auto-approve time, and it gives the slot back so another worker can do the task. Reviewing an assignment again
-    with the same decision is a no-op; changing a decision is refused (approvals are final; a rejection changes only
-    through a dispute). Approval pays the reward out of escrow in the same transaction and, once that commits,
-    enqueues the worker's payout.
+    `reviewer=None` is the auto-approve rule or, with `rule`, the job's review rule of that name (tasks.quality:
+    review_source "rule", the rule in review_rule and as the event's actor). A rejection needs a reason from the list
+    (RejectionReason; "other" when none is given) and a message, which the worker sees; it is possible only before
+    the assignment's auto-approve time, and it gives the slot back so another worker can do the task. Only a
+    person's rejections can be held as a mass rejection (docs/architecture.md, "Review by rules"). Reviewing an
+    assignment again with the same decision is a no-op; changing a decision is refused (approvals are final; a
+    rejection changes only through a dispute). Approval pays the reward out of escrow in the same transaction and,
+    once that commits, enqueues the worker's payout.
     """
     now = now or timezone.now()
     feedback = (feedback or "").strip()
@@ -582,7 +585,17 @@ def assignment_review(
             details={"choices": RejectionReason.values},
         )
     target = AssignmentStatus.APPROVED if approve else AssignmentStatus.REJECTED
-    actor = Actor.user_or_system(reviewer, rule="auto-approve after the review period")
+    if reviewer is not None and rule:
+        raise InvalidInput("A review is a person's or a rule's, not both.")
+    actor = Actor.user_or_system(
+        reviewer, rule=f"review rule: {rule}" if rule else "auto-approve after the review period"
+    )
+    if reviewer is not None:
+        source = {"review_source": ReviewSource.REQUESTER}
+    elif rule:
+        source = {"review_source": ReviewSource.RULE, "review_rule": rule}
+    else:
+        source = {"review_source": ReviewSource.AUTO}
     with transaction.atomic():
         queryset = Assignment.objects.select_for_update(of=("self",), no_key=True).select_related(
             "job", "task", "worker"
@@ -613,7 +626,7 @@ def assignment_review(
             target,
             actor=actor,
             reviewed_at=now,
-            review_source=ReviewSource.REQUESTER if reviewer is not None else ReviewSource.AUTO,
+            **source,
             feedback=feedback,
             rejection_reason=rejection_reason,
         )

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
-from web import block_views, dispute_views, qualification_test_views, qualification_views, training_views
+from web import block_views, dispute_views, qualification_test_views, qualification_views, quality_views, training_views
 from web import job_views as views
 from web import work_views as task_views
 
@@ -36,6 +36,7 @@ urlpatterns = [
     path(
         "requester/jobs/<public_id:job_id>/who-may-work/", qualification_views.job_worker_rules, name="job_worker_rules"
     ),
+    path("requester/jobs/<public_id:job_id>/quality/", quality_views.job_quality, name="job_quality"),
     path("requester/jobs/<public_id:job_id>/review/", task_views.review_queue, name="review_queue"),
     path("requester/jobs/<public_id:job_id>/results.csv", task_views.results_csv, name="results_csv"),
     path(

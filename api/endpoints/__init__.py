@@ -8,7 +8,7 @@ enforces it. Every GET needs `read`; the scopes are separate.
 
 from ninja import Router
 
-from api.endpoints import alerts, jobs, money, qualifications, review, work
+from api.endpoints import alerts, jobs, money, qualifications, quality, review, work
 
 router = Router()
 router.add_router("", money.router)
@@ -17,3 +17,4 @@ router.add_router("", review.router)
 router.add_router("", work.router)
 router.add_router("", alerts.router)
 router.add_router("", qualifications.router)
+router.add_router("", quality.router)

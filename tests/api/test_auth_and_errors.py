@@ -64,6 +64,8 @@ def test_the_document_lists_every_endpoint_of_the_issue():
         ("POST", "/api/v1/qualification-types/1/request"),
         ("GET", "/api/v1/me/qualifications"),
         ("PUT", "/api/v1/jobs/1/worker-rules"),
+        ("GET", "/api/v1/jobs/1/quality"),  # issue 12: quality control and review rules
+        ("PUT", "/api/v1/jobs/1/quality"),
         ("GET", "/api/v1/blocks"),
         ("PUT", "/api/v1/blocks/1"),
         ("DELETE", "/api/v1/blocks/1"),

@@ -61,6 +61,8 @@ SCOPE_OF = {
     ("POST", "/api/v1/qualification-types/{type_id}/request"): "work",
     ("GET", "/api/v1/me/qualifications"): "read",
     ("PUT", "/api/v1/jobs/{job_id}/worker-rules"): "requester",
+    ("GET", "/api/v1/jobs/{job_id}/quality"): "read",
+    ("PUT", "/api/v1/jobs/{job_id}/quality"): "requester",
     ("GET", "/api/v1/blocks"): "read",
     ("PUT", "/api/v1/blocks/{worker_id}"): "requester",
     ("DELETE", "/api/v1/blocks/{worker_id}"): "requester",

@@ -20,6 +20,7 @@ from tests.factories.jobs import (
     make_job,
 )
 from tests.factories.money import fund, set_payout_destination
+from tests.factories.quality import add_tasks, make_quality_job, quality_csv, work_and_check
 from tests.factories.reputations import approved_work, paid_out, reviewed, worked
 from tests.factories.users import PASSWORD, make_moderator, make_user, unique_number
 
@@ -27,6 +28,7 @@ __all__ = [
     "HTML_TEMPLATE",
     "PASSWORD",
     "SENTIMENT_FIELDS",
+    "add_tasks",
     "answer_data",
     "approved_work",
     "fund",
@@ -39,11 +41,14 @@ __all__ = [
     "make_job",
     "make_many_submitted_assignments",
     "make_moderator",
+    "make_quality_job",
     "make_submitted_assignment",
     "make_user",
     "paid_out",
+    "quality_csv",
     "reviewed",
     "set_payout_destination",
     "unique_number",
+    "work_and_check",
     "worked",
 ]

@@ -13,6 +13,7 @@ from notifications.background import send_due_notification_emails
 from payments.background import advance_due_payouts, sync_pending_deposits
 from tasks.background import (
     auto_approve_due_submissions,
+    check_missed_submissions,
     escalate_due_disputes,
     expire_overdue_assignments,
     refresh_reputations,
@@ -38,6 +39,7 @@ def test_beat_schedules_every_sweeper():
         send_due_notification_emails.name,
         match_unmatched_jobs_to_alerts.name,
         refresh_reputations.name,
+        check_missed_submissions.name,
     }
 
 
