@@ -33,7 +33,7 @@ def check_not_banned(user: User) -> None:
 def lock_user_not_banned(user_id: int) -> None:
     """core.locks.lock_user, refusing a banned user in the same query: read under the lock, so a ban that committed
     meanwhile wins (a ban takes the same lock before it releases the user's work). The claim has its own version
-    that also checks blocks and qualifications (tasks.eligibility.lock_worker_for_claim)."""
+    that also checks blocks and qualifications (tasks.eligibility.check_worker_for_claim)."""
     banned_at = User.objects.select_for_update(no_key=True).filter(pk=user_id).values_list("banned_at", flat=True).get()
     if banned_at is not None:
         raise AccountBanned(BANNED_MESSAGE)

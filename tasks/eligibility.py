@@ -2,9 +2,10 @@
 (nobody who took any of the listed jobs) and its cap on tasks per worker, besides bans and blocks; and (issue 12,
 tasks.controls) a worker stopped on the job for their accuracy on its controls, or who has not passed its training.
 
-The claim asks `lock_worker_for_claim`, which reads everything it needs in the one query that locks the worker's
-row, so a job with five requirements costs the claim no more queries than a job with none. Pages ask
-`job_access` (the job page, the preview) or `board_access` (a page of the board, from values read once).
+The claim asks `check_worker_for_claim` once it holds the worker's row lock: one query reads everything it needs
+(the one that also finds the worker's open assignment), so a job with five requirements costs the claim no more
+queries than a job with none. Pages ask `job_access` (the job page, the preview) or `board_access` (a page of the
+board, from values read once).
 """
 
 from dataclasses import dataclass, replace
@@ -48,15 +49,24 @@ def _cap_message(cap: int) -> str:
     return f"you already did the {cap} task{'s' if cap != 1 else ''} this job allows each worker"
 
 
-def lock_worker_for_claim(*, worker: User, job: Job, now: datetime) -> None:
-    """Lock the worker's row (serialising their claims) and refuse them, in that one query, when they are banned,
-    blocked by the job's requester, miss a qualification requirement, took a job this one excludes, reached the
-    job's cap, were stopped on it for their accuracy, or have not passed its training. `job` carries its
-    requirements, cap and quality rules (the claim reads them with the job)."""
+def check_worker_for_claim(*, worker: User, job: Job, now: datetime) -> int | None:
+    """For a claim that holds the worker's row lock: the id of the worker's open assignment in the job, if they have
+    one (a double click claims once); else refuse them, in this one query, when they are banned, blocked by the job's
+    requester, miss a qualification requirement, took a job this one excludes, reached the job's cap, were stopped
+    on it for their accuracy, or have not passed its training. `job` carries its requirements, cap and quality rules
+    (the claim reads them under the lock).
+
+    The query runs after the lock is held, so it reads what committed before: a claim that waited for the worker's
+    other claim sees that claim's assignment (an exclusion or cap it completes holds), and a grant or a change of
+    the job's rules that committed meanwhile counts."""
     requirements = job.qualification_requirements or []
     type_ids = [requirement["qualification_type_id"] for requirement in requirements]
     quality = controls.quality_of(job)
+    open_assignment = Assignment.objects.filter(
+        job_id=job.pk, worker_id=OuterRef("pk"), status=AssignmentStatus.ACCEPTED, deadline_at__gt=now
+    ).order_by("accepted_at")
     annotations = {
+        "open_assignment_id": Subquery(open_assignment.values("pk")[:1]),
         "blocked": Exists(WorkerBlock.objects.filter(requester_id=job.requester_id, worker_id=OuterRef("pk"))),
         "excluded": _took_an_excluded_job(job),
         **(qualifications.value_annotations(type_ids) if requirements else {}),
@@ -64,9 +74,11 @@ def lock_worker_for_claim(*, worker: User, job: Job, now: datetime) -> None:
     }
     if job.max_tasks_per_worker:
         annotations["tasks_taken"] = _tasks_taken_in(job)
-    row = User.objects.select_for_update(no_key=True, of=("self",)).filter(pk=worker.pk).annotate(**annotations).get()
+    row = User.objects.filter(pk=worker.pk).annotate(**annotations).get()
     if row.banned_at is not None:
         raise AccountBanned(BANNED_MESSAGE)
+    if row.open_assignment_id is not None:
+        return row.open_assignment_id
     if row.blocked:
         raise WorkerBlocked(BLOCKED_MESSAGE)
     access = _access(job, row, type_ids=type_ids, now=now, with_names=False)
@@ -78,6 +90,7 @@ def lock_worker_for_claim(*, worker: User, job: Job, now: datetime) -> None:
     refusal = controls.claim_refusal(row, quality)
     if refusal is not None:
         raise refusal
+    return None
 
 
 def job_access(*, job: Job, worker: User | None, now: datetime | None = None) -> Access:

@@ -24,7 +24,7 @@ from marketplace.services import job_placeholders
 from marketplace.users import is_moderator
 from tasks import controls, overlap
 from tasks.csv_import import check_task_rows, parse_task_csv
-from tasks.eligibility import lock_worker_for_claim
+from tasks.eligibility import check_worker_for_claim
 from tasks.errors import (
     AlreadySubmitted,
     AnswerInvalid,
@@ -283,43 +283,21 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
     """
     ratelimit.enforce(f"claim:{worker.pk}", limit=settings.CLAIMS_PER_MINUTE, period_seconds=60, action="claims")
     now = now or timezone.now()
-    job = (
-        Job.objects.select_related("quality")
-        .only(
-            "id",
-            "public_id",
-            "requester_id",
-            "status",
-            "expires_at",
-            "time_limit_seconds",
-            "qualification_requirements",
-            "max_tasks_per_worker",
-            # Its quality rules (issue 12), in the same query: the control rate, the stop and the training.
-            "quality__control_rate_percent",
-            "quality__stop_below_percent",
-            "quality__training_pass_percent",
-        )
-        .filter(pk=job.pk)
-        .first()
-    )
-    if job is None:
-        raise NotFound("No such job.")
-    if job.requester_id == worker.pk:
-        # Approving your own work (and bonusing yourself) would turn a requester balance into "earnings".
-        raise OwnJob("This is your own job: you cannot work on its tasks.")
-    _check_job_takes_claims(job, now)
     with transaction.atomic():
-        # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks; refuses a banned or
-        # blocked worker and one the job's requirements, exclusions, cap, stop or training leave out, in that same
-        # query.
-        lock_worker_for_claim(worker=worker, job=job, now=now)
-        open_assignment = (
-            Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.ACCEPTED, deadline_at__gt=now)
-            .order_by("accepted_at")
-            .first()
-        )
-        if open_assignment is not None:
-            return open_assignment
+        # Serialises one worker's claims (and only theirs), so two clicks cannot take two tasks. Everything below is
+        # read after the lock is held, so it sees what the worker's previous claim and the requester's last change
+        # of the job's rules committed.
+        lock_user(worker.pk)
+        job = _job_for_claim(job.pk)
+        if job.requester_id == worker.pk:
+            # Approving your own work (and bonusing yourself) would turn a requester balance into "earnings".
+            raise OwnJob("This is your own job: you cannot work on its tasks.")
+        _check_job_takes_claims(job, now)
+        # The worker's open assignment in the job, if any; else a banned or blocked worker, or one the job's
+        # requirements, exclusions, cap, stop or training leave out, is refused: one query.
+        open_assignment_id = check_worker_for_claim(worker=worker, job=job, now=now)
+        if open_assignment_id is not None:
+            return Assignment.objects.get(pk=open_assignment_id)
         # With a control rate, a control first for one claim in rate % (else a regular task); the other kind when
         # none of the drawn one is left. A control's claim costs the queries a regular task's does.
         draw = controls.claim_draw(job)
@@ -350,6 +328,32 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         )
         _record_assignment_event(assignment, "assignment.accepted", actor=Actor.of(worker))
         return assignment
+
+
+def _job_for_claim(job_id: int) -> Job:
+    """The job with what the claim needs, its rules and quality settings included (one query)."""
+    job = (
+        Job.objects.select_related("quality")
+        .only(
+            "id",
+            "public_id",
+            "requester_id",
+            "status",
+            "expires_at",
+            "time_limit_seconds",
+            "qualification_requirements",
+            "max_tasks_per_worker",
+            # Its quality rules (issue 12), in the same query: the control rate, the stop and the training.
+            "quality__control_rate_percent",
+            "quality__stop_below_percent",
+            "quality__training_pass_percent",
+        )
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None:
+        raise NotFound("No such job.")
+    return job
 
 
 def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool, kind: str | None = None) -> Task | None:

@@ -502,9 +502,9 @@ def test_a_stopped_worker_is_refused_within_the_claims_queries(worker, django_as
     job = quality_job(regular=1, controls_count=2, controls_first=True)
     set_rules(job, stop_below_percent=80, stop_after_controls=1)
     answer_controls(job, worker, ["Positive"])
-    # job (with its rules), savepoint, the worker's row locked with their stop in it, rollback to and release of the
-    # savepoint
-    with django_assert_num_queries(5), pytest.raises(StoppedOnJob):
+    # savepoint, the worker's row locked, the job (with its rules), the worker's checks with their stop in them,
+    # rollback to and release of the savepoint
+    with django_assert_num_queries(6), pytest.raises(StoppedOnJob):
         services.assignment_claim(job=job, worker=worker)
 
 
