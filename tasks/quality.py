@@ -7,7 +7,7 @@ handler missed. It brings the task's aggregated result up to date (tasks.overlap
 rules, in this order, the first that decides ending it:
 
 1. flag a fast answer (under `flag_faster_than_seconds`, or three standard deviations below the job's median
-   working time): it goes to the requester, and nothing approves it automatically;
+   working time): it goes to the requester, and no rule approves it (the job's review deadline still holds);
 2. hold the work of a worker the controls stopped, when the requester asked for it (all their waiting work);
 3. reject a wrong answer to a control, when the requester allows it, with the right answer in the feedback;
 4. approve when the worker's recent accuracy on controls is high enough;
@@ -481,10 +481,11 @@ def _hold_stopped(assignment: Assignment, quality: JobQuality, *, now: datetime)
 def _flag(
     assignment: Assignment, rule: str, reason: str, inputs: dict, *, now: datetime, outcome: str = "flagged"
 ) -> Decision:
-    """Send a submission to the requester: it keeps its status, says why, and loses its auto-approve time."""
+    """Send a submission to the requester: it keeps its status and says why; no rule approves it. It keeps its
+    auto-approve time, the job's promise to every worker: what the requester has not rejected by then is approved
+    and paid, so flagged work never waits (and holds escrow) for ever."""
     assignment.flag_reason = reason[:200]
-    assignment.auto_approve_at = None
-    assignment.save(update_fields=["flag_reason", "auto_approve_at"])
+    assignment.save(update_fields=["flag_reason"])
     decision = Decision(rule=rule, outcome=outcome, inputs=inputs, assignment_ids=[assignment.pk])
     _record_decision(assignment, decision, now=now)
     return decision

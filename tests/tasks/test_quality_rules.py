@@ -37,11 +37,12 @@ def assert_waiting(assignment: Assignment) -> None:
 # Flags ------------------------------------------------------------------------------------------------------------
 
 
-def test_an_answer_faster_than_the_threshold_goes_to_the_requester_and_nothing_approves_it():
+def test_an_answer_faster_than_the_threshold_goes_to_the_requester_and_no_rule_approves_it():
     job = make_quality_job(regular=3, flag_faster_than_seconds=5)
     fast = work_and_check(job, seconds=4.9)
     assert fast.status == AssignmentStatus.SUBMITTED
-    assert fast.auto_approve_at is None
+    # The job's review deadline still holds: unrejected by then, it is approved and paid like any submission.
+    assert fast.auto_approve_at == fast.submitted_at + timedelta(seconds=job.auto_approve_seconds)
     assert fast.flag_reason.startswith("Sent 4.9 s after the task was taken: answers in under 5 s")
     assert decision_of(fast) | {"checked_at": None} == {
         "assignment_id": fast.public_id,
@@ -53,11 +54,13 @@ def test_an_answer_faster_than_the_threshold_goes_to_the_requester_and_nothing_a
     }
     at_threshold = work_and_check(job, seconds=5)
     assert_waiting(at_threshold)
-    # The review period's sweeper approves the other, never the flagged one.
+    # Until the review deadline nothing approves the flagged one; at the deadline it is approved like any other
+    # unrejected submission (the job's promise to workers).
+    assert assignments_auto_approve_due(now=fast.auto_approve_at - timedelta(seconds=1)) == 0
     later = timezone.now() + timedelta(days=30)
-    assert assignments_auto_approve_due(now=later) == 1
+    assert assignments_auto_approve_due(now=later) == 2
     fast.refresh_from_db()
-    assert fast.status == AssignmentStatus.SUBMITTED
+    assert (fast.status, fast.review_source) == (AssignmentStatus.APPROVED, ReviewSource.AUTO)
 
 
 def test_a_flag_comes_before_any_approval():
@@ -106,7 +109,7 @@ def test_a_stopped_workers_waiting_work_is_held_when_the_requester_asked(hold):
         return
     for held in (second, first):
         assert held.status == AssignmentStatus.SUBMITTED
-        assert held.auto_approve_at is None
+        assert held.auto_approve_at is not None  # the job's review deadline still holds
         assert "recent checked tasks" in held.flag_reason
     decision = decision_of(second)
     assert (decision["rule"], decision["outcome"]) == ("stopped", "held")

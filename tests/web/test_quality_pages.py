@@ -197,7 +197,7 @@ def test_a_flagged_submission_says_it_went_to_the_requester(client, requester):
     text = visible_text(client.get(reverse("assignment_detail", args=[flagged.public_id])).content.decode())
     assert "Sent to the requester for review" in text
     assert "Sent 2.0 s after the task was taken: answers in under 5 s are reviewed by the requester." in text
-    assert "approved and paid automatically" not in text
+    assert "No rule approves it: the requester decides. If they have not rejected it by" in text
     client.force_login(requester)
     queue = visible_text(client.get(reverse("review_queue", args=[job.public_id])).content.decode())
     assert "Sent to you by a rule" in queue
