@@ -10,7 +10,7 @@ from marketplace.models import WorkerBlock
 from marketplace.users import WorkerBlocked
 from notifications.models import Notification, NotificationKind
 from tasks.services import assignment_claim
-from tests.api.conftest import api_client_for, error_of
+from tests.api.conftest import api_client_for
 from tests.factories import make_job, make_moderator, make_submitted_assignment, make_user
 
 pytestmark = pytest.mark.django_db

@@ -21,6 +21,7 @@ from marketplace.qualifications import Guard, QualificationNotGranted
 from marketplace.services import job_set_worker_rules
 from tasks import eligibility
 from tasks.eligibility import NotQualified
+from tasks.models import Assignment
 from tasks.services import assignment_claim, assignment_return, assignment_submit
 from tests.factories import answer_data, make_job, make_user, set_payout_destination
 
@@ -399,3 +400,29 @@ def test_a_qualification_with_a_test_is_granted_by_the_test_only(requester, work
     qualification.save(update_fields=["auto_grant_value"])
     with pytest.raises(QualificationNotGranted, match="take the test"):
         qualifications.qualification_request(qualification=qualification, worker=worker)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_claims_at_once_cannot_get_round_an_exclusion_or_a_cap():
+    """Each claim reads the worker's earlier work after it holds their row lock, so the one that waited sees the
+    assignment the other just made."""
+    from tests.concurrency import raised, run_in_threads
+
+    requester = make_user()
+    study_a, study_b = make_job(requester=requester, tasks=6), make_job(requester=requester, tasks=6)
+    job_set_worker_rules(job=study_a, actor=requester, requirements=[], excluded_job_ids=[study_b.public_id])
+    job_set_worker_rules(job=study_b, actor=requester, requirements=[], excluded_job_ids=[study_a.public_id])
+    capped = make_job(requester=requester, tasks=5)
+    job_set_worker_rules(job=capped, actor=requester, requirements=[], max_tasks_per_worker=1)
+    for _ in range(5):
+        worker = make_user()
+        results = run_in_threads(
+            2, lambda index, worker=worker: assignment_claim(job=[study_a, study_b][index], worker=worker)
+        )
+        assert len(raised(results)) == 1, results
+        assert isinstance(raised(results)[0], NotQualified)
+        assert Assignment.objects.filter(worker=worker).count() == 1
+        # Two clicks at once on a job with a cap of one: both get the same task.
+        taken = run_in_threads(2, lambda index, worker=worker: assignment_claim(job=capped, worker=worker))
+        assert not raised(taken), taken
+        assert taken[0].pk == taken[1].pk
