@@ -29,6 +29,9 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     NotificationKind.DEPOSIT_RECEIVED: "A deposit arrived in your balance.",
     NotificationKind.JOB_FINISHED: "Every task of one of your jobs has approved work.",
     NotificationKind.BLOCKED: "A requester blocked you from their jobs (you are not told which one).",
+    NotificationKind.STOPPED_ON_JOB: (
+        "A job stopped you from taking more of its tasks: your accuracy on its checked tasks is below what it asks."
+    ),
     NotificationKind.WORK_ALERT: (
         "A job matching one of your work alerts was published (by email only for alerts that ask for it)."
     ),

@@ -390,8 +390,7 @@ def worker_blocked(event: Event) -> list[Draft]:
 
 
 def worker_stopped_on_job(event: Event) -> list[Draft]:
-    """The worker is told that a job stopped them for their accuracy on its controls (tasks.controls). There is no
-    kind of its own yet: it goes with "Blocked by a requester", the kind of "you cannot take this work any more"."""
+    """The worker is told that a job stopped them for their accuracy on its controls (tasks.controls)."""
     job = _job(event)
     worker = User.objects.filter(public_id=event.data.get("worker_id", "")).first()
     if job is None or worker is None:
@@ -400,7 +399,7 @@ def worker_stopped_on_job(event: Event) -> list[Draft]:
     return [
         Draft(
             user_id=worker.pk,
-            kind=NotificationKind.BLOCKED,
+            kind=NotificationKind.STOPPED_ON_JOB,
             title=f"You can no longer take tasks of {quoted(job.title)}",
             body=(
                 f"Your accuracy on the checked tasks of {quoted(job.title)} is {data.get('accuracy_percent')}% over "

@@ -27,6 +27,7 @@ class NotificationKind(models.TextChoices):
     JOB_FUNDS_LOW = "job_funds_low", "Job's funds running out"
     BLOCKED = "blocked", "Blocked by a requester"
     WORK_ALERT = "work_alert", "Work alert"
+    STOPPED_ON_JOB = "stopped_on_job", "Stopped on a job for accuracy"
 
 
 class EmailState(models.TextChoices):

@@ -44,6 +44,12 @@ class Task(models.Model):
         indexes = [
             # The claim query walks this index in row order and never sees a full task.
             models.Index(fields=["job", "position"], condition=Q(slots_open__gt=0), name="task_open_idx"),
+            # A control draw walks the job's open controls only (tasks.controls).
+            models.Index(
+                fields=["job", "position"],
+                condition=Q(slots_open__gt=0, kind="control"),
+                name="task_open_control_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -150,6 +156,12 @@ class Assignment(models.Model):
                 fields=["auto_approve_at"],
                 condition=Q(status=AssignmentStatus.SUBMITTED),
                 name="assignment_auto_approve_idx",
+            ),
+            # The quality pipeline's sweeper: submissions it has not checked yet (tasks.quality).
+            models.Index(
+                fields=["submitted_at"],
+                condition=Q(status=AssignmentStatus.SUBMITTED, quality_checked_at__isnull=True),
+                name="assignment_unchecked_idx",
             ),
         ]
 

@@ -634,16 +634,14 @@ def submissions_check_missed(*, now: datetime | None = None) -> int:
     process), oldest first, at most SWEEP_LIMIT a run. Returns how many it checked. Each in its own transaction; one
     that fails is logged and left for the next run."""
     now = now or timezone.now()
-    # Every unchecked submission still has its auto-approve time (a flag, which clears it, is a check): the partial
-    # index on it (assignment_auto_approve_idx) finds them among the submitted ones.
+    # The partial index assignment_unchecked_idx holds exactly the submitted assignments not checked yet.
     missed = list(
         Assignment.objects.filter(
             status=AssignmentStatus.SUBMITTED,
-            auto_approve_at__isnull=False,
             quality_checked_at__isnull=True,
             submitted_at__lte=now - MISSED_AFTER,
         )
-        .order_by("auto_approve_at")
+        .order_by("submitted_at")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )
     checked = 0

@@ -746,9 +746,13 @@ def _record_assignment_event(assignment: Assignment, event_type: str, *, actor: 
 
 
 def _record_if_job_completed(job: Job, *, actor: Actor) -> None:
-    """`job.completed`: the approval that makes every slot of the job approved."""
-    approved = Assignment.objects.filter(job_id=job.pk, status=AssignmentStatus.APPROVED).count()
-    if approved == job.task_count * job.assignments_per_task:
+    """`job.completed`: the approval that leaves a job on the board with no slot open and nothing in progress or
+    waiting for review, so every answer it wants is approved (with dynamic overlap, what each task came to want,
+    not the maximum it funded). Read from the job's counters, which the caller's locks keep."""
+    counters = Job.objects.filter(pk=job.pk).values("status", "open_slot_count", "live_assignment_count").get()
+    done = counters["open_slot_count"] == 0 and counters["live_assignment_count"] == 0
+    if done and counters["status"] in {JobStatus.PUBLISHED, JobStatus.PAUSED}:
+        approved = Assignment.objects.filter(job_id=job.pk, status=AssignmentStatus.APPROVED).count()
         record_event(
             type="job.completed",
             actor=actor,

@@ -432,7 +432,7 @@ def test_a_worker_below_the_threshold_is_stopped_at_its_boundary(
     assert (row.stopped_at is not None) is stopped
     events = Event.objects.filter(type="worker.stopped_on_job", subject_id=job.public_id)
     assert events.count() == (1 if stopped else 0)
-    told = Notification.objects.filter(user=worker, kind=NotificationKind.BLOCKED, subject_id=job.public_id)
+    told = Notification.objects.filter(user=worker, kind=NotificationKind.STOPPED_ON_JOB, subject_id=job.public_id)
     assert told.count() == (1 if stopped else 0)
     if stopped:
         assert (

@@ -472,3 +472,16 @@ def test_an_update_costs_the_same_queries_however_big_the_job(method, expected):
         with CaptureQueriesContext(connection) as context:
             result_of(task)
         assert len(context.captured_queries) == expected
+
+
+def test_a_job_is_completed_when_the_answers_its_tasks_came_to_want_are_approved():
+    """With dynamic overlap a task may want fewer answers than the maximum it funded: the job is complete when they
+    are approved, not when the maximum is."""
+    job = quality_job(tasks=1, most=5, overlap_start=3, agreement_percent=70)
+    task = only_task(job)
+    submitted = [submit(job, answer("Positive")) for _ in range(3)]
+    assert result_of(task).complete
+    for assignment in submitted:
+        services.assignment_review(assignment=assignment, reviewer=job.requester, approve=True)
+    completed = Event.objects.filter(type="job.completed", subject_id=job.public_id)
+    assert [event.data["approved_assignments"] for event in completed] == [3]
