@@ -191,7 +191,7 @@ def task_result_update(*, task_id: int) -> TaskResult:
         refunded_msat = 0
         if answers and len(answers) >= wanted:
             grown = (
-                _disagrees(agreement, quality)
+                disagrees(agreement, quality)
                 and wanted < job.assignments_per_task
                 and _may_grow(task)
                 and _grow(task=task, job=job, agreement=agreement, quality=quality)
@@ -228,7 +228,8 @@ def _quality_of(job: Job) -> JobQuality | None:
         return None
 
 
-def _disagrees(agreement: float | None, quality: JobQuality | None) -> bool:
+def disagrees(agreement: float | None, quality: JobQuality | None) -> bool:
+    """Whether answers that agree this much fall short of what the job asks (the rules approve only above it)."""
     if agreement is None or quality is None:
         return False
     return agreement < quality.agreement_percent / 100 - _AGREEMENT_SLACK

@@ -320,7 +320,10 @@ def rules_described(job: Job, quality: JobQuality | None = None) -> list[str]:
         )
     if quality.approve_on_agreement:
         answers = quality.overlap_start or job.assignments_per_task
-        sentences.append(f"Approved when your answer agrees with the other workers' (once {answers} have answered).")
+        sentences.append(
+            f"Approved when your answer agrees with the other workers' (once {answers} have answered, and at least "
+            f"{quality.agreement_percent}% of the answers agree)."
+        )
     if quality.reject_wrong_controls:
         sentences.append("A wrong answer on a checked task may be rejected; you will see the right answer.")
     if quality.flag_faster_than_seconds is not None:
@@ -374,9 +377,23 @@ def submission_checked(*, assignment_id: int, now: datetime | None = None) -> li
             decision = _first_rule_deciding(assignment, quality, now=now)
             if decision is not None:
                 decisions.append(decision)
-        if quality.approve_on_agreement and result is not None and result.complete:
+                if decision.outcome == "rejected":
+                    # The result counted the answer just rejected: bring it up to date before agreeing with it.
+                    result = overlap.task_result_update(task_id=assignment.task_id)
+        if quality.approve_on_agreement and _agreed_enough(result, quality):
             decisions += _approve_agreeing(assignment, quality, result, now=now)
     return decisions
+
+
+def _agreed_enough(result: TaskResult | None, quality: JobQuality) -> bool:
+    """Whether the task's result is complete AND its answers agree at least as the job asks: a task that reached its
+    maximum still disagreeing (a tie, a split) has a result but no agreement to approve anyone on."""
+    return (
+        result is not None
+        and result.complete
+        and result.agreement is not None
+        and not overlap.disagrees(result.agreement, quality)
+    )
 
 
 def _first_rule_deciding(assignment: Assignment, quality: JobQuality, *, now: datetime) -> Decision | None:
@@ -571,6 +588,9 @@ def _approve_agreeing(
             status=AssignmentStatus.SUBMITTED,
             flag_reason="",
             rejection_held_at__isnull=True,
+            # Only answers whose own rules have run (this one's just did): an answer still to be checked may yet be
+            # flagged, held or rejected; its own check approves it afterwards if it agrees.
+            quality_checked_at__isnull=False,
         )
         .order_by("pk")
     )

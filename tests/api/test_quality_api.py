@@ -29,7 +29,8 @@ def test_get_shows_the_defaults_then_put_sets_every_setting(requester, requester
         True,
     )
     assert (
-        "Approved when your answer agrees with the other workers' (once 3 have answered)." in body["rules_for_workers"]
+        "Approved when your answer agrees with the other workers' (once 3 have answered, "
+        "and at least 70% of the answers agree)." in body["rules_for_workers"]
     )
     # PUT sets them all: what is left out goes back to its default.
     body = requester_api.put(url, {"control_rate_percent": 20}).json()

@@ -197,7 +197,8 @@ def test_regular_work_is_approved_on_the_accuracy_the_controls_showed():
 
 
 def test_answers_agreeing_with_the_complete_result_are_approved_the_others_wait():
-    job = make_quality_job(regular=1, assignments_per_task=3, approve_on_agreement=True)
+    # Two of three agreeing is 67%: enough for a job asking 60% agreement.
+    job = make_quality_job(regular=1, assignments_per_task=3, approve_on_agreement=True, agreement_percent=60)
     first = work_and_check(job, sentiment="Positive")
     assert_waiting(first)  # one of three answers in: no result yet
     other = work_and_check(job, sentiment="Negative")
@@ -315,3 +316,35 @@ def test_the_worker_is_told_a_rule_decided():
     approved = work_and_check(job, worker)
     [draft] = work_approved(Event.objects.get(type="assignment.approved", subject_id=approved.public_id))
     assert "was approved by a rule of the job, as soon as it was checked" in draft.body
+
+
+def test_agreement_never_approves_an_answer_whose_own_rules_have_not_run():
+    """The check of one answer must not approve its partner before the partner's own rules ran: a fast answer agreeing
+    with the result is flagged by its own check, not paid by its partner's."""
+    job = make_quality_job(regular=1, assignments_per_task=2, flag_faster_than_seconds=5, approve_on_agreement=True)
+    now = timezone.now()
+    slow_worker, fast_worker = make_user(), make_user()
+    slow = assignment_claim(job=job, worker=slow_worker, now=now - timedelta(seconds=30))
+    fast = assignment_claim(job=job, worker=fast_worker, now=now - timedelta(seconds=1))
+    assignment_submit(assignment=slow, worker=slow_worker, data=answer_data("Positive"), now=now)
+    assignment_submit(assignment=fast, worker=fast_worker, data=answer_data("Positive"), now=now)
+    quality.submission_checked(assignment_id=slow.pk)  # the task is complete and agrees: the slow one is approved
+    fast.refresh_from_db()
+    assert fast.status == AssignmentStatus.SUBMITTED
+    quality.submission_checked(assignment_id=fast.pk)
+    fast.refresh_from_db()
+    assert fast.status == AssignmentStatus.SUBMITTED
+    assert fast.flag_reason.startswith("Sent 1.0 s after the task was taken")
+    assert rewards_paid(fast) == 0
+
+
+def test_agreement_approves_nobody_when_a_task_ends_still_disagreeing():
+    """At its maximum a task's result is complete even when split (a tie goes to the label sorting first): that is no
+    agreement to approve anyone on."""
+    job = make_quality_job(regular=1, assignments_per_task=2, approve_on_agreement=True, agreement_percent=80)
+    first = work_and_check(job, sentiment="Positive")
+    second = work_and_check(job, sentiment="Negative")
+    for assignment in (first, second):
+        assignment.refresh_from_db()
+        assert assignment.status == AssignmentStatus.SUBMITTED
+        assert rewards_paid(assignment) == 0

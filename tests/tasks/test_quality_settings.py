@@ -154,7 +154,10 @@ def test_the_sentences_workers_read(requester):
             "job and your work waiting for review goes to the requester."
         ),
         "Approved as soon as you submit when at least 90% of your last 20 checked tasks are right (after 5).",
-        "Approved when your answer agrees with the other workers' (once 2 have answered).",
+        (
+            "Approved when your answer agrees with the other workers' (once 2 have answered, "
+            "and at least 70% of the answers agree)."
+        ),
         "A wrong answer on a checked task may be rejected; you will see the right answer.",
         "Answers sent in under 5 s go to the requester for review.",
         "Answers sent far faster than usual for this job go to the requester for review.",

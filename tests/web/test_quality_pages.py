@@ -153,7 +153,10 @@ def test_the_job_page_says_how_work_is_judged(client, worker):
     assert "How your work is judged" in text
     for sentence in (
         "Approved as soon as you submit when at least 90% of your last 20 checked tasks are right (after 5).",
-        "Approved when your answer agrees with the other workers' (once 3 have answered).",
+        (
+            "Approved when your answer agrees with the other workers' (once 3 have answered, "
+            "and at least 70% of the answers agree)."
+        ),
         "A wrong answer on a checked task may be rejected; you will see the right answer.",
         "Answers sent in under 5 s go to the requester for review.",
         "Everything else is approved at the latest 3 days after you submit.",
