@@ -198,15 +198,21 @@ def task_update(*, job: Job, actor: User, task_id: str, row: dict[str, str]) -> 
     return task
 
 
+def unclaimed_task_funded_slots(task: Task, job: Job) -> int:
+    """The slots whose escrow an unclaimed task holds: its open ones, or, under dynamic overlap (which opens fewer
+    than the escrow funded), every slot the job funds per task."""
+    return task.slots_open if task.answers_wanted is None else job.assignments_per_task
+
+
 def task_remove(*, job: Job, actor: User, task_id: str) -> None:
     """Delete a task no worker has claimed yet. On a published or paused job its slots' escrow is refunded."""
     with transaction.atomic():
         task, job = _lock_unclaimed_task(job=job, actor=actor, task_id=task_id)
         slots = task.slots_open
         if job.status != JobStatus.DRAFT:
-            # Under dynamic overlap an unclaimed task opens fewer slots than the escrow funded for it: all of them go.
-            funded = slots if task.answers_wanted is None else job.assignments_per_task
-            escrow.escrow_refund_for_removed_task(job=job, task_id=task.pk, slots=funded)
+            escrow.escrow_refund_for_removed_task(
+                job=job, task_id=task.pk, slots=unclaimed_task_funded_slots(task, job)
+            )
         _record_task_event(task, job, "task.removed", actor=actor)
         task.delete()
         job.task_count -= 0 if task.kind == TaskKind.TRAINING else 1  # a training task was never counted

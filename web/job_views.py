@@ -359,7 +359,7 @@ def job_task_edit(request: HttpRequest, job_id: str, task_id: str) -> HttpRespon
         "task": task,
         "form": form,
         "can_change": _task_can_change(job, task),
-        "refund_msat": escrow_per_slot_msat(job) * task.slots_open,
+        "refund_msat": escrow_per_slot_msat(job) * task_services.unclaimed_task_funded_slots(task, job),
     }
     return render(request, "marketplace/job_task_edit.html", context)
 

@@ -485,3 +485,12 @@ def test_a_job_is_completed_when_the_answers_its_tasks_came_to_want_are_approved
         services.assignment_review(assignment=assignment, reviewer=job.requester, approve=True)
     completed = Event.objects.filter(type="job.completed", subject_id=job.public_id)
     assert [event.data["approved_assignments"] for event in completed] == [3]
+
+
+def test_the_task_edit_page_shows_the_refund_of_every_slot_the_task_funded(client):
+    job = quality_job(tasks=2, most=5, overlap_start=3)
+    task = only_task(job) if job.task_count == 1 else Task.objects.filter(job=job).first()
+    client.force_login(job.requester)
+    page = client.get(f"/requester/jobs/{job.public_id}/tasks/{task.public_id}/").content.decode()
+    refund_sats = 5 * per_slot(job) // 1000  # five funded, three open
+    assert f"its escrow, {refund_sats} sat" in page
