@@ -2,14 +2,23 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
 from core.ids import is_public_id
 from marketplace.models import Job, JobStatus, QualificationGrant, User
 from marketplace.selectors import BIG_FIELDS_NOT_LISTED
-from tasks.models import DISPUTE_LIVE_STATUSES, Assignment, AssignmentStatus, Dispute, DisputeStatus, Task, TaskKind
+from tasks.models import (
+    DISPUTE_LIVE_STATUSES,
+    Assignment,
+    AssignmentStatus,
+    Dispute,
+    DisputeStatus,
+    Task,
+    TaskKind,
+    WorkerJobAccuracy,
+)
 
 RESULT_STATUSES = [AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED]
 
@@ -85,14 +94,21 @@ def review_queue(
     *, job: Job, status: str = AssignmentStatus.SUBMITTED, worker_public_id: str = ""
 ) -> QuerySet[Assignment]:
     """A job's assignments of one status, oldest submission first; only one worker's when `worker_public_id`. Each
-    worker comes with their figures (WorkerStats, in the same query) and, in `worker.requester_grants`, their grants
-    of the job's requester's own qualification types (one more query for the page, whatever its length)."""
+    worker comes with their figures (WorkerStats and their accuracy on the job's controls, in the same query) and, in
+    `worker.requester_grants`, their grants of the job's requester's own qualification types (one more query for
+    the page, whatever its length)."""
     assignments = Assignment.objects.filter(job=job, status=status)
     if worker_public_id:
         assignments = assignments.filter(worker__public_id=worker_public_id)
     grants = QualificationGrant.objects.filter(type__owner_id=job.requester_id).select_related("type")
+    accuracy = WorkerJobAccuracy.objects.filter(worker_id=OuterRef("worker_id"), job_id=job.pk)
     return (
         assignments.select_related("task", "worker", "worker__worker_stats")
+        # The worker's accuracy on this job's controls (issue 12), in the same query.
+        .annotate(
+            worker_accuracy_percent=Subquery(accuracy.values("accuracy_percent")[:1]),
+            worker_controls_answered=Subquery(accuracy.values("controls_answered")[:1]),
+        )
         .prefetch_related(
             Prefetch("worker__qualification_grants", queryset=grants.order_by("type__name"), to_attr="requester_grants")
         )

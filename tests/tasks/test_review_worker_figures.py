@@ -73,3 +73,16 @@ def test_the_workers_figures_cost_one_query_for_the_whole_page(requester_client,
         qualification_grant(qualification=german, actor=requester, worker_id=assignment.worker.public_id, value=2)
     with django_assert_num_queries(REVIEW_QUEUE):
         assert len(requester_client.get(url).context["page"].object_list) == 43
+
+
+def test_the_review_screen_shows_the_workers_accuracy_on_the_jobs_checked_tasks(requester_client, requester):
+    from tasks.models import WorkerJobAccuracy
+
+    job = make_job(requester=requester, tasks=3)
+    submitted = make_submitted_assignment(job=job)
+    WorkerJobAccuracy.objects.create(
+        worker=submitted.worker, job=job, controls_answered=12, controls_correct=9, recent=[True] * 9 + [False] * 3,
+        accuracy_percent=75,
+    )  # fmt: skip
+    response = requester_client.get(reverse("review_queue", args=[job.public_id]))
+    assert "75% right on this job's recent checked tasks (12 answered)" in item_text(response, submitted)
