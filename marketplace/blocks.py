@@ -6,10 +6,10 @@ claim checks it under the worker's lock, in the same query). Work already submit
 
 from django.db import IntegrityError, transaction
 
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.events import Actor, record_event
-from core.ids import is_worker_id
 from marketplace.models import User, WorkerBlock
+from marketplace.users import worker_get
 
 MAX_REASON_CHARS = 1_000
 
@@ -24,7 +24,7 @@ def worker_block(*, requester: User, worker_id: str, reason: str) -> WorkerBlock
         raise InvalidInput(f"A reason is limited to {MAX_REASON_CHARS:,} characters.")
     if "\x00" in reason:
         raise InvalidInput("The reason holds a character that is not text.")
-    worker = _worker(worker_id)
+    worker = worker_get(worker_id=worker_id)
     if worker.pk == requester.pk:
         raise InvalidInput("You cannot block yourself.")
     with transaction.atomic():
@@ -48,7 +48,7 @@ def worker_block(*, requester: User, worker_id: str, reason: str) -> WorkerBlock
 
 
 def worker_unblock(*, requester: User, worker_id: str) -> None:
-    worker = _worker(worker_id)
+    worker = worker_get(worker_id=worker_id)
     with transaction.atomic():
         deleted, _ = WorkerBlock.objects.filter(requester=requester, worker=worker).delete()
         if deleted:
@@ -59,10 +59,3 @@ def worker_unblock(*, requester: User, worker_id: str) -> None:
                 audience=[requester.pk],
                 data={"worker_id": worker.public_id},
             )
-
-
-def _worker(worker_id: str) -> User:
-    worker = User.objects.filter(public_id=worker_id).first() if is_worker_id(worker_id) else None
-    if worker is None:
-        raise NotFound("No such worker.")
-    return worker

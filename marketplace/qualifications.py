@@ -33,6 +33,7 @@ from marketplace.models import (
     User,
     WorkerStats,
 )
+from marketplace.users import worker_get
 from payments.models import PayoutDestination
 
 MAX_REQUIREMENTS_PER_JOB = 10
@@ -519,7 +520,7 @@ def qualification_grant(
     if actor is not None:
         _check_owner(qualification, actor)
     _check_score(value)
-    worker = _worker(worker_id)
+    worker = worker_get(worker_id=worker_id)
     now = timezone.now()
     with transaction.atomic():
         grant, _ = QualificationGrant.objects.update_or_create(
@@ -532,7 +533,7 @@ def qualification_grant(
 def qualification_revoke(*, qualification: QualificationType, actor: User, worker_id: str) -> bool:
     """Take a custom qualification from a worker; False when they did not have it."""
     _check_owner(qualification, actor)
-    worker = _worker(worker_id)
+    worker = worker_get(worker_id=worker_id)
     with transaction.atomic():
         deleted, _ = QualificationGrant.objects.filter(type=qualification, worker=worker).delete()
         if deleted:
@@ -635,13 +636,6 @@ def _record_grant_event(event_type, qualification, worker, actor, *, rule: str =
         audience=[qualification.owner_id, worker.pk],
         data=data,
     )
-
-
-def _worker(worker_id: str) -> User:
-    worker = User.objects.filter(public_id=worker_id).first() if is_worker_id(worker_id) else None
-    if worker is None:
-        raise NotFound("No such worker.")
-    return worker
 
 
 def grants_of_worker(*, worker: User):

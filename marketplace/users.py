@@ -4,7 +4,8 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from core.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput, NotFound
+from core.ids import is_worker_id
 from core.migration_operations import MODERATORS_GROUP
 from marketplace.models import User
 
@@ -22,6 +23,14 @@ BLOCKED_MESSAGE = "The requester of this job has blocked you from their jobs."
 class WorkerBlocked(DomainError):
     code = "worker_blocked"
     status = 403
+
+
+def worker_get(*, worker_id: str) -> User:
+    """A person by their worker id (what pages, the APIs and exports call them), or NotFound."""
+    worker = User.objects.filter(public_id=worker_id).first() if is_worker_id(worker_id) else None
+    if worker is None:
+        raise NotFound("No such worker.")
+    return worker
 
 
 def check_not_banned(user: User) -> None:

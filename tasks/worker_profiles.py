@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from core.errors import NotFound
-from core.ids import is_worker_id
 from marketplace.models import QualificationGrant, User, WorkerBlock, WorkerStats
+from marketplace.users import worker_get
 from tasks.models import Assignment, AssignmentStatus
 
 
@@ -25,9 +25,7 @@ class WorkerProfile:
 def worker_profile_get(*, viewer: User, worker_id: str) -> WorkerProfile:
     """Five queries, however much the worker did. A worker who did no work for `viewer`, holds none of their
     qualifications and is not blocked by them is not found: their figures are for the requesters they work for."""
-    worker = User.objects.filter(public_id=worker_id).first() if is_worker_id(worker_id) else None
-    if worker is None:
-        raise NotFound("No such worker.")
+    worker = worker_get(worker_id=worker_id)
     work = Assignment.objects.filter(worker=worker, job__requester=viewer).aggregate(
         submitted=Count("pk", filter=Q(submitted_at__isnull=False)),
         approved=Count("pk", filter=Q(status=AssignmentStatus.APPROVED)),
