@@ -96,6 +96,11 @@ JOB_TRANSITIONS: dict[str, set[str]] = {
 class FormKind(models.TextChoices):
     BUILDER = "builder", "Form builder"
     HTML = "html", "HTML template (Mechanical Turk style)"
+    # An outside study (Qualtrics, jsPsych, oTree…) in a frame: `external_url` with the ids filled in; it ends with
+    # a POST to externalSubmit or at a completion link (issue 13).
+    EXTERNAL = "external", "External study (a link to your own site)"
+    # Made through the Mechanical Turk API: every task carries its own question (Task.question), as HITs do.
+    PER_TASK = "per_task", "Each task's own question (Mechanical Turk API)"
 
 
 class Job(models.Model):
@@ -130,6 +135,18 @@ class Job(models.Model):
     html_template = models.TextField(max_length=200_000, blank=True)
     # https origins an HTML template may load from and send to, besides this site; workers see them on the job page.
     asset_hosts = models.JSONField(default=list, blank=True)
+    # An external study (form_kind "external"): the study's https URL, with {worker_id}, {assignment_id}, {task_id}
+    # and {job_id} placeholders named as the study wants them; and the completion codes a worker may end with, each
+    # {"code", "action": "approve" | "review"}.
+    external_url = models.CharField(max_length=2000, blank=True)
+    completion_codes = models.JSONField(default=list, blank=True)
+    # The sandbox (issue 13): a job of play money, on the sandbox board only, never paid over Lightning.
+    sandbox = models.BooleanField(default=False)
+    # A job made through the Mechanical Turk API with USD amounts: the sats per dollar its reward was converted at,
+    # fixed when it was made and shown on the job. Null: priced in sats.
+    sats_per_usd = models.PositiveBigIntegerField(null=True, blank=True)
+    # Mechanical Turk's free-text keywords, as the requester gave them (the tags are derived from them).
+    keywords = models.CharField(max_length=1000, blank=True)
     # The answer field names, derived from the form when it is saved: the Answer.* columns of the results.
     answer_fields = models.JSONField(default=list, blank=True)
     # The CSV header of the job's tasks, fixed by the first tasks added: the Input.* columns of the results.
@@ -170,6 +187,7 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["status", "-published_at"], name="job_board_idx"),
             models.Index(fields=["requester", "-created_at"], name="job_requester_idx"),
+            models.Index(fields=["sandbox", "status", "-published_at"], name="job_sandbox_board_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -248,6 +266,10 @@ class Job(models.Model):
     def has_form(self) -> bool:
         if self.form_kind == FormKind.HTML:
             return bool(self.html_template.strip())
+        if self.form_kind == FormKind.EXTERNAL:
+            return bool(self.external_url)
+        if self.form_kind == FormKind.PER_TASK:
+            return True
         return bool(self.form_fields)
 
 

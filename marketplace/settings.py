@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "alerts",
     "api",
     "notifications",
+    "mturk",
     "web",
     "ninja",
 ]
@@ -431,3 +432,14 @@ REPUTATION_MIN_APPROVED = env.int("REPUTATION_MIN_APPROVED", default=20)
 REPUTATION_MIN_WORKERS = env.int("REPUTATION_MIN_WORKERS", default=5)
 if REPUTATION_MIN_APPROVED < 1 or REPUTATION_MIN_WORKERS < 1:
     raise ImproperlyConfigured("REPUTATION_MIN_APPROVED and REPUTATION_MIN_WORKERS must be at least 1.")
+
+# The Mechanical Turk requester API (issue 13). Credentials in USD have their amounts converted at this many sats
+# per dollar; the rate in force when a HIT is made is fixed on it. The operator keeps it current.
+MTURK_SATS_PER_USD = env.int("MTURK_SATS_PER_USD", default=1_000)
+if MTURK_SATS_PER_USD < 1:
+    raise ImproperlyConfigured("MTURK_SATS_PER_USD must be at least 1.")
+# The sandbox's play money: what a requester's sandbox balance is topped up to on request, in USD (converted at the
+# rate above for the sats shown to credentials in sats).
+SANDBOX_BALANCE_USD = env.int("SANDBOX_BALANCE_USD", default=10_000)
+# How far a SigV4 request's X-Amz-Date may be from the server's clock, as AWS allows.
+MTURK_SIGNATURE_MAX_SKEW_SECONDS = env.int("MTURK_SIGNATURE_MAX_SKEW_SECONDS", default=300)

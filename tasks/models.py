@@ -30,6 +30,21 @@ class Task(models.Model):
     # With dynamic overlap, the answers this task wants so far (it grows by one while they disagree, up to the
     # job's assignments_per_task, whose escrow was funded); null: the job's assignments_per_task.
     answers_wanted = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A HIT made through the Mechanical Turk API (issue 13; the job's form_kind is "per_task"): its own question,
+    # as the requester sent it (`question_xml`) and as Boltwork serves it (`question`: {"kind": "html" | "external"
+    # | "form", ...}, see mturk.questions).
+    # The task import writes rows with COPY and names only the columns it fills: the rest need database defaults.
+    question = models.JSONField(default=dict, db_default={}, blank=True)
+    question_xml = models.TextField(blank=True, db_default="")
+    # The HIT's MaxAssignments (null: the job's assignments_per_task); CreateAdditionalAssignmentsForHIT raises it.
+    max_assignments = models.PositiveIntegerField(null=True, blank=True)
+    # The HIT's own end (null: the job's): no claim after it.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # UpdateHITReviewStatus: the requester marked it as being reviewed (HITStatus "Reviewing").
+    reviewing = models.BooleanField(default=False, db_default=False)
+    # DeleteHIT: gone from the requester's lists; its answers stay for the ledger and disputes.
+    disposed_at = models.DateTimeField(null=True, blank=True)
+    requester_annotation = models.CharField(max_length=255, blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

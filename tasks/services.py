@@ -307,13 +307,13 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         # With a control rate, a control first for one claim in rate % (else a regular task); the other kind when
         # none of the drawn one is left. A control's claim costs the queries a regular task's does.
         draw = controls.claim_draw(job)
-        task = _lock_next_open_task(job=job, worker=worker, skip_locked=True, kind=draw)
+        task = _lock_next_open_task(job=job, worker=worker, skip_locked=True, kind=draw, now=now)
         if task is None and draw is not None:
-            task = _lock_next_open_task(job=job, worker=worker, skip_locked=True)
+            task = _lock_next_open_task(job=job, worker=worker, skip_locked=True, now=now)
         if task is None:
             # The fast path skips tasks other claimants hold right now, though they may keep open slots after those
             # claims commit (a task takes several workers). Only a wait on them can tell "full" from "busy".
-            task = _lock_next_open_task(job=job, worker=worker, skip_locked=False)
+            task = _lock_next_open_task(job=job, worker=worker, skip_locked=False, now=now)
         if task is None:
             raise NoTaskAvailable("There is no task left in this job for you. Try another job.")
         Task.objects.filter(pk=task.pk).update(slots_open=F("slots_open") - 1)
@@ -362,9 +362,11 @@ def _job_for_claim(job_id: int) -> Job:
     return job
 
 
-def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool, kind: str | None = None) -> Task | None:
+def _lock_next_open_task(
+    *, job: Job, worker: User, skip_locked: bool, now: datetime, kind: str | None = None
+) -> Task | None:
     """The first task (in row order) with an open slot that the worker never had, locked FOR UPDATE; only of `kind`
-    when given. Never a training task (it has no slot anyway).
+    when given. Never a training task (it has no slot anyway), nor a HIT past its own expiry.
 
     Without skip_locked, PostgreSQL waits for a locked row, re-checks it once it is released, and moves on to the
     next row if its slots are gone meanwhile.
@@ -374,6 +376,7 @@ def _lock_next_open_task(*, job: Job, worker: User, skip_locked: bool, kind: str
     return (
         tasks.select_for_update(skip_locked=skip_locked, no_key=True)
         .filter(job_id=job.pk, slots_open__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(~Exists(already_had))
         .order_by("position")
         .only("id", "public_id", "job_id", "slots_open")
