@@ -75,6 +75,24 @@ def escrow_refund_for_removed_task(*, job: Job, task_id: int, slots: int) -> Non
     )
 
 
+def escrow_refund_slots(*, job: Job, slots: int, key: str, memo: str) -> int:
+    """Slots taken off the board before anyone could fill them (a HIT that expired, tasks.hits): their escrow goes
+    back to the requester, once per `key`. Returns the amount."""
+    amount = escrow_per_slot_msat(job) * slots
+    if amount == 0:
+        return 0
+    ledger_post(
+        kind=TransactionKind.ESCROW_REFUND,
+        key=key,
+        memo=memo,
+        lines=[
+            Line(account_of_job(job=job), -amount),
+            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), amount),
+        ],
+    )
+    return amount
+
+
 def escrow_refund_unused_overlap(*, job: Job, task_id: int, position: int, slots: int) -> int:
     """Dynamic overlap: a task complete with fewer answers than the job funded gives back the escrow of the slots it
     did not use, once per task (key `overlap-unused:<task>`). Returns the amount refunded now: 0 when it already

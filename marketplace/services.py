@@ -520,7 +520,8 @@ def _require_draft(job: Job, action: str) -> None:
 def _check_ready_to_publish(job: Job) -> None:
     if not job.has_form:
         raise InvalidInput("Add an answer form before publishing.")
-    if job.task_count == 0:
+    # A HIT type's job (Mechanical Turk API) is published with its first HIT, in the same transaction.
+    if job.task_count == 0 and job.form_kind != FormKind.PER_TASK:
         raise InvalidInput("Add at least one task before publishing.")
 
 
