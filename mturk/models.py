@@ -8,7 +8,7 @@ from django.db.models import Q
 
 class Currency(models.TextChoices):
     USD = "usd", "US dollars (converted to sats at the site's rate, fixed on each HIT)"
-    SAT = "sat", "Satoshis (\"21\" means 21 sats)"
+    SAT = "sat", 'Satoshis ("21" means 21 sats)'
 
 
 class MturkCredential(models.Model):

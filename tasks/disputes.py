@@ -150,6 +150,51 @@ def dispute_withdraw_rejection(*, dispute_id: str, requester: User, now: datetim
     return dispute
 
 
+def rejection_override(
+    *, assignment_id: str, requester: User, feedback: str = "", now: datetime | None = None
+) -> Dispute:
+    """The requester takes back a rejection the worker has not disputed (Mechanical Turk's ApproveAssignment with
+    OverrideRejection): through the dispute rules, as if the worker had disputed it and the requester withdrew the
+    rejection at once — the slot's reward + fee are held (from the slot the rejection re-opened, or the requester's
+    balance) and the work is approved and paid from the hold. A live dispute is withdrawn instead; a dispute already
+    decided stays decided. Idempotent: approved work stays approved."""
+    now = now or timezone.now()
+    feedback = (feedback or "").strip()[:MAX_MESSAGE_CHARS]
+    with transaction.atomic():
+        assignment = _lock_requesters_assignment(assignment_id, requester=requester)
+        existing = Dispute.objects.filter(assignment=assignment).first()
+        if existing is not None:
+            if existing.is_live:
+                return dispute_withdraw_rejection(dispute_id=existing.public_id, requester=requester, now=now)
+            if assignment.status == AssignmentStatus.APPROVED:
+                return existing
+            raise DisputeRefused(
+                f"A moderator decided the dispute of this rejection ({existing.get_status_display().lower()}): it "
+                "stands."
+            )
+        if assignment.status != AssignmentStatus.REJECTED:
+            raise InvalidTransition(
+                f"This assignment is {assignment.get_status_display().lower()}: only a rejection can be overridden."
+            )
+        task = Task.objects.select_for_update(no_key=True).get(pk=assignment.task_id)
+        job = Job.objects.select_for_update(no_key=True).select_related("requester").get(pk=assignment.job_id)
+        held_from, held_msat = _hold(job=job, task=task, dispute_key=f"{assignment.pk}")
+        dispute = Dispute.objects.create(
+            assignment=assignment,
+            held_msat=held_msat,
+            held_from=held_from,
+            opened_at=now,
+            requester_deadline_at=now,
+        )
+        message = "The requester took the rejection back." + (f" {feedback}" if feedback else "")
+        _add_message(dispute, author=requester, role=DisputeRole.REQUESTER, body=message, now=now)
+        actor = Actor.of(requester)
+        _approve_disputed_work(dispute, actor=actor, now=now)
+        _transition(dispute, DisputeStatus.WITHDRAWN, decided_at=now, decided_by=requester)
+        _record(dispute, assignment, "dispute.decided", actor=actor, outcome=DisputeStatus.WITHDRAWN)
+    return dispute
+
+
 # Moderators ------------------------------------------------------------------------------------------------------
 
 
@@ -285,6 +330,20 @@ def _lock_assignment(assignment_id: str, *, worker: User) -> Assignment:
             Assignment.objects.select_for_update(of=("self",), no_key=True)
             .select_related("job", "task", "worker")
             .filter(public_id=assignment_id, worker=worker)
+            .first()
+        )
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def _lock_requesters_assignment(assignment_id: str, *, requester: User) -> Assignment:
+    assignment = None
+    if is_public_id(assignment_id):
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("job", "task", "worker")
+            .filter(public_id=assignment_id, job__requester=requester)
             .first()
         )
     if assignment is None:

@@ -98,6 +98,8 @@ urlpatterns = [
     ),
     path("api/v1/", api.urls),
     path("", include("web.api_urls")),
+    # The Mechanical Turk requester API (issue 13): POST /mturk and /sandbox/mturk, with no trailing slash.
+    path("", include("mturk.urls")),
     # Money
     path("", include("web.wallet_urls")),
     # Notifications
