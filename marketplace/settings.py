@@ -285,11 +285,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.background.check_missed_submissions",
         "schedule": env.float("SWEEP_QUALITY_SECONDS", default=60.0),
     },
+    # HITs (Mechanical Turk API) past their own expiry: the escrow of the slots nobody filled goes back.
+    "expire-due-hits": {
+        "task": "tasks.background.expire_due_hits",
+        "schedule": env.float("SWEEP_EXPIRE_HITS_SECONDS", default=60.0),
+    },
     # Housekeeping: forget Idempotency-Keys older than a day, delete finished webhook deliveries older than 30
     # days. Hourly rather than daily, so each run deletes an hour's worth and a beat restarted more often than
     # once a day (with its schedule file lost) still runs them.
     "prune-idempotency-records": {
         "task": "api.background.prune_idempotency_records",
+        "schedule": env.float("SWEEP_PRUNE_IDEMPOTENCY_SECONDS", default=3600.0),
+    },
+    "prune-mturk-request-tokens": {
+        "task": "mturk.background.prune_request_tokens",
         "schedule": env.float("SWEEP_PRUNE_IDEMPOTENCY_SECONDS", default=3600.0),
     },
     "prune-webhook-deliveries": {

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tasks import disputes, quality, reputations, services
+from tasks import disputes, hits, quality, reputations, services
 
 
 @shared_task
@@ -28,3 +28,8 @@ def refresh_reputations() -> int:
 @shared_task
 def check_missed_submissions() -> int:
     return quality.submissions_check_missed()
+
+
+@shared_task
+def expire_due_hits() -> int:
+    return hits.hits_expire_due()

@@ -9,12 +9,14 @@ from alerts.background import match_unmatched_jobs_to_alerts
 from api.background import deliver_due_webhooks, prune_idempotency_records, prune_webhook_deliveries
 from marketplace.background import close_expired_jobs
 from marketplace.models import Job, JobStatus
+from mturk.background import prune_request_tokens
 from notifications.background import send_due_notification_emails
 from payments.background import advance_due_payouts, sync_pending_deposits
 from tasks.background import (
     auto_approve_due_submissions,
     check_missed_submissions,
     escalate_due_disputes,
+    expire_due_hits,
     expire_overdue_assignments,
     refresh_reputations,
 )
@@ -40,6 +42,8 @@ def test_beat_schedules_every_sweeper():
         match_unmatched_jobs_to_alerts.name,
         refresh_reputations.name,
         check_missed_submissions.name,
+        expire_due_hits.name,
+        prune_request_tokens.name,
     }
 
 
