@@ -2,6 +2,7 @@ from django import forms
 
 from api.models import ApiScope
 from marketplace.models import Job, JobStatus
+from mturk.models import Currency
 
 KEY_EXPIRY_CHOICES = [("", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")]
 
@@ -39,3 +40,14 @@ class WebhookEndpointForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["job"].queryset = Job.objects.filter(requester=user).exclude(status=JobStatus.CANCELLED)
+
+
+class MturkCredentialForm(forms.Form):
+    currency = forms.ChoiceField(
+        label="Amounts in",
+        choices=Currency.choices,
+        initial=Currency.USD,
+        widget=forms.RadioSelect,
+        help_text="Rewards, bonuses and balances your scripts send and read. Cannot be changed later: make another "
+        "pair for the other currency.",
+    )
