@@ -27,6 +27,12 @@ HTML_PLACEHOLDER_RE = re.compile(r"\$\{([^{}]+)\}")
 ASSET_HOST_RE = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 MAX_HTML_ANSWER_BYTES = 64 * 1024
+EMPTY_ANSWER_MESSAGE = "The answer is empty: fill in the task's form before submitting."
+# A form with no fixed field list (an HTMLQuestion, an external study): its fields become the answer's columns.
+MAX_FREE_ANSWER_FIELDS = 200
+MAX_FREE_ANSWER_NAME_CHARS = 200
+# What Mechanical Turk's conventions put in such a form besides the answer: the ids the frame's URL carried.
+MTURK_CONVENTION_FIELDS = frozenset({"assignmentId", "hitId", "workerId", "turkSubmitTo"})
 MAX_ASSET_HOSTS = 10
 # Each use of a placeholder repeats a task value of up to 10,000 characters on every view of the task: bound the
 # page a form can make. A prompt's filled HTML is sanitized again per view, so it gets fewer (20 uses of 10,000
@@ -249,10 +255,34 @@ def clean_html_answer(raw_answer: object, *, field_names: list[str]) -> dict:
     template's fields is refused.
     """
     if not isinstance(raw_answer, dict):
-        raise InvalidInput("The answer is empty: fill in the task's form before submitting.")
+        raise InvalidInput(EMPTY_ANSWER_MESSAGE)
+    return _clean_text_answer(raw_answer, names=field_names)
+
+
+def clean_free_answer(raw_answer: object) -> dict:
+    """The answer of a form with no fixed list of fields: a Mechanical Turk HTMLQuestion's, or an external study's
+    (the fields its externalSubmit POST carried). Every named text field is kept but the ids MTurk's conventions put
+    in such a form (assignmentId, hitId, workerId, turkSubmitTo), which are not answers; the same rules as an HTML
+    template's answer otherwise (text only, 64 KB in all, no unstorable character, at least one field)."""
+    if not isinstance(raw_answer, dict):
+        raise InvalidInput(EMPTY_ANSWER_MESSAGE)
+    names = [name for name in raw_answer if isinstance(name, str) and name and name not in MTURK_CONVENTION_FIELDS]
+    if len(names) > MAX_FREE_ANSWER_FIELDS:
+        raise InvalidInput(f"The answer has {len(names):,} fields; at most {MAX_FREE_ANSWER_FIELDS} are accepted.")
+    too_long = next((name for name in names if len(name) > MAX_FREE_ANSWER_NAME_CHARS), None)
+    if too_long is not None:
+        raise InvalidInput(
+            f"The answer field name “{too_long[:40]}…” is longer than {MAX_FREE_ANSWER_NAME_CHARS} characters."
+        )
+    return _clean_text_answer(raw_answer, names=names)
+
+
+def _clean_text_answer(raw_answer: dict, *, names: list[str]) -> dict:
+    """The fields `names` of a posted answer, each text or a list of texts; refused as a whole when a value is not
+    text, a character cannot be stored, nothing is left, or the text is over MAX_HTML_ANSWER_BYTES."""
     answer: dict[str, str | list[str]] = {}
     size = 0
-    for name in field_names:
+    for name in names:
         if name not in raw_answer:
             continue
         value = raw_answer[name]
@@ -273,7 +303,7 @@ def clean_html_answer(raw_answer: object, *, field_names: list[str]) -> dict:
             "Remove it and submit again."
         )
     if not answer:
-        raise InvalidInput("The answer is empty: fill in the task's form before submitting.")
+        raise InvalidInput(EMPTY_ANSWER_MESSAGE)
     if size > MAX_HTML_ANSWER_BYTES:
         raise InvalidInput("The answer is too large (at most 64 KB of text).")
     return answer

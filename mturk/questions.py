@@ -22,7 +22,7 @@ from defusedxml.ElementTree import fromstring as defused_fromstring
 from core.errors import InvalidInput
 from core.safe_http import is_insecure_host_allowed
 from marketplace.answer_fields import MAX_CHOICE_CHARS, MAX_SHORT_TEXT
-from marketplace.answer_forms import FIELD_NAME_RE, clean_form_fields
+from marketplace.answer_forms import FIELD_NAME_RE, MTURK_CONVENTION_FIELDS, clean_form_fields
 
 # MTurk's limit on the Question parameter. Checked on the UTF-8 bytes before any parsing.
 MAX_QUESTION_BYTES = 128 * 1024
@@ -39,8 +39,6 @@ NAMESPACES = {
 }
 ANSWERS_NAMESPACE = f"{_SCHEMAS}2005-10-01/QuestionFormAnswers.xsd"
 
-# Form fields MTurk's conventions put in an HTML or external form that are not part of the answer.
-MTURK_CONVENTION_FIELDS = frozenset({"assignmentId", "hitId", "workerId", "turkSubmitTo"})
 
 # SelectionAnswer styles that let a worker pick several (MTurk: "allows multiple selections").
 _MULTIPLE_STYLES = frozenset({"checkbox", "list", "multichooser", "combobox"})

@@ -413,7 +413,7 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
         if assignment.deadline_at <= now:
             raise DeadlinePassed("The time limit for this assignment has passed; the answer was not accepted.")
         job = assignment.job
-        answer = answer_validate(job=job, data=data)
+        answer = answer_validate(job=job, data=data, task=assignment.task)
         # A control's answer is compared with its known answers (tasks.controls), and the worker's accuracy on the job
         # updated under its row lock: a few queries more than a regular task's submit, which costs what it did.
         task = assignment.task
@@ -435,18 +435,48 @@ def assignment_submit(*, assignment: Assignment, worker: User, data, now: dateti
 def assignment_submit_json(
     *, assignment: Assignment, worker: User, answer: dict, now: datetime | None = None
 ) -> Assignment:
-    """Submit an answer given as JSON (the API's): for a form builder job it becomes the form data the web page
-    would post, so both run the very same validation; an HTML template's answer is stored as given."""
+    """Submit an answer given as JSON (the API's): for a form builder job (or a task whose own question is a
+    QuestionForm) it becomes the form data the web page would post, so both run the very same validation; an HTML
+    template's answer is stored as given."""
     job = assignment.job
-    data = answer_forms.answer_form_data(job.form_fields, answer) if job.form_kind == FormKind.BUILDER else answer
+    question = task_question(assignment.task) if job.form_kind == FormKind.PER_TASK else {}
+    if job.form_kind == FormKind.BUILDER:
+        data = answer_forms.answer_form_data(job.form_fields, answer)
+    elif question.get("kind") == "form":
+        data = answer_forms.answer_form_data(question.get("fields") or [], answer)
+    else:
+        data = answer
     return assignment_submit(assignment=assignment, worker=worker, data=data, now=now)
 
 
-def answer_validate(*, job: Job, data) -> dict:
-    """The answer as it will be stored, or AnswerInvalid with the messages per field."""
+def answer_validate(*, job: Job, data, task: Task | None = None) -> dict:
+    """The answer as it will be stored, or AnswerInvalid with the messages per field.
+
+    A job's form decides, except on a per-task job (made through the Mechanical Turk API), where each task carries
+    its own question: a QuestionForm's fields are checked like a form builder's; an HTMLQuestion's or an
+    ExternalQuestion's answer, like an external study's, has no fixed list of fields (answer_forms.clean_free_answer).
+    """
+    if job.form_kind == FormKind.PER_TASK:
+        question = task_question(task)
+        if question.get("kind") == "form":
+            return _form_answer(question.get("fields") or [], data)
+        if question.get("kind") in {"html", "external"}:
+            return answer_forms.clean_free_answer(data)
+        raise InvalidInput("This task has no question to answer.")
+    if job.form_kind == FormKind.EXTERNAL:
+        return answer_forms.clean_free_answer(data)
     if job.form_kind == FormKind.HTML:
         return answer_forms.clean_html_answer(data, field_names=job.answer_fields)
-    form = answer_forms.AnswerForm(job.form_fields, data=data)
+    return _form_answer(job.form_fields, data)
+
+
+def task_question(task: Task | None) -> dict:
+    """A per-task job's task's own question (Task.question: {"kind": "html" | "external" | "form", ...}), or {}."""
+    return task.question if task is not None and isinstance(task.question, dict) else {}
+
+
+def _form_answer(form_fields: list[dict], data) -> dict:
+    form = answer_forms.AnswerForm(form_fields, data=data)
     if not form.is_valid():
         raise AnswerInvalid(
             "Some answers need attention.",

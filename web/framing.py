@@ -25,35 +25,130 @@ def frame_policy(asset_hosts: list[str] | tuple[str, ...] = ()) -> str:
 
 # Runs inside the sandbox. It turns the template's form submission into a message to the parent page, and submits
 # the form when the parent page's own buttons ask for it.
+#
+# Mechanical Turk's documents work unchanged: a form whose action is MTurk's externalSubmit (live, the worker
+# sandbox's or `${turkSubmitTo}`) is intercepted like any form (CSP form-action 'none' would block it anyway), and so
+# is a script's `form.submit()`, which fires no submit event. A `<crowd-form>` document gets what Amazon's
+# crowd-html-elements.js (blocked by the CSP, never fetched) would give it: its named controls collected (inputs,
+# textareas, selects, and crowd-* elements that carry a name and a value or are checked), a "submit" event on the
+# crowd-form that its own listeners may cancel to refuse a submission, and a Submit button when it has none.
 BRIDGE_SCRIPT = """<script>
 (function () {
-  function collect(form) {
+  var CHECKABLE_CROWD = {"CROWD-CHECKBOX": 1, "CROWD-RADIO-BUTTON": 1, "CROWD-TOGGLE-BUTTON": 1};
+  function add(answer, key, value) {
+    if (Object.prototype.hasOwnProperty.call(answer, key)) {
+      answer[key] = [].concat(answer[key], value);
+    } else {
+      answer[key] = value;
+    }
+  }
+  function collectForm(form) {
     var answer = {};
     new FormData(form).forEach(function (value, key) {
-      if (typeof value !== "string") { return; }
-      if (Object.prototype.hasOwnProperty.call(answer, key)) {
-        answer[key] = [].concat(answer[key], value);
-      } else {
-        answer[key] = value;
+      if (typeof value === "string") { add(answer, key, value); }
+    });
+    return answer;
+  }
+  // What a crowd-form submits, read from its named elements since without Amazon's script it is no real form.
+  function crowdControls(crowdForm) {
+    return Array.prototype.filter.call(crowdForm.querySelectorAll("[name]"), function (element) {
+      return !element.disabled && !element.hasAttribute("disabled");
+    });
+  }
+  function collectCrowd(crowdForm) {
+    var answer = {};
+    crowdControls(crowdForm).forEach(function (element) {
+      var name = element.getAttribute("name");
+      var tag = element.tagName;
+      if (tag === "INPUT") {
+        var type = (element.type || "text").toLowerCase();
+        if (["submit", "button", "reset", "image", "file"].indexOf(type) >= 0) { return; }
+        if ((type === "checkbox" || type === "radio") && !element.checked) { return; }
+        add(answer, name, element.value);
+      } else if (tag === "SELECT") {
+        Array.prototype.forEach.call(element.selectedOptions, function (option) { add(answer, name, option.value); });
+      } else if (tag === "TEXTAREA") {
+        add(answer, name, element.value);
+      } else if (tag.indexOf("CROWD-") === 0) {
+        var checkable = Object.prototype.hasOwnProperty.call(CHECKABLE_CROWD, tag);
+        if (checkable && !(element.checked === true || element.hasAttribute("checked"))) { return; }
+        var value = typeof element.value === "string" ? element.value : element.getAttribute("value");
+        if (value === null && checkable) { value = "on"; }
+        if (value !== null) { add(answer, name, String(value)); }
       }
     });
     return answer;
   }
-  function send(form, next) {
-    parent.postMessage({boltwork: "answer", answer: collect(form), next: !!next}, "*");
+  function crowdValid(crowdForm) {
+    var controls = crowdControls(crowdForm);
+    for (var i = 0; i < controls.length; i++) {
+      if (typeof controls[i].reportValidity === "function" && !controls[i].reportValidity()) { return false; }
+    }
+    return true;
+  }
+  function send(answer, next) {
+    parent.postMessage({boltwork: "answer", answer: answer, next: !!next}, "*");
+  }
+  function submitCrowd(crowdForm, next) {
+    if (!crowdValid(crowdForm)) { return; }
+    // The document's own checks listen for "submit" on the crowd-form and cancel it to keep the worker on the page.
+    if (!crowdForm.dispatchEvent(new Event("submit", {cancelable: true}))) { return; }
+    send(collectCrowd(crowdForm), next);
   }
   // The template's own submit button: the parent page submits only if the worker has just acted in the page
   // (a click or key press), so a template cannot submit by itself.
   document.addEventListener("submit", function (event) {
+    if (!(event.target instanceof HTMLFormElement)) { return; }  // the crowd-form's own event, dispatched above
     event.preventDefault();
-    send(event.target, false);
+    var crowdForm = event.target.closest("crowd-form");
+    if (crowdForm) { submitCrowd(crowdForm, false); } else { send(collectForm(event.target), false); }
   }, true);
+  // form.submit() fires no submit event; MTurk templates call it from their own buttons' scripts.
+  HTMLFormElement.prototype.submit = function () {
+    var crowdForm = this.closest("crowd-form");
+    if (crowdForm) { submitCrowd(crowdForm, false); } else { send(collectForm(this), false); }
+  };
+  function connectCrowdForm(crowdForm) {
+    crowdForm.addEventListener("click", function (event) {
+      var button = event.target.closest("crowd-button, button, input[type=submit]");
+      if (!button || !crowdForm.contains(button) || button.closest("form")) { return; }
+      var tag = button.tagName;
+      var submits = tag === "CROWD-BUTTON" ? button.getAttribute("form-action") === "submit"
+        : (button.getAttribute("type") || "submit").toLowerCase() === "submit";
+      if (!submits) { return; }
+      event.preventDefault();
+      submitCrowd(crowdForm, false);
+    });
+    var hasSubmit = crowdForm.querySelector(
+      "crowd-button[form-action=submit], button:not([type]), button[type=submit], input[type=submit]"
+    );
+    if (!hasSubmit) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Submit";
+      button.addEventListener("click", function () { submitCrowd(crowdForm, false); });
+      var wrapper = document.createElement("p");
+      wrapper.appendChild(button);
+      crowdForm.appendChild(wrapper);
+    }
+  }
+  function connect() {
+    var crowdForm = document.querySelector("crowd-form");
+    if (crowdForm) { connectCrowdForm(crowdForm); }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", connect);
+  } else {
+    connect();
+  }
   window.addEventListener("message", function (event) {
     if (event.source !== parent || !event.data || event.data.boltwork !== "collect") { return; }
+    var crowdForm = document.querySelector("crowd-form");
+    if (crowdForm) { submitCrowd(crowdForm, event.data.next); return; }
     var form = document.querySelector("form");
-    if (!form) { parent.postMessage({boltwork: "answer", answer: {}, next: false}, "*"); return; }
+    if (!form) { send({}, false); return; }
     if (!form.reportValidity()) { return; }
-    send(form, event.data.next);
+    send(collectForm(form), event.data.next);
   });
 })();
 </script>"""
