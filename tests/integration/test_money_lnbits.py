@@ -31,7 +31,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.models import User
+from marketplace.models import Job, User
 from payments import background, payouts, services
 from payments.background import advance_due_payouts, sync_pending_deposits
 from payments.deposits import deposit_create, deposit_refresh, deposits_sync
@@ -843,3 +843,68 @@ def test_the_whole_loop_over_the_api_alone_pays_the_workers_lnbits_wallet(money,
     assert proves_payment(payout["preimage"], payout["payment_hash"])
     assert money.lnbits.balance_msat(worker_wallet) == REWARD_MSAT
     assert money.lnbits.payment(worker_wallet, payout["payment_hash"])["paid"] is True
+
+
+def test_a_mechanical_turk_hit_is_done_on_the_site_approved_over_boto3_and_paid_to_lnbits(money, client, live_server):
+    """Issue 13's loop: a requester's boto3 script makes a HIT (a QuestionForm, priced in sats), a worker does it
+    through the site's pages, the script approves it, the worker's LNbits wallet is paid over LNURL by the real Celery
+    worker, and the script reads the answer back as QuestionFormAnswers."""
+    import xml.etree.ElementTree as ElementTree
+
+    from tests.mturk.clients import QUESTION_FORM, mturk_client
+
+    requester, worker = make_user(funds_sats=0), make_user(funds_sats=0)
+    payer, worker_wallet = money.new_wallet("requester", sats=1_000), money.new_wallet("worker")
+    client.force_login(requester)
+    assert client.post(reverse("deposit_new"), {"amount_sats": 100}).status_code == 302
+    money.lnbits.pay(payer, Deposit.objects.get(user=requester).bolt11)
+    client.get(reverse("deposit_status", args=[Deposit.objects.get(user=requester).public_id]))
+
+    turk = mturk_client(live_server.url, requester, currency="sat")
+    assert turk.get_account_balance()["AvailableBalance"] == "100"
+    hit = turk.create_hit(
+        Title="Name the colour",
+        Description="One word.",
+        Reward="21",
+        MaxAssignments=1,
+        LifetimeInSeconds=3600,
+        AssignmentDurationInSeconds=600,
+        Question=QUESTION_FORM,
+        UniqueRequestToken="colour-1",
+    )["HIT"]
+
+    services.payout_destination_set(
+        user=worker, address=money.address(worker_wallet), auto_payout=True, minimum_payout_msat=1_000
+    )
+    browser = Client()
+    browser.force_login(worker)
+    job_id = hit["HITGroupId"]
+    started = browser.post(reverse("job_start", args=[job_id]))
+    assert started.status_code == 302
+    assignment = Assignment.objects.get(worker=worker)
+    assert assignment.task.public_id == hit["HITId"]
+    submitted = browser.post(reverse("assignment_submit", args=[assignment.public_id]), {"answer-colour": "blue"})
+    assert submitted.status_code == 302, submitted.content
+
+    listed = turk.list_assignments_for_hit(HITId=hit["HITId"], AssignmentStatuses=["Submitted"])["Assignments"]
+    assert [each["WorkerId"] for each in listed] == [worker.public_id]
+    turk.approve_assignment(AssignmentId=listed[0]["AssignmentId"], RequesterFeedback="Thanks")
+
+    payout = money.wait_for(
+        lambda: Payout.objects.filter(worker=worker, state=PayoutState.SUCCEEDED).first(), "the worker to be paid"
+    )
+    assert payout.amount_msat == 21_000
+    assert money.lnbits.balance_msat(worker_wallet) == 21_000
+    assert proves_payment(payout.preimage, payout.payment_hash)
+
+    answer = turk.get_assignment(AssignmentId=listed[0]["AssignmentId"])["Assignment"]
+    assert answer["AssignmentStatus"] == "Approved"
+    namespace = "{http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd}"
+    document = ElementTree.fromstring(answer["Answer"])  # noqa: S314 (our own answer, as a client parses it)
+    assert [
+        (each.findtext(f"{namespace}QuestionIdentifier"), each.findtext(f"{namespace}FreeText"))
+        for each in document.findall(f"{namespace}Answer")
+    ] == [("colour", "blue")]
+    # 21 sats of reward and its fee left the requester's 100; nothing else moved.
+    fee = Job.objects.get(public_id=job_id).fee_per_assignment_msat
+    assert turk.get_account_balance()["AvailableBalance"] == str((100_000 - 21_000 - fee) // 1_000)
