@@ -5,14 +5,15 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 
+from django.db import connection
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 
 from marketplace.answer_fields import answer_kinds
-from marketplace.models import Job
-from tasks.models import Task, TaskKind, TextAggregation
-from tasks.selectors import result_rows
+from marketplace.models import FormKind, Job
+from tasks.models import Assignment, Task, TaskKind, TextAggregation
+from tasks.selectors import RESULT_STATUSES, result_rows
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TEXT_KINDS = frozenset({"short_text", "long_text", "html_template_field"})
@@ -50,9 +51,26 @@ def _result_cell(kind, value: object, *, all_answers: bool) -> str:
     return kind.csv_cell(value)
 
 
+def answer_columns(job: Job) -> list[str]:
+    """The Answer.* columns: the job's form fields; for a job whose answers have no fixed fields (HITs with their own
+    questions, external studies) also every field any of its answers has, in name order (one query)."""
+    fixed = list(job.answer_fields)
+    if job.form_kind not in {FormKind.PER_TASK, FormKind.EXTERNAL}:
+        return fixed
+    answered = Assignment.objects.filter(job=job, status__in=RESULT_STATUSES, answer__isnull=False)
+    if connection.vendor == "postgresql":
+        sql, params = answered.values("answer").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT DISTINCT jsonb_object_keys(answer) FROM ({sql}) AS answers", params)  # noqa: S608
+            names = {row[0] for row in cursor.fetchall()}
+    else:
+        names = {name for answer in answered.values_list("answer", flat=True).iterator() for name in answer}
+    return fixed + sorted(names - set(fixed))
+
+
 def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
     input_columns = list(job.input_columns)
-    answer_fields = list(job.answer_fields)
+    answer_fields = answer_columns(job)
     kinds = answer_kinds(form_fields=job.form_fields, answer_fields=answer_fields)
     yield [
         "AssignmentId",

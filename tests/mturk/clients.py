@@ -60,3 +60,33 @@ def hit_terms(**overrides) -> dict:
     }
     terms.update(overrides)
     return terms
+
+
+def make_hit(requester: User, *, question_xml: str = HTML_QUESTION, max_assignments: int = 1, sandbox: bool = False):
+    """A HIT made through the services the API calls (no server needed): its task."""
+    from mturk.hit_types import HitTypeTerms, hit_type_get_or_create
+    from mturk.questions import parse_question
+    from tasks.hits import hit_add
+
+    job = hit_type_get_or_create(
+        requester=requester,
+        sandbox=sandbox,
+        terms=HitTypeTerms(
+            title="Is this review positive?",
+            description="Read one short review.",
+            keywords="sentiment",
+            reward_msat=50_000,
+            sats_per_usd=1_000,
+            assignment_duration_seconds=600,
+            auto_approval_delay_seconds=3600,
+            requirements=[],
+        ),
+    )
+    return hit_add(
+        job=job,
+        actor=requester,
+        question=parse_question(question_xml),
+        question_xml=question_xml,
+        max_assignments=max_assignments,
+        lifetime_seconds=3600,
+    )

@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from core.ids import is_public_id, is_worker_id
 from core.money import format_number, format_whole_sats, sats_rounded_down, sats_rounded_up, sats_word
 from marketplace.answer_fields import answer_display_items
+from marketplace.models import FormKind
 from web.once import FORM_TOKEN_FIELD
 
 register = template.Library()
@@ -127,8 +128,12 @@ def get_item(mapping: dict | None, key):
 @register.simple_tag
 def answer_items(job, answer: dict | None) -> list[tuple[str, str]]:
     """(name, text) of each of the job's answer fields, in the form's order, as its kind displays the value ("" for
-    none): `{% answer_items job assignment.answer as items %}`."""
-    return answer_display_items(form_fields=job.form_fields, answer_fields=job.answer_fields, answer=answer)
+    none): `{% answer_items job assignment.answer as items %}`. A HIT with its own question or an external study has
+    no fixed fields: every field of the answer is shown."""
+    fields = list(job.answer_fields)
+    if job.form_kind in {FormKind.PER_TASK, FormKind.EXTERNAL} and isinstance(answer, dict):
+        fields += [name for name in answer if name not in fields]
+    return answer_display_items(form_fields=job.form_fields, answer_fields=fields, answer=answer)
 
 
 @register.filter
