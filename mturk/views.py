@@ -6,10 +6,12 @@ import json
 import logging
 import uuid
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from core.errors import DomainError
+from core import ratelimit
+from core.errors import DomainError, RateLimited
 from mturk.operations import OPERATIONS
 from mturk.protocol import CONTENT_TYPE, TARGET_PREFIX, Caller, RequestError
 from mturk.signing import SignatureRefused, verify_signature
@@ -36,6 +38,17 @@ def _endpoint(request: HttpRequest, *, sandbox: bool) -> HttpResponse:
         credential = verify_signature(request)
     except SignatureRefused as refusal:
         return _error("RequestError", refusal.message, request_id)
+    try:
+        # The API v1 budget, shared: one requester's calls over both APIs count together.
+        ratelimit.enforce(
+            f"api:{credential.user_id}",
+            limit=settings.API_RATE_LIMIT_PER_MINUTE,
+            period_seconds=60,
+            action="API requests",
+        )
+    except RateLimited as error:
+        # AWS's throttling error: boto3 and the other SDKs back off and retry it by themselves.
+        return _error("ThrottlingException", error.message, request_id)
     target = request.headers.get("X-Amz-Target", "")
     name = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
     operation = OPERATIONS.get(name)

@@ -313,3 +313,13 @@ def test_a_hit_expires_by_itself_and_its_escrow_goes_back(turk, owner):
     assert hits_expire_due(now=datetime.now(UTC) + timedelta(seconds=31)) == 1
     assert available(owner) == before
     assert turk.get_hit(HITId=hit["HITId"])["HIT"]["NumberOfAssignmentsAvailable"] == 0
+
+
+def test_calls_share_the_api_rate_limit_and_are_throttled_as_aws_throttles(turk, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    turk.get_account_balance()
+    turk.get_account_balance()
+    with pytest.raises(ClientError) as throttled:
+        turk.get_account_balance()
+    assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+    assert "Too many API requests" in throttled.value.response["Error"]["Message"]
