@@ -17,7 +17,7 @@ from core.text import (
     html_excerpt,
     render_markdown,
 )
-from marketplace import answer_forms, escrow, qualifications
+from marketplace import answer_forms, escrow, external_studies, qualifications
 from marketplace.models import (
     JOB_TRANSITIONS,
     MAX_ASSIGNMENTS_PER_TASK,
@@ -211,6 +211,45 @@ def job_set_html_template(*, job: Job, actor: User, html_template: str, asset_ho
                 "form_fields",
                 "html_template",
                 "asset_hosts",
+                "answer_fields",
+                "updated_at",
+            ]
+        )
+    return job
+
+
+def job_set_external_study(*, job: Job, actor: User, external_url: str, completion_codes: list[dict]) -> Job:
+    """Make a draft an external study: its task is the page at `external_url` (https, with {worker_id},
+    {assignment_id}, {task_id} and {job_id} placeholders named as the study's tool wants), opened in a frame; it ends
+    with a POST to {SITE_URL}/mturk/externalSubmit (which needs the assignment id, so the URL must carry
+    {assignment_id}) or at {SITE_URL}/complete/<code> with one of `completion_codes` ({"code", "action": "approve"
+    | "review"}). A draft only; a refusal changes nothing."""
+    url = external_studies.clean_external_url(external_url)
+    codes = external_studies.clean_completion_codes(completion_codes)
+    if not codes and not external_studies.uses_placeholder(url, "assignment_id"):
+        raise InvalidInput(
+            "The study cannot tell Boltwork it is done: put {assignment_id} in its URL (it posts to externalSubmit "
+            "with it) or give at least one completion code."
+        )
+    with transaction.atomic():
+        job = _lock_own_job(job_id=job.pk, actor=actor)
+        _require_draft(job, "change its answer form")
+        job.form_kind = FormKind.EXTERNAL
+        job.external_url = url
+        job.completion_codes = codes
+        job.prompt = ""
+        job.prompt_html = ""
+        job.form_fields = []
+        # Whatever the study posts is its answer; a completion link's answer is the code.
+        job.answer_fields = ["completion_code"] if codes else []
+        job.save(
+            update_fields=[
+                "form_kind",
+                "external_url",
+                "completion_codes",
+                "prompt",
+                "prompt_html",
+                "form_fields",
                 "answer_fields",
                 "updated_at",
             ]

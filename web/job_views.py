@@ -18,6 +18,7 @@ from core.money import MSAT_PER_SAT, sats_rounded_up, sats_word
 from core.selectors import events_for_user
 from marketplace import answer_forms, qualifications, selectors, services
 from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat, publish_cost_msat
+from marketplace.external_studies import MAX_COMPLETION_CODES
 from marketplace.models import FormKind, Job, JobStatus
 from payments.errors import InsufficientFunds
 from payments.selectors import wallet_summary
@@ -26,6 +27,12 @@ from tasks import selectors as task_selectors
 from tasks import services as task_services
 from tasks.csv_import import decode_task_csv
 from tasks.models import Task
+from web.external_forms import (
+    CompletionCodeFormSet,
+    ExternalStudyForm,
+    completion_code_initial,
+    completion_code_rows,
+)
 from web.forms import (
     BoardFilterForm,
     BuilderFieldFormSet,
@@ -37,9 +44,16 @@ from web.forms import (
     TaskCsvForm,
     builder_field_initial,
 )
-from web.framing import sandboxed_frame_response
 from web.lookups import found_or_404
 from web.once import acts_once
+from web.task_frames import (
+    form_fields_of,
+    frame_for_preview,
+    sandboxed_document,
+    task_prompt_html,
+    task_question,
+    with_frame_policy,
+)
 
 BOARD_PAGE_SIZE = 20
 BUILDER_TEXT_FIELDS = ["name", "label", "kind", "help_text", "choices", "min", "max"]
@@ -211,7 +225,47 @@ def job_form(request: HttpRequest, job_id: str) -> HttpResponse:
         form_kind = FormKind.BUILDER
     if form_kind == FormKind.HTML:
         return _job_html_template(request, job)
+    if form_kind == FormKind.EXTERNAL:
+        return _job_external_study(request, job)
     return _job_form_builder(request, job)
+
+
+def _job_external_study(request: HttpRequest, job: Job) -> HttpResponse:
+    """An external study: the study's URL with the ids' placeholders, and the completion codes it may end with."""
+    if request.method == "POST":
+        form = ExternalStudyForm(request.POST)
+        codes = CompletionCodeFormSet(request.POST, prefix="codes")
+        if "add_code" in request.POST:
+            rows = [
+                {"code": request.POST.get(f"codes-{n}-code", ""), "action": request.POST.get(f"codes-{n}-action")}
+                for n in range(min(_whole_number(request.POST.get("codes-TOTAL_FORMS")) or 0, MAX_COMPLETION_CODES))
+            ]
+            codes = CompletionCodeFormSet(initial=completion_code_initial(rows, rows=len(rows) + 1), prefix="codes")
+        elif form.is_valid() and codes.is_valid():
+            try:
+                services.job_set_external_study(
+                    job=job,
+                    actor=request.user,
+                    external_url=form.cleaned_data["external_url"],
+                    completion_codes=completion_code_rows(codes),
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(request, "External study saved.")
+                return redirect("job_tasks" if job.task_count == 0 else "job_manage", job_id=job.public_id)
+    else:
+        form = ExternalStudyForm(initial={"external_url": job.external_url})
+        codes = CompletionCodeFormSet(initial=completion_code_initial(job.completion_codes), prefix="codes")
+    context = {
+        "job": job,
+        "form": form,
+        "codes": codes,
+        "form_kind": FormKind.EXTERNAL,
+        "external_submit_url": settings.SITE_URL + reverse("external_submit"),
+        "completion_url": settings.SITE_URL + reverse("completion", args=["CODE"]),
+    }
+    return render(request, "marketplace/job_form_external.html", context)
 
 
 def _job_form_builder(request: HttpRequest, job: Job) -> HttpResponse:
@@ -393,25 +447,30 @@ def job_preview(request: HttpRequest, job_id: str) -> HttpResponse:
     """The first task (or ?task=N) exactly as a worker will see it, with the form disabled."""
     job = own_job_or_404(request, job_id)
     task = _preview_task(job, request.GET.get("task"))
+    frame_url = reverse("job_preview_frame", args=[job.public_id]) + (f"?task={task.position}" if task else "")
+    # A HIT's own question is previewed as Mechanical Turk previews it (web.task_frames); an external study is
+    # described, not opened.
+    frame = frame_for_preview(job, task, frame_url) if job.form_kind == FormKind.PER_TASK else None
+    question = task_question(job, task)
+    fields = form_fields_of(job, question)
     context = {
         "job": job,
         "task": task,
         "previous_task": task_selectors.task_next_to(task=task, before=True) if task else None,
         "next_task": task_selectors.task_next_to(task=task, before=False) if task else None,
-        "prompt_html": answer_forms.fill_prompt(job.prompt_html, task.input if task else {}),
-        "answer_form": answer_forms.AnswerForm(job.form_fields) if job.form_kind == FormKind.BUILDER else None,
-        "frame_url": reverse("job_preview_frame", args=[job.public_id]) + (f"?task={task.position}" if task else ""),
+        "prompt_html": task_prompt_html(job, question, task.input if task else {}),
+        "answer_form": answer_forms.AnswerForm(fields) if fields is not None else None,
+        "frame": frame,
+        "frame_url": frame_url,
+        "study_open": frame is not None and frame.kind == "study",
     }
-    return render(request, "marketplace/job_preview.html", context)
+    return with_frame_policy(render(request, "marketplace/job_preview.html", context), frame)
 
 
 @login_required
 def job_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     job = own_job_or_404(request, job_id)
-    task = _preview_task(job, request.GET.get("task"))
-    task_input = task.input if task else {}
-    rendered = answer_forms.render_html_template(job.html_template, task_input)
-    return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
+    return sandboxed_document(job, _preview_task(job, request.GET.get("task")))
 
 
 def _preview_task(job: Job, position: str | None) -> Task | None:

@@ -108,6 +108,8 @@ urlpatterns = [
     path("", include("web.alert_urls")),
     # Reports to the moderators
     path("", include("web.moderation_urls")),
+    # External studies and Mechanical Turk's externalSubmit (issue 13)
+    path("", include("web.external_urls")),
     # Accounts and moderators
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

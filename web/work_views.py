@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,17 +15,25 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInput
 from core.ids import is_worker_id
-from marketplace import answer_forms, qualifications
+from marketplace import answer_forms, external_studies, qualifications
 from marketplace.models import FormKind, Job
 from marketplace.selectors import job_public_get
 from tasks import disputes, eligibility, selectors, services
 from tasks.errors import NoTaskAvailable
 from tasks.models import Assignment, AssignmentStatus, RejectionReason
 from tasks.results import results_csv_response
-from web.framing import sandboxed_frame_response
 from web.job_views import own_job_or_404
 from web.lookups import found_or_404
 from web.once import acts_once
+from web.task_frames import (
+    form_fields_of,
+    frame_for_assignment,
+    frame_for_preview,
+    sandboxed_document,
+    task_prompt_html,
+    task_question,
+    with_frame_policy,
+)
 
 REVIEW_PAGE_SIZE = 50
 
@@ -52,26 +60,28 @@ def job_task_preview(request: HttpRequest, job_id: str) -> HttpResponse:
     if refused:
         return refused
     task = selectors.task_to_preview(job=job)
+    question = task_question(job, task)
+    fields = form_fields_of(job, question)
+    frame = frame_for_preview(job, task, reverse("job_task_preview_frame", args=[job.public_id]))
     context = {
         "job": job,
         "task": task,
-        "prompt_html": answer_forms.fill_prompt(job.prompt_html, task.input if task else {}),
-        "answer_form": answer_forms.AnswerForm(job.form_fields) if job.form_kind == FormKind.BUILDER else None,
-        "frame_url": reverse("job_task_preview_frame", args=[job.public_id]),
+        "prompt_html": task_prompt_html(job, question, task.input if task else {}),
+        "answer_form": answer_forms.AnswerForm(fields) if fields is not None else None,
+        "frame": frame,
+        "frame_url": frame.url if frame else "",
+        "study_open": frame is not None and frame.kind == "study",
         "done_all": job.pk in selectors.jobs_done_by(worker=request.user, job_ids=[job.pk]),
     }
-    return render(request, "tasks/task_preview.html", context)
+    return with_frame_policy(render(request, "tasks/task_preview.html", context), frame)
 
 
 def job_task_preview_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     job = found_or_404(job_public_get, public_id=job_id, viewer=request.user)
-    if job.form_kind != FormKind.HTML:
-        raise Http404("This job has no HTML template.")
     if not eligibility.job_access(job=job, worker=request.user).may_preview:
         return HttpResponseForbidden("Your qualifications do not allow previewing this job's tasks.")
     task = selectors.task_to_preview(job=job)
-    rendered = answer_forms.render_html_template(job.html_template, task.input if task else {})
-    return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
+    return sandboxed_document(job, task)
 
 
 def _preview_refused(request: HttpRequest, job: Job) -> HttpResponse | None:
@@ -109,33 +119,46 @@ def _render_assignment(
     request: HttpRequest, assignment: Assignment, *, answer_form=None, error: str = "", status: int = 200
 ) -> HttpResponse:
     job = assignment.job
-    if job.form_kind == FormKind.BUILDER and answer_form is None:
-        answer_form = answer_forms.AnswerForm(job.form_fields, initial=assignment.answer or None)
+    question = task_question(job, assignment.task)
+    fields = form_fields_of(job, question)
+    if fields is not None and answer_form is None:
+        answer_form = answer_forms.AnswerForm(fields, initial=assignment.answer or None)
+    frame = frame_for_assignment(assignment)
+    is_open = assignment.is_open and assignment.deadline_at > timezone.now()
+    # A study is framed only while the task is open: opened again after its end it would start over.
+    study_open = is_open and frame is not None and frame.kind == "study"
     context = {
         "assignment": assignment,
         "job": job,
         "task": assignment.task,
-        "prompt_html": answer_forms.fill_prompt(job.prompt_html, assignment.task.input),
+        "prompt_html": task_prompt_html(job, question, assignment.task.input),
         "answer_form": answer_form,
         "error": error,
-        "frame_url": reverse("assignment_frame", args=[assignment.public_id]),
-        "is_open": assignment.is_open and assignment.deadline_at > timezone.now(),
+        "frame": frame,
+        "frame_url": frame.url if frame else "",
+        "study_open": study_open,
+        "external_submit_origin": external_studies.site_origin(),
+        # An answer with no fixed list of fields (a HIT's HTMLQuestion or ExternalQuestion, an external study): its
+        # fields as the study posted them.
+        "free_answer_items": (
+            _free_answer_items(assignment.answer)
+            if fields is None and job.form_kind in {FormKind.PER_TASK, FormKind.EXTERNAL}
+            else None
+        ),
+        "is_open": is_open,
         "open_instructions": selectors.is_first_assignment_in_job(assignment=assignment),
         "dispute": selectors.dispute_of_assignment(assignment=assignment),
         "dispute_window_days": settings.DISPUTE_WINDOW_DAYS,
         "can_dispute": disputes.dispute_window_open(assignment, now=timezone.now()),
     }
-    return render(request, "tasks/assignment_detail.html", context, status=status)
+    response = render(request, "tasks/assignment_detail.html", context, status=status)
+    return with_frame_policy(response, frame if study_open else None)
 
 
 @login_required
 def assignment_frame(request: HttpRequest, assignment_id: str) -> HttpResponse:
     assignment = own_assignment_or_404(request, assignment_id)
-    job = assignment.job
-    if job.form_kind != FormKind.HTML:
-        raise Http404("This task has no HTML template.")
-    rendered = answer_forms.render_html_template(job.html_template, assignment.task.input)
-    return sandboxed_frame_response(rendered, asset_hosts=job.asset_hosts)
+    return sandboxed_document(assignment.job, assignment.task)
 
 
 @login_required
@@ -144,16 +167,24 @@ def assignment_submit(request: HttpRequest, assignment_id: str) -> HttpResponse:
     assignment = own_assignment_or_404(request, assignment_id)
     job = assignment.job
     take_next = "next" in request.POST
-    if job.form_kind == FormKind.HTML:
+    question = task_question(job, assignment.task)
+    frame = frame_for_assignment(assignment)
+    if frame is not None and frame.kind == "study":
+        # The study's own page ends the task (externalSubmit or a completion link), not this page's form.
+        return _render_assignment(
+            request, assignment, error="This task ends in the study itself: finish it there.", status=400
+        )
+    if frame is not None:
         data = _html_answer_from_post(request)
     else:
         data = request.POST
     try:
         services.assignment_submit(assignment=assignment, worker=request.user, data=data)
-    except InvalidInput as error:  # the answer itself (AnswerInvalid for the form builder): say so on the page
+    except InvalidInput as error:  # the answer itself (AnswerInvalid for a built form): say so on the page
         answer_form = None
-        if job.form_kind == FormKind.BUILDER:
-            answer_form = answer_forms.AnswerForm(job.form_fields, data=request.POST)
+        fields = form_fields_of(job, question)
+        if fields is not None:
+            answer_form = answer_forms.AnswerForm(fields, data=request.POST)
             answer_form.is_valid()
         return _render_assignment(request, assignment, answer_form=answer_form, error=error.message, status=400)
     except DomainError as error:
@@ -163,6 +194,12 @@ def assignment_submit(request: HttpRequest, assignment_id: str) -> HttpResponse:
     if take_next:
         return _claim_and_open(request, job)
     return redirect("worker_dashboard")
+
+
+def _free_answer_items(answer: dict | None) -> list[tuple[str, str]]:
+    return [
+        (name, ", ".join(value) if isinstance(value, list) else str(value)) for name, value in (answer or {}).items()
+    ]
 
 
 def _html_answer_from_post(request: HttpRequest) -> object:
