@@ -47,6 +47,7 @@ def test_the_moderators_group_has_what_the_screens_need():
         "payments.view_payout",
         "payments.view_account",
         "payments.view_ledgertransaction",
+        "mturk.view_mturkcredential",
     } <= moderator_permissions()
 
 
