@@ -44,3 +44,8 @@ def test_the_job_pages_of_a_hit_type_open(requester_client, answered_hit):
     job_id = answered_hit.job.public_id
     for name in ("job_manage", "job_tasks", "job_detail"):
         assert requester_client.get(reverse(name, args=[job_id])).status_code == 200, name
+
+
+def test_the_job_page_shows_the_dollar_rate_its_reward_was_converted_at(client, answered_hit):
+    page = client.get(reverse("job_detail", args=[answered_hit.job.public_id]))
+    assert b"1,000 sats per US dollar" in page.content
