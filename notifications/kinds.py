@@ -32,6 +32,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     NotificationKind.STOPPED_ON_JOB: (
         "A job stopped you from taking more of its tasks: your accuracy on its checked tasks is below what it asks."
     ),
+    NotificationKind.REQUESTER_MESSAGE: "A requester you worked for wrote to you (through the Mechanical Turk API).",
     NotificationKind.WORK_ALERT: (
         "A job matching one of your work alerts was published (by email only for alerts that ask for it)."
     ),

@@ -412,6 +412,31 @@ def worker_stopped_on_job(event: Event) -> list[Draft]:
     ]
 
 
+def requester_message(event: Event) -> list[Draft]:
+    """A requester's message to workers who worked for them (tasks.worker_messages): each is told, naming the
+    requester, so a worker who is written to unwanted can report them."""
+    requester = User.objects.filter(pk=event.actor_id).first()
+    if requester is None:
+        return []
+    workers = User.objects.filter(public_id__in=event.data.get("worker_ids", [])).values_list("pk", "public_id")
+    subject = " ".join(str(event.data.get("subject", "")).split())
+    body = (
+        f"{event.data.get('message', '')}\n\n— {requester.public_name}, a requester you worked for. If this message "
+        "is unwanted, you can report the requester from any of their jobs."
+    )
+    return [
+        Draft(
+            user_id=worker_pk,
+            kind=NotificationKind.REQUESTER_MESSAGE,
+            title=f"{requester.public_name}: {subject}",
+            body=body,
+            link=reverse("notification_list"),
+            subject_id=requester.public_id,
+        )
+        for worker_pk, _ in workers
+    ]
+
+
 def _alert_criteria(search: SavedSearch | None) -> str:
     """A saved search in words: “keywords” · tag · at least … (the alerts page says it the same way)."""
     if search is None:
@@ -471,6 +496,7 @@ MESSAGES: dict[str, Callable[[Event], list[Draft]]] = {
     "worker.blocked": worker_blocked,
     "worker.stopped_on_job": worker_stopped_on_job,
     "alert.matched": work_alert,
+    "requester.message": requester_message,
 }
 
 

@@ -28,6 +28,7 @@ class NotificationKind(models.TextChoices):
     BLOCKED = "blocked", "Blocked by a requester"
     WORK_ALERT = "work_alert", "Work alert"
     STOPPED_ON_JOB = "stopped_on_job", "Stopped on a job for accuracy"
+    REQUESTER_MESSAGE = "requester_message", "Message from a requester"
 
 
 class EmailState(models.TextChoices):
