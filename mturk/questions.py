@@ -21,6 +21,7 @@ from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from core.errors import InvalidInput
 from core.safe_http import is_insecure_host_allowed
+from marketplace import external_studies
 from marketplace.answer_fields import MAX_CHOICE_CHARS, MAX_SHORT_TEXT
 from marketplace.answer_forms import FIELD_NAME_RE, MTURK_CONVENTION_FIELDS, clean_form_fields
 
@@ -166,7 +167,7 @@ def _external_question(root: ElementTree.Element, namespace: str) -> dict:
 def clean_external_url(url: str) -> str:
     """An ExternalURL as MTurk accepts it: https (plain http only for a loopback host, or a `host:port` of
     settings.LNURL_ALLOWED_INSECURE_HOSTS, for development and tests), no user name or password, at most 2,000
-    characters. Raises InvalidInput."""
+    characters, and not on this site (marketplace.external_studies.check_study_url). Raises InvalidInput."""
     if len(url) > MAX_EXTERNAL_URL_CHARS:
         raise InvalidInput(f"The ExternalURL is longer than {MAX_EXTERNAL_URL_CHARS:,} characters.")
     if any(character.isspace() for character in url):
@@ -182,8 +183,16 @@ def clean_external_url(url: str) -> str:
         raise InvalidInput("The ExternalURL must be an https:// address of your study.")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput("The ExternalURL may not contain a user name or password.")
-    if scheme == "http" and not (_is_loopback(parts.hostname) or is_insecure_host_allowed(parsed)):
+    loopback_http = scheme == "http" and _is_loopback(parts.hostname)
+    if scheme == "http" and not (loopback_http or is_insecure_host_allowed(parsed)):
         raise InvalidInput("The ExternalURL must use https, as MTurk requires.")
+    # The study is framed in its own origin (web.task_frames), which must never be this site's: the same check as
+    # an external study's URL, which also keeps the host to what a Content-Security-Policy can name.
+    if loopback_http:
+        if external_studies.origin_of(url) == external_studies.site_origin():
+            raise InvalidInput("The ExternalURL must be on your own site, not on Boltwork.")
+    else:
+        external_studies.check_study_url(url)
     return url
 
 

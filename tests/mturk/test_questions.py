@@ -122,6 +122,15 @@ def test_an_external_url_must_be_https_without_credentials_and_short(url, messag
         parse_question(xml)
 
 
+def test_an_external_url_on_boltwork_itself_is_refused(settings):
+    settings.SITE_URL = "https://boltwork.example"
+    xml = f"<ExternalQuestion xmlns='{EXTERNAL_NS}'><ExternalURL>https://boltwork.example/jobs/</ExternalURL>"
+    xml += "<FrameHeight>400</FrameHeight></ExternalQuestion>"
+
+    with pytest.raises(InvalidInput, match="not on Boltwork"):
+        parse_question(xml)
+
+
 def test_plain_http_is_allowed_on_loopback_and_on_the_insecure_hosts_allowlist_only(settings):
     def external(url: str) -> str:
         xml = f"<ExternalQuestion xmlns='{EXTERNAL_NS}'><ExternalURL>{url}</ExternalURL>"
