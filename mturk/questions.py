@@ -72,7 +72,9 @@ def parse_question(xml: str) -> dict:
         raise InvalidInput("The Question is empty: give an HTMLQuestion, an ExternalQuestion or a QuestionForm.")
     if len(xml.encode("utf-8", "surrogatepass")) > MAX_QUESTION_BYTES:
         raise InvalidInput(f"The Question is larger than {MAX_QUESTION_BYTES // 1024} KB, MTurk's limit.")
-    root = _parse_xml(xml)
+    # Scripts often build the XML in a triple-quoted string that starts with a newline: an XML declaration after
+    # it would not be at the start of the document, which parsers refuse. Leading space and a BOM mean nothing.
+    root = _parse_xml(xml.lstrip("\ufeff \t\r\n"))
     namespace, _, name = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
     if name not in NAMESPACES:
         raise InvalidInput(

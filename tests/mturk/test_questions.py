@@ -94,6 +94,10 @@ def test_an_html_question_keeps_its_html_and_a_frame_height_of_zero():
     assert question == {"kind": "html", "html": CROWD_FORM_HTML, "frame_height": 0}
 
 
+def test_an_xml_declaration_after_a_leading_newline_is_accepted():
+    assert parse_question("\n  " + HTML_QUESTION)["html"] == CROWD_FORM_HTML
+
+
 def test_an_external_question_keeps_its_url_and_frame_height():
     question = parse_question(EXTERNAL_QUESTION)
 
