@@ -231,6 +231,10 @@ class AnswerForm(forms.Form):
         for field in form_fields:
             common = {"label": field["label"], "help_text": field.get("help_text", ""), "required": field["required"]}
             self.fields[field["name"]] = self.kinds[field["name"]].form_field(field, common)
+            if field.get("initial"):
+                # A Mechanical Turk QuestionForm's DefaultText (mturk.questions): shown filled in, and taken as the
+                # answer if the worker leaves it.
+                self.fields[field["name"]].initial = field["initial"]
 
     def answer(self) -> dict:
         """The answer to store, from a valid form: each kind's JSON value (numbers as exact decimal text)."""

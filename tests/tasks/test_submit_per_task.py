@@ -4,7 +4,7 @@ external study's answer: what a worker's submit stores, and what it refuses with
 import pytest
 
 from core.errors import InvalidInput
-from marketplace.answer_forms import MAX_FREE_ANSWER_FIELDS
+from marketplace.answer_forms import MAX_FREE_ANSWER_FIELDS, AnswerForm
 from marketplace.models import FormKind, Job
 from mturk.questions import answers_xml, parse_question
 from tasks import services
@@ -180,3 +180,16 @@ def test_a_form_builder_job_still_ignores_the_task_question(requester, worker):
         services.assignment_submit(assignment=assignment, worker=worker, data={"weather": "rain"})
 
     assert_nothing_stored(assignment)
+
+
+def test_a_question_forms_default_text_is_filled_in_on_the_workers_form():
+    question = parse_question(
+        f"""<QuestionForm xmlns="{FORM_NS}"><Question><QuestionIdentifier>move</QuestionIdentifier>
+        <QuestionContent><Text>Your move</Text></QuestionContent>
+        <AnswerSpecification><FreeTextAnswer><DefaultText>C1</DefaultText></FreeTextAnswer></AnswerSpecification>
+        </Question></QuestionForm>"""
+    )
+
+    html = str(AnswerForm(question["fields"])["move"])
+
+    assert 'value="C1"' in html
