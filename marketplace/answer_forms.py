@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from django import forms
+from django.core import validators
 
 from core.errors import InvalidInput
 from core.text import render_markdown, sanitize_html
@@ -230,15 +231,38 @@ class AnswerForm(forms.Form):
         self.kinds = {field["name"]: FIELD_KINDS[field["kind"]] for field in form_fields}
         for field in form_fields:
             common = {"label": field["label"], "help_text": field.get("help_text", ""), "required": field["required"]}
-            self.fields[field["name"]] = self.kinds[field["name"]].form_field(field, common)
-            if field.get("initial"):
-                # A Mechanical Turk QuestionForm's DefaultText (mturk.questions): shown filled in, and taken as the
-                # answer if the worker leaves it.
-                self.fields[field["name"]].initial = field["initial"]
+            self.fields[field["name"]] = form_field = self.kinds[field["name"]].form_field(field, common)
+            _question_form_limits(form_field, field)
 
     def answer(self) -> dict:
         """The answer to store, from a valid form: each kind's JSON value (numbers as exact decimal text)."""
         return {name: self.kinds[name].to_json(value) for name, value in self.cleaned_data.items()}
+
+
+def _question_form_limits(form_field: forms.Field, field: dict) -> None:
+    """What a Mechanical Turk QuestionForm's field may hold beyond a builder field's (mturk.questions; the builder's
+    own fields never do): its DefaultText, shown filled in and taken as the answer if the worker leaves it; a text's
+    length bounds; how many choices a multiple choice takes."""
+    if field.get("initial"):
+        form_field.initial = field["initial"]
+    if field.get("min_length"):
+        form_field.validators.append(validators.MinLengthValidator(field["min_length"]))
+        form_field.widget.attrs["minlength"] = str(field["min_length"])
+    if field.get("max_length"):
+        form_field.validators.append(validators.MaxLengthValidator(field["max_length"]))
+        form_field.widget.attrs["maxlength"] = str(field["max_length"])
+    if field.get("min_choices") or field.get("max_choices"):
+        form_field.validators.append(_choice_count_validator(field.get("min_choices"), field.get("max_choices")))
+
+
+def _choice_count_validator(minimum: int | None, maximum: int | None):
+    def check(value: list) -> None:
+        if minimum and len(value) < minimum:
+            raise forms.ValidationError(f"Choose at least {minimum}.")
+        if maximum and len(value) > maximum:
+            raise forms.ValidationError(f"Choose at most {maximum}.")
+
+    return check
 
 
 def answer_form_data(form_fields: list[dict], answer: dict) -> dict:

@@ -22,7 +22,7 @@ from defusedxml.ElementTree import fromstring as defused_fromstring
 from core.errors import InvalidInput
 from core.safe_http import is_insecure_host_allowed
 from marketplace import external_studies
-from marketplace.answer_fields import MAX_CHOICE_CHARS, MAX_SHORT_TEXT
+from marketplace.answer_fields import MAX_CHOICE_CHARS, MAX_LONG_TEXT, MAX_SHORT_TEXT
 from marketplace.answer_forms import FIELD_NAME_RE, MTURK_CONVENTION_FIELDS, clean_form_fields
 
 # MTurk's limit on the Question parameter. Checked on the UTF-8 bytes before any parsing.
@@ -30,6 +30,10 @@ MAX_QUESTION_BYTES = 128 * 1024
 MAX_EXTERNAL_URL_CHARS = 2000
 MAX_LABEL_CHARS = 300  # what the form builder accepts for a field's label (answer_forms._clean_field)
 MAX_HELP_TEXT_CHARS = 500  # ... and keeps of its help text
+
+# What a QuestionForm's field holds beyond a form builder field's (answer_forms.AnswerForm honours each): DefaultText,
+# a FreeTextAnswer's Length, a SelectionAnswer's Min/MaxSelectionCount.
+QUESTION_FORM_FIELD_KEYS = ("initial", "min_length", "max_length", "min_choices", "max_choices")
 
 _SCHEMAS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/"
 # The schema versions MTurk documents for each root element (its "Schema Locations" page).
@@ -232,8 +236,7 @@ def _question_form(root: ElementTree.Element, namespace: str) -> dict:
     # The form builder's own checks (kinds, labels, choices, number bounds, at most 50 fields).
     fields = clean_form_fields(raw_fields)
     for cleaned, raw in zip(fields, raw_fields, strict=True):
-        if raw.get("initial"):
-            cleaned["initial"] = raw["initial"]
+        cleaned.update({key: raw[key] for key in QUESTION_FORM_FIELD_KEYS if raw.get(key) is not None})
     return {
         "kind": "form",
         "overview": "\n\n".join(overview),
@@ -344,16 +347,25 @@ def _free_text(element: ElementTree.Element, *, where: str) -> dict:
                 max_length = _integer(constraint.get("maxLength"), what="maxLength", where=where)
             else:
                 raise InvalidInput(UNSUPPORTED_MESSAGE.format(element=name))
+    if (min_length is not None and min_length < 0) or (max_length is not None and max_length < 1):
+        raise InvalidInput(f"{where}: minLength must be 0 or more and maxLength 1 or more.")
+    if min_length is not None and max_length is not None and min_length > max_length:
+        raise InvalidInput(f"{where}: minLength is larger than maxLength.")
     field: dict = {}
     if min_length is not None and min_length >= 1:
-        field["required"] = True
+        field["required"] = True  # as MTurk documents: a minLength is the same as IsRequired
     if numeric is not None:
+        # The number's own bounds say what matters; a Length on a number (MTurk's "3 digits") is not checked.
         minimum = _integer(numeric.get("minValue"), what="minValue", where=where)
         maximum = _integer(numeric.get("maxValue"), what="maxValue", where=where)
         field.update({"kind": "number", "min": minimum, "max": maximum})
     else:
         long = lines > 1 or (max_length is not None and max_length > MAX_SHORT_TEXT)
         field["kind"] = "long_text" if long else "short_text"
+        if min_length is not None and min_length > 1:
+            field["min_length"] = min_length
+        if max_length is not None and max_length < (MAX_LONG_TEXT if long else MAX_SHORT_TEXT):
+            field["max_length"] = max_length
     default = _text(parts.get("DefaultText")) if "DefaultText" in parts else ""
     if default:
         field["initial"] = default
@@ -395,9 +407,17 @@ def _selection(element: ElementTree.Element, *, where: str) -> tuple[dict, dict[
         choice_ids[text] = identifier
     # MaxSelectionCount decides when given (its default is 1); a checkbox or list style without it means several.
     multiple = max_count > 1 if max_count is not None else style in _MULTIPLE_STYLES
+    if min_count is not None and max_count is not None and min_count > max_count:
+        raise InvalidInput(f"{where}: MinSelectionCount is larger than MaxSelectionCount.")
+    if min_count is not None and min_count > len(choice_ids):
+        raise InvalidInput(f"{where}: MinSelectionCount is larger than the number of Selections.")
     field = {"kind": "multiple_choice" if multiple else "single_choice", "choices": list(choice_ids)}
     if min_count is not None and min_count >= 1:
         field["required"] = True
+    if multiple and min_count is not None and min_count > 1:
+        field["min_choices"] = min_count
+    if multiple and max_count is not None and max_count < len(choice_ids):
+        field["max_choices"] = max_count
     return field, choice_ids
 
 

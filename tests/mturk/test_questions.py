@@ -239,6 +239,8 @@ def test_a_question_form_with_free_text_and_a_radio_selection_becomes_builder_fi
         "min": None,
         "max": None,
         "initial": "C1",
+        "min_length": 2,
+        "max_length": 2,
     }
     # "Likely-To-Win" is not a name the form builder accepts: the field gets one, the answer keeps the identifier.
     assert likely == {
@@ -273,7 +275,7 @@ def test_the_2017_question_form_namespace_is_accepted_too():
         ),
         (
             "<FreeTextAnswer><Constraints><Length maxLength='2000'/></Constraints></FreeTextAnswer>",
-            {"kind": "long_text"},
+            {"kind": "long_text", "max_length": 2000},
         ),
         (
             "<FreeTextAnswer><Constraints><Length minLength='1'/></Constraints></FreeTextAnswer>",
@@ -423,6 +425,26 @@ def test_question_form_elements_boltwork_cannot_show_or_enforce_are_refused_by_n
                 )
             ),
             "at least two different choices",
+        ),
+        (
+            question_form(
+                free_text_question(
+                    "f",
+                    "<FreeTextAnswer><Constraints><Length minLength='5' maxLength='2'/></Constraints></FreeTextAnswer>",
+                )
+            ),
+            "minLength is larger than maxLength",
+        ),
+        (
+            question_form(
+                free_text_question(
+                    "f",
+                    selection(
+                        "checkbox", "<MinSelectionCount>3</MinSelectionCount><MaxSelectionCount>2</MaxSelectionCount>"
+                    ),
+                )
+            ),
+            "MinSelectionCount is larger than MaxSelectionCount",
         ),
     ],
 )

@@ -193,3 +193,52 @@ def test_a_question_forms_default_text_is_filled_in_on_the_workers_form():
     html = str(AnswerForm(question["fields"])["move"])
 
     assert 'value="C1"' in html
+
+
+LIMITED_FORM = f"""<QuestionForm xmlns="{FORM_NS}">
+  <Question>
+    <QuestionIdentifier>code</QuestionIdentifier>
+    <QuestionContent><Text>Two-letter code</Text></QuestionContent>
+    <AnswerSpecification><FreeTextAnswer><Constraints><Length minLength="2" maxLength="2"/></Constraints>
+    </FreeTextAnswer></AnswerSpecification>
+  </Question>
+  <Question>
+    <QuestionIdentifier>fruit</QuestionIdentifier>
+    <QuestionContent><Text>Pick two or three</Text></QuestionContent>
+    <AnswerSpecification><SelectionAnswer>
+      <MinSelectionCount>2</MinSelectionCount><MaxSelectionCount>3</MaxSelectionCount>
+      <StyleSuggestion>checkbox</StyleSuggestion><Selections>
+      <Selection><SelectionIdentifier>a</SelectionIdentifier><Text>Apple</Text></Selection>
+      <Selection><SelectionIdentifier>b</SelectionIdentifier><Text>Banana</Text></Selection>
+      <Selection><SelectionIdentifier>c</SelectionIdentifier><Text>Cherry</Text></Selection>
+      <Selection><SelectionIdentifier>d</SelectionIdentifier><Text>Date</Text></Selection>
+    </Selections></SelectionAnswer></AnswerSpecification>
+  </Question>
+</QuestionForm>"""
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"answer-code": "A", "answer-fruit": ["Apple", "Date"]}, "code"),  # shorter than minLength
+        ({"answer-code": "ABC", "answer-fruit": ["Apple", "Date"]}, "code"),  # longer than maxLength
+        ({"answer-code": "AB", "answer-fruit": ["Apple"]}, "fruit"),  # fewer than MinSelectionCount
+        ({"answer-code": "AB", "answer-fruit": ["Apple", "Banana", "Cherry", "Date"]}, "fruit"),  # over the max
+    ],
+)
+def test_a_question_forms_lengths_and_selection_counts_are_enforced(requester, worker, data, field):
+    assignment = per_task_assignment(requester, worker, parse_question(LIMITED_FORM))
+
+    with pytest.raises(AnswerInvalid) as refused:
+        services.assignment_submit(assignment=assignment, worker=worker, data=data)
+
+    assert list(refused.value.details) == [field]
+    assert_nothing_stored(assignment)
+
+
+def test_an_answer_within_a_question_forms_limits_is_stored(requester, worker):
+    assignment = per_task_assignment(requester, worker, parse_question(LIMITED_FORM))
+
+    assignment = submitted(assignment, worker, {"answer-code": "AB", "answer-fruit": ["Banana", "Date"]})
+
+    assert assignment.answer == {"code": "AB", "fruit": ["Banana", "Date"]}
