@@ -66,9 +66,11 @@ def parse_question(xml: str) -> dict:
     - `{"kind": "form", "overview": str, "fields": [builder field dicts], "identifiers": {field name:
       QuestionIdentifier}, "selections": {field name: {choice text: SelectionIdentifier}}}` (a QuestionForm).
 
-    A QuestionForm's fields are the form builder's, checked by the builder's own validation; a text field with a
-    DefaultText also carries it as "initial". `identifiers` and `selections` are what `answers_xml` needs to name
-    the answers as the requester did, since a field name and a choice follow the builder's rules.
+    A QuestionForm's fields are the form builder's, checked by the builder's own validation, and may also hold what
+    a builder field cannot (QUESTION_FORM_FIELD_KEYS: a DefaultText as "initial", a Length as "min_length" and
+    "max_length", selection counts as "min_choices" and "max_choices"), which AnswerForm enforces. `identifiers`
+    and `selections` are what `answers_xml` needs to name the answers as the requester did, since a field name and
+    a choice follow the builder's rules.
 
     Raises InvalidInput with a message a requester can act on; nothing is stored by this function.
     """
