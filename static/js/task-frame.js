@@ -29,7 +29,7 @@
       var current = document.getElementById("external-status");
       if (current && window.htmx) { window.htmx.trigger(current, "boltwork-check"); }
     });
-    document.addEventListener("htmx:afterSettle", moveOnWhenSubmitted);
+    document.addEventListener("htmx:afterSwap", moveOnWhenSubmitted);
   }
 
   function moveOnWhenSubmitted() {
