@@ -16,8 +16,9 @@ from playwright.sync_api import expect
 from marketplace.models import Job
 from tasks.models import Assignment, AssignmentStatus
 from tests.browser.helpers import log_in
-from tests.factories import PASSWORD, make_user
-from tests.factories.external import make_per_task_job
+from tests.browser.test_accessibility import VIEWPORTS, axe_violations, check_pages
+from tests.factories import PASSWORD, make_bare_draft, make_user
+from tests.factories.external import make_external_job, make_per_task_job
 from tests.http_servers import LoopbackServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -266,3 +267,22 @@ def test_an_html_question_posting_to_mturk_submits_from_its_own_button(new_page,
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.SUBMITTED
     assert assignment.answer == {"label": "a cat", "seen_hit": assignment.task.public_id}
+
+
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_the_study_pages_have_no_serious_accessibility_violations(axe_page, study_site, width, height):
+    job = make_external_job(
+        url=f"http://{study_site.host_port}/jspsych?session={{assignment_id}}",
+        codes=[{"code": "DONE-1234", "action": "review"}],
+    )
+    draft = make_bare_draft(requester=job.requester)
+    make_user("wendy")
+    worker = axe_page(width, height)
+    log_in(worker, "wendy", PASSWORD)
+    start_working(worker, job)
+    problems = [f"task page: {violation}" for violation in axe_violations(worker)]
+    problems += check_pages(worker, [f"/jobs/{job.public_id}/", "/complete/DONE-1234"])
+    requester = axe_page(width, height)
+    log_in(requester, job.requester.username, PASSWORD)
+    problems += check_pages(requester, [f"/requester/jobs/{draft.public_id}/form/?kind=external"])
+    assert not problems, f"axe-core at {width}×{height}:\n" + "\n".join(problems)
