@@ -6,21 +6,17 @@ pays the reward to the worker and the fee to the platform; closing or cancelling
 more. A rejected slot stays funded: it re-opens for another worker (see docs/architecture.md).
 
 These functions run inside the caller's transaction (the job or assignment row is already locked).
+
+Every account is named through the job's book (payments.ledger.JobBook): a sandbox job moves play money between
+the requester's sandbox balance, its escrow, the worker's sandbox earnings and the sandbox fees, exactly as a real
+job moves real money, and never touches a real account.
 """
 
 from django.conf import settings
 
 from marketplace.models import Job, JobStatus, User
-from payments.ledger import (
-    Line,
-    _lock_accounts,
-    account_of_job,
-    account_of_user,
-    dispute_hold_account_of_job,
-    ledger_post,
-    platform_account,
-)
-from payments.models import AccountKind, LedgerTransaction, TransactionKind
+from payments.ledger import JobBook, Line, _lock_accounts, ledger_post
+from payments.models import LedgerTransaction, TransactionKind
 
 BASIS_POINTS = 10_000
 
@@ -68,10 +64,7 @@ def escrow_refund_for_removed_task(*, job: Job, task_id: int, slots: int) -> Non
         kind=TransactionKind.ESCROW_REFUND,
         key=f"task-removed:{task_id}",
         memo=f"Escrow of a removed task of “{job.title}” refunded",
-        lines=[
-            Line(account_of_job(job=job), -amount),
-            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), amount),
-        ],
+        lines=[Line(JobBook(job).escrow(), -amount), Line(JobBook(job).requester_balance(), amount)],
     )
 
 
@@ -85,10 +78,7 @@ def escrow_refund_slots(*, job: Job, slots: int, key: str, memo: str) -> int:
         kind=TransactionKind.ESCROW_REFUND,
         key=key,
         memo=memo,
-        lines=[
-            Line(account_of_job(job=job), -amount),
-            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), amount),
-        ],
+        lines=[Line(JobBook(job).escrow(), -amount), Line(JobBook(job).requester_balance(), amount)],
     )
     return amount
 
@@ -105,10 +95,7 @@ def escrow_refund_unused_overlap(*, job: Job, task_id: int, position: int, slots
         kind=TransactionKind.ESCROW_REFUND,
         key=_overlap_refund_key(task_id),
         memo=f"Escrow of answers task {position} of “{job.title}” did not need, refunded",
-        lines=[
-            Line(account_of_job(job=job), -amount),
-            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), amount),
-        ],
+        lines=[Line(JobBook(job).escrow(), -amount), Line(JobBook(job).requester_balance(), amount)],
     )
     return amount
 
@@ -129,21 +116,16 @@ def _move_into_escrow(*, job: Job, amount_msat: int, key: str, memo: str) -> Non
         kind=TransactionKind.ESCROW_FUND,
         key=key,
         memo=memo,
-        lines=[
-            Line(account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE), -amount_msat),
-            Line(account_of_job(job=job), amount_msat),
-        ],
+        lines=[Line(JobBook(job).requester_balance(), -amount_msat), Line(JobBook(job).escrow(), amount_msat)],
     )
 
 
 def reward_pay_for_approval(*, job: Job, assignment_id: int, worker: User) -> None:
     """Approval: the reward goes from escrow to the worker's earnings, the fee to the platform. Once per assignment."""
-    lines = [
-        Line(account_of_job(job=job), -escrow_per_slot_msat(job)),
-        Line(account_of_user(user=worker, kind=AccountKind.WORKER_EARNED), job.reward_msat),
-    ]
+    book = JobBook(job)
+    lines = [Line(book.escrow(), -escrow_per_slot_msat(job)), Line(book.earnings_of(worker), job.reward_msat)]
     if job.fee_per_assignment_msat:
-        lines.append(Line(platform_account(kind=AccountKind.PLATFORM_FEES), job.fee_per_assignment_msat))
+        lines.append(Line(book.fees(), job.fee_per_assignment_msat))
     ledger_post(
         kind=TransactionKind.REWARD,
         key=f"reward:{assignment_id}",
@@ -162,8 +144,8 @@ def escrow_refund_unclaimable(*, job: Job, event_key: str) -> int:
     job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status not in {JobStatus.CLOSED, JobStatus.CANCELLED}:
         return 0
-    escrow = account_of_job(job=job)
-    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
+    escrow = JobBook(job).escrow()
+    requester_balance = JobBook(job).requester_balance()
     # The job row (locked above) holds the count of live assignments; an approval lowers it before it pays the slot
     # out of this escrow, in one transaction: it has either committed before this lock (both halves seen) or waits
     # for it (neither seen). Read apart, one committing between the count and the balance would be seen half, and
@@ -193,8 +175,8 @@ def dispute_hold_from_escrow(*, job: Job, dispute_key: str) -> int:
     _move(
         kind=TransactionKind.DISPUTE_HOLD,
         key=f"dispute-hold:{dispute_key}",
-        source=account_of_job(job=job),
-        destination=dispute_hold_account_of_job(job=job),
+        source=JobBook(job).escrow(),
+        destination=JobBook(job).dispute_hold(),
         amount_msat=amount,
         memo=f"Held for a dispute on “{job.title}”",
     )
@@ -205,12 +187,11 @@ def dispute_hold_from_balance(*, job: Job, dispute_key: str) -> int:
     """The hold taken from the requester's balance, when the rejected slot's escrow went back to them or to another
     worker. InsufficientFunds when the balance is short."""
     amount = escrow_per_slot_msat(job)
-    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
     _move(
         kind=TransactionKind.DISPUTE_HOLD,
         key=f"dispute-hold:{dispute_key}",
-        source=requester_balance,
-        destination=dispute_hold_account_of_job(job=job),
+        source=JobBook(job).requester_balance(),
+        destination=JobBook(job).dispute_hold(),
         amount_msat=amount,
         memo=f"Held for a dispute on “{job.title}”",
     )
@@ -222,8 +203,8 @@ def dispute_release_to_escrow(*, job: Job, dispute_key: str, amount_msat: int) -
     _move(
         kind=TransactionKind.DISPUTE_RELEASE,
         key=f"dispute-release:{dispute_key}",
-        source=dispute_hold_account_of_job(job=job),
-        destination=account_of_job(job=job),
+        source=JobBook(job).dispute_hold(),
+        destination=JobBook(job).escrow(),
         amount_msat=amount_msat,
         memo=f"Dispute on “{job.title}” decided",
     )
@@ -231,12 +212,11 @@ def dispute_release_to_escrow(*, job: Job, dispute_key: str, amount_msat: int) -
 
 def dispute_release_to_requester(*, job: Job, dispute_key: str, amount_msat: int) -> None:
     """The hold back to the requester: the rejection stands and the job takes no more work."""
-    requester_balance = account_of_user(user=job.requester, kind=AccountKind.REQUESTER_AVAILABLE)
     _move(
         kind=TransactionKind.DISPUTE_RELEASE,
         key=f"dispute-release:{dispute_key}",
-        source=dispute_hold_account_of_job(job=job),
-        destination=requester_balance,
+        source=JobBook(job).dispute_hold(),
+        destination=JobBook(job).requester_balance(),
         amount_msat=amount_msat,
         memo=f"Dispute on “{job.title}” decided: the hold back in the requester's balance",
     )

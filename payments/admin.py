@@ -88,11 +88,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "user", "job", sats("balance_msat", "balance (sats)"))
-    list_filter = ("kind",)
+    list_display = ("id", "kind", "book", "user", "job", sats("balance_msat", "balance (sats)"))
+    list_filter = ("book", "kind")
     list_select_related = ("user", "job")
     search_fields = ("user__username", "=user__public_id", "job__title", "=job__public_id")
-    fields = ("kind", "user", "job", "balance_msat", "entries")
+    fields = ("kind", "book", "user", "job", "balance_msat", "entries")
     show_full_result_count = False
 
     @admin.display(description="entries")

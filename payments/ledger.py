@@ -1,8 +1,11 @@
 """The ledger service: the only code that moves money.
 
 `ledger_post` writes one balanced transaction: its entries sum to zero, it happens at most once per `key` (a unique
-constraint), it locks the accounts it touches in primary-key order, and it refuses to take an owed-money account
-below zero (the database refuses too, with a check constraint).
+constraint), it locks the accounts it touches in primary-key order, it refuses to take an owed-money account
+below zero (the database refuses too, with a check constraint), and it refuses to mix the real and the play book.
+
+`JobBook` names a job's accounts in the job's book, so that escrow, rewards, refunds, disputes and bonuses pick
+play accounts for a sandbox job without asking themselves.
 """
 
 from dataclasses import dataclass
@@ -10,11 +13,20 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, F, Sum, Value, When
+from django.db.models import BigIntegerField, Case, Count, F, Q, Sum, Value, When
 
 from core.money import format_number, sats_rounded_up, sats_word
 from payments.errors import InsufficientFunds, LedgerError
-from payments.models import NON_NEGATIVE_KINDS, Account, AccountKind, LedgerEntry, LedgerTransaction
+from payments.models import (
+    JOB_ACCOUNT_KINDS,
+    NON_NEGATIVE_KINDS,
+    Account,
+    AccountKind,
+    Book,
+    LedgerEntry,
+    LedgerTransaction,
+    book_of_kind,
+)
 
 if TYPE_CHECKING:  # payments sits below jobs: it names them in hints only
     from marketplace.models import Job
@@ -46,11 +58,67 @@ def _account(*, kind: str, user: AbstractUser | None, job: "Job | None") -> Acco
     account = Account.objects.filter(kind=kind, user=user, job=job).first()
     if account is not None:
         return account
+    # A job's accounts take the job's book from its row, not from the instance in hand, which may predate the flag
+    # (a job made, then marked sandbox): made once per job, so the query is rare. With the accounts' books fixed so,
+    # a stale instance that picked the real requester balance for a sandbox job is refused by ledger_post.
+    sandbox_job = job is not None and type(job).objects.filter(pk=job.pk).values_list("sandbox", flat=True).get()
+    book = book_of_kind(kind, sandbox_job=sandbox_job)
     try:
         with transaction.atomic():
-            return Account.objects.create(kind=kind, user=user, job=job)
+            return Account.objects.create(kind=kind, user=user, job=job, book=book)
     except IntegrityError:  # created by a concurrent request
         return Account.objects.get(kind=kind, user=user, job=job)
+
+
+# The kinds of a book's user and platform accounts.
+BOOK_KINDS = {
+    Book.REAL: {
+        "requester_balance": AccountKind.REQUESTER_AVAILABLE,
+        "earnings": AccountKind.WORKER_EARNED,
+        "fees": AccountKind.PLATFORM_FEES,
+    },
+    Book.PLAY: {
+        "requester_balance": AccountKind.SANDBOX_REQUESTER_AVAILABLE,
+        "earnings": AccountKind.SANDBOX_WORKER_EARNED,
+        "fees": AccountKind.SANDBOX_PLATFORM_FEES,
+    },
+}
+
+
+class BookAccounts:
+    """The user and platform accounts of one book: the real ones, or the sandbox's play ones."""
+
+    def __init__(self, *, sandbox: bool) -> None:
+        self.book = Book.PLAY if sandbox else Book.REAL
+        self._kinds = BOOK_KINDS[self.book]
+
+    def requester_balance_of(self, user: AbstractUser) -> Account:
+        return account_of_user(user=user, kind=self._kinds["requester_balance"])
+
+    def earnings_of(self, worker: AbstractUser) -> Account:
+        return account_of_user(user=worker, kind=self._kinds["earnings"])
+
+    def fees(self) -> Account:
+        return platform_account(kind=self._kinds["fees"])
+
+
+class JobBook(BookAccounts):
+    """The accounts money of one job moves between, all in the job's book: a sandbox job's requester balance,
+    worker earnings and fees are the play ones, and its escrow and dispute hold are play accounts too. The one place
+    money code asks whether a job is a sandbox job."""
+
+    def __init__(self, job: "Job") -> None:
+        super().__init__(sandbox=job.sandbox)
+        self.job = job
+
+    def requester_balance(self) -> Account:
+        return self.requester_balance_of(self.job.requester)
+
+    def escrow(self) -> Account:
+        return account_of_job(job=self.job)
+
+    def dispute_hold(self) -> Account:
+        return dispute_hold_account_of_job(job=self.job)
 
 
 def ledger_post(*, kind: str, key: str, lines: list[Line], memo: str = "") -> LedgerTransaction:
@@ -66,6 +134,7 @@ def ledger_post(*, kind: str, key: str, lines: list[Line], memo: str = "") -> Le
         if existing is not None:
             return existing
         locked = _lock_accounts(line.account.pk for line in lines)
+        _check_one_book(locked, key=key)
         _check_no_owed_account_goes_negative(lines, locked)
         ledger_transaction = LedgerTransaction.objects.create(kind=kind, key=key, memo=memo[:300])
         LedgerEntry.objects.bulk_create(
@@ -100,6 +169,13 @@ def _lock_accounts(account_ids) -> dict[int, Account]:
         account.pk: account
         for account in Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
     }
+
+
+def _check_one_book(locked: dict[int, Account], *, key: str) -> None:
+    """Play money never meets real money: read from the rows just locked, so it costs no query."""
+    books = {account.book for account in locked.values()}
+    if len(books) > 1:
+        raise LedgerError(f"Ledger transaction {key!r} mixes the real and the play book: refused.")
 
 
 def _check_no_owed_account_goes_negative(lines: list[Line], locked: dict[int, Account]) -> None:
@@ -154,4 +230,16 @@ def _ledger_problems() -> list[str]:
             problems.append(f"{account}: cached balance {account.balance_msat} msat, entries say {truth} msat.")
         if account.kind in NON_NEGATIVE_KINDS and truth < 0:
             problems.append(f"{account} is negative: {truth} msat.")
+    mixed = (
+        LedgerEntry.objects.values("transaction_id")
+        .annotate(books=Count("account__book", distinct=True))
+        .filter(books__gt=1)
+        .values_list("transaction_id", flat=True)
+    )
+    problems.extend(f"Transaction {pk} mixes the real and the play book." for pk in mixed)
+    # A job's accounts are in its job's book; no constraint can compare two tables.
+    misfiled = Account.objects.filter(kind__in=sorted(JOB_ACCOUNT_KINDS)).filter(
+        Q(book=Book.PLAY, job__sandbox=False) | Q(book=Book.REAL, job__sandbox=True)
+    )
+    problems.extend(f"{account} is in the {account.book} book, unlike its job." for account in misfiled)
     return problems

@@ -3,6 +3,11 @@
 Sign convention: an entry's amount adds to its account's balance. Every transaction's entries sum to zero, so the
 sum over all accounts is always zero. Money from outside enters through `lightning_in` (which goes negative) and
 leaves through `lightning_out` (which grows); user accounts can never go below zero (a database constraint).
+
+Two books (issue 13): real money, and the sandbox's play money, which the sandbox mint issues (it goes negative as
+`lightning_in` does) and which never leaves. Every account belongs to one book, written on its row; a transaction's
+accounts are all of one book (`ledger_post` refuses any other, `ledger_check` looks for any that slipped through),
+so no path moves play money into real money or back.
 """
 
 from django.conf import settings
@@ -25,10 +30,38 @@ class AccountKind(models.TextChoices):
     ROUTING_FEES = "routing_fees", "Lightning routing fees"
     LIGHTNING_IN = "lightning_in", "Lightning deposits (outside world)"
     LIGHTNING_OUT = "lightning_out", "Lightning payouts (outside world)"
+    # The sandbox's play money: its own user and platform accounts, so that no code reading a real kind (payouts,
+    # withdrawals, the wallet page, the sweepers) ever sees a play balance.
+    SANDBOX_REQUESTER_AVAILABLE = "sandbox_requester_available", "Sandbox balance (play money)"
+    SANDBOX_WORKER_EARNED = "sandbox_worker_earned", "Sandbox earnings (play money)"
+    SANDBOX_PLATFORM_FEES = "sandbox_platform_fees", "Sandbox platform fees (play money)"
+    SANDBOX_MINT = "sandbox_mint", "Sandbox mint (issues play money)"
 
 
-USER_ACCOUNT_KINDS = frozenset({AccountKind.REQUESTER_AVAILABLE, AccountKind.WORKER_EARNED})
+class Book(models.TextChoices):
+    REAL = "real", "Real money"
+    PLAY = "play", "Play money (sandbox)"
+
+
+USER_ACCOUNT_KINDS = frozenset(
+    {
+        AccountKind.REQUESTER_AVAILABLE,
+        AccountKind.WORKER_EARNED,
+        AccountKind.SANDBOX_REQUESTER_AVAILABLE,
+        AccountKind.SANDBOX_WORKER_EARNED,
+    }
+)
+# A job's accounts are of the job's book: play for a sandbox job (Job.sandbox, fixed when the job is made).
 JOB_ACCOUNT_KINDS = frozenset({AccountKind.JOB_ESCROW, AccountKind.DISPUTE_HOLD})
+PLAY_ACCOUNT_KINDS = frozenset(
+    {
+        AccountKind.SANDBOX_REQUESTER_AVAILABLE,
+        AccountKind.SANDBOX_WORKER_EARNED,
+        AccountKind.SANDBOX_PLATFORM_FEES,
+        AccountKind.SANDBOX_MINT,
+    }
+)
+REAL_ACCOUNT_KINDS = frozenset(set(AccountKind) - PLAY_ACCOUNT_KINDS - JOB_ACCOUNT_KINDS)
 
 
 class PayoutSource(models.TextChoices):
@@ -46,14 +79,26 @@ NON_NEGATIVE_KINDS = frozenset(
         AccountKind.JOB_ESCROW,
         AccountKind.DISPUTE_HOLD,
         AccountKind.PAYOUTS_IN_FLIGHT,
+        AccountKind.SANDBOX_REQUESTER_AVAILABLE,
+        AccountKind.SANDBOX_WORKER_EARNED,
     }
 )
+
+
+def book_of_kind(kind: str, *, sandbox_job: bool = False) -> str:
+    """The book an account of this kind belongs to; a job's accounts follow the job."""
+    if kind in JOB_ACCOUNT_KINDS:
+        return Book.PLAY if sandbox_job else Book.REAL
+    return Book.PLAY if kind in PLAY_ACCOUNT_KINDS else Book.REAL
 
 
 class Account(models.Model):
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     job = models.ForeignKey("marketplace.Job", null=True, blank=True, on_delete=models.PROTECT)
+    # Which book the account is in, written when it is made (book_of_kind) and never changed: ledger_post reads it
+    # from the rows it locks anyway, so keeping the books apart costs no query.
+    book = models.CharField(max_length=8, choices=Book.choices, default=Book.REAL)
     # A cache of the sum of this account's entries, updated in the same transaction as each entry under a row lock.
     # The entries are the truth; `ledger_check` compares the two.
     balance_msat = models.BigIntegerField(default=0)
@@ -84,6 +129,16 @@ class Account(models.Model):
                 ),
                 name="account_owner_matches_kind",
             ),
+            # Kind ↔ book wherever the kind decides it; a job's accounts may be of either (its job decides, which
+            # a constraint cannot see: ledger_check compares them).
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=sorted(PLAY_ACCOUNT_KINDS), book=Book.PLAY)
+                    | Q(kind__in=sorted(REAL_ACCOUNT_KINDS), book=Book.REAL)
+                    | Q(kind__in=sorted(JOB_ACCOUNT_KINDS), book__in=Book.values)
+                ),
+                name="account_book_matches_kind",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -102,6 +157,7 @@ class TransactionKind(models.TextChoices):
     PAYOUT_RETURN = "payout_return", "Payout failed, returned"
     DISPUTE_HOLD = "dispute_hold", "Held for a dispute"
     DISPUTE_RELEASE = "dispute_release", "Dispute hold released"
+    SANDBOX_TOP_UP = "sandbox_top_up", "Sandbox balance topped up (play money)"
 
 
 class LedgerTransaction(models.Model):

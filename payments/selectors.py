@@ -18,6 +18,7 @@ from payments.models import (
     OPEN_PAYOUT_STATES,
     Account,
     AccountKind,
+    Book,
     Deposit,
     LedgerEntry,
     LedgerTransaction,
@@ -32,13 +33,19 @@ if TYPE_CHECKING:  # payments sits below jobs: it names them in hints only
     from marketplace.models import Job
 
 
+def _real_accounts_of(user: AbstractUser) -> QuerySet[Account]:
+    """The user's own accounts and their jobs' escrow, in the real book: play money (the sandbox's) is never part of
+    a real balance, a statement or a payout."""
+    return Account.objects.filter(Q(user=user) | Q(kind=AccountKind.JOB_ESCROW, job__requester=user)).filter(
+        book=Book.REAL
+    )
+
+
 def wallet_summary(*, user: AbstractUser) -> dict[str, int]:
-    """The user's balances in msat: available to spend on jobs, held in escrow, earned, paid out, being paid."""
+    """The user's balances in msat: available to spend on jobs, held in escrow, earned, paid out, being paid. Real
+    money only (sandbox_summary has the play money)."""
     balances = dict(
-        Account.objects.filter(Q(user=user) | Q(kind=AccountKind.JOB_ESCROW, job__requester=user))
-        .values("kind")
-        .annotate(total=Sum("balance_msat"))
-        .values_list("kind", "total")
+        _real_accounts_of(user).values("kind").annotate(total=Sum("balance_msat")).values_list("kind", "total")
     )
     payouts = Payout.objects.filter(worker=user).aggregate(
         paid=Sum("amount_msat", filter=Q(state=PayoutState.SUCCEEDED)),
@@ -55,7 +62,7 @@ def wallet_summary(*, user: AbstractUser) -> dict[str, int]:
 
 def escrow_by_job(*, user: AbstractUser) -> QuerySet[Account]:
     return (
-        Account.objects.filter(kind=AccountKind.JOB_ESCROW, job__requester=user)
+        Account.objects.filter(kind=AccountKind.JOB_ESCROW, job__requester=user, book=Book.REAL)
         .exclude(balance_msat=0)
         .select_related("job")
         .order_by("-job__created_at")
@@ -136,8 +143,8 @@ def pks_or_none_found(pks: set[int]) -> list[int]:
 
 
 def statement_transactions(*, user: AbstractUser) -> QuerySet[LedgerTransaction]:
-    """Every transaction that moved the user's own money (their balances, their jobs' escrow), newest first."""
-    accounts = Account.objects.filter(Q(user=user) | Q(kind=AccountKind.JOB_ESCROW, job__requester=user))
+    """Every transaction that moved the user's own real money (their balances, their jobs' escrow), newest first."""
+    accounts = _real_accounts_of(user)
     touched = LedgerEntry.objects.filter(account__in=accounts).values("transaction_id")
     return LedgerTransaction.objects.filter(pk__in=touched).order_by("-id")
 

@@ -1,4 +1,9 @@
-"""Bonuses: a requester pays a worker who did work for them an extra amount, paid out like a reward."""
+"""Bonuses: a requester pays a worker who did work for them an extra amount, paid out like a reward.
+
+A bonus is in the book of the work it is for: on a sandbox job's assignment it is play money, from the requester's
+sandbox balance to the worker's sandbox earnings (payments.ledger.BookAccounts). A bonus that names no assignment is
+real money and needs real work: sandbox work costs nothing, so counting it would let a requester's second account
+turn the requester's balance into earnings (the self-dealing the check below closes)."""
 
 from django.db import transaction
 
@@ -8,8 +13,8 @@ from core.ids import is_public_id, is_worker_id
 from core.money import MSAT_PER_SAT
 from marketplace.escrow import platform_fee_msat
 from marketplace.models import User
-from payments.ledger import Line, account_of_user, ledger_post, platform_account
-from payments.models import AccountKind, Bonus, TransactionKind
+from payments.ledger import BookAccounts, Line, ledger_post
+from payments.models import Bonus, TransactionKind
 from tasks.models import Assignment
 
 MAX_BONUS_MSAT = 10_000_000 * MSAT_PER_SAT
@@ -40,9 +45,12 @@ def bonus_pay(
     work = Assignment.objects.filter(worker__public_id=worker_id, job__requester=requester)
     if assignment_id is not None:
         work = work.filter(public_id=assignment_id)
-    found = work.values("pk", "worker_id").first()
+    else:
+        work = work.filter(job__sandbox=False)
+    found = work.values("pk", "worker_id", "job__sandbox").first()
     if found is None:
         raise NotFound("No such worker or assignment among your jobs.")
+    book = BookAccounts(sandbox=found["job__sandbox"])
     fee = platform_fee_msat(amount_msat)
     with transaction.atomic():
         bonus = Bonus.objects.create(
@@ -54,11 +62,11 @@ def bonus_pay(
             reason=reason,
         )
         lines = [
-            Line(account_of_user(user=requester, kind=AccountKind.REQUESTER_AVAILABLE), -(amount_msat + fee)),
-            Line(account_of_user(user=bonus.worker, kind=AccountKind.WORKER_EARNED), amount_msat),
+            Line(book.requester_balance_of(requester), -(amount_msat + fee)),
+            Line(book.earnings_of(bonus.worker), amount_msat),
         ]
         if fee:
-            lines.append(Line(platform_account(kind=AccountKind.PLATFORM_FEES), fee))
+            lines.append(Line(book.fees(), fee))
         ledger_post(kind=TransactionKind.BONUS, key=f"bonus:{bonus.pk}", memo=f"Bonus: {reason[:200]}", lines=lines)
         record_event(
             type="bonus.paid",
@@ -71,6 +79,7 @@ def bonus_pay(
                 "amount_msat": amount_msat,
                 "fee_msat": fee,
                 "assignment_id": assignment_id,
+                "sandbox": found["job__sandbox"],
             },
         )
     return bonus

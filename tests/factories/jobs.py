@@ -2,6 +2,7 @@
 
 from marketplace import services
 from marketplace.models import Job, JobStatus, User
+from payments.sandbox import sandbox_balance_top_up
 from tasks.services import tasks_add
 from tests.factories.users import make_user
 
@@ -53,12 +54,19 @@ def make_job(
     assignments_per_task: int = 1,
     publish: bool = True,
     reward_msat: int = 10_000,
+    sandbox: bool = False,
     **terms,
 ) -> Job:
-    """A job with a form-builder form over a `review` column and `tasks` tasks; published unless told so."""
+    """A job with a form-builder form over a `review` column and `tasks` tasks; published unless told so. With
+    `sandbox`, a sandbox job (play money), marked as the Mechanical Turk sandbox marks its HIT types: right after
+    it is made, before any money moves; its requester's sandbox balance is topped up to publish it."""
     requester = requester or make_user()
     terms |= {"reward_msat": reward_msat, "assignments_per_task": assignments_per_task}
     job = _job_create(requester, terms, title="Rate a review", description="Say whether a review is positive.")
+    if sandbox:
+        Job.objects.filter(pk=job.pk).update(sandbox=True)
+        job.refresh_from_db()
+        sandbox_balance_top_up(user=requester)
     services.job_set_builder_form(job=job, actor=requester, prompt="Review: {{review}}", fields=SENTIMENT_FIELDS)
     rows = [{"review": f"Review number {n}"} for n in range(1, tasks + 1)]
     job = _add_rows_and_publish(job, rows=rows, publish=publish)
