@@ -33,6 +33,7 @@ def jobs_not_matched_to_alerts(*, now: datetime | None = None, limit: int = 200)
     now = now or timezone.now()
     jobs = (
         Job.objects.filter(
+            sandbox=False,  # never matched (alerts.services._on_board)
             status=JobStatus.PUBLISHED,
             published_at__gte=now - UNSCANNED_WINDOW,
             published_at__lte=now - UNSCANNED_GRACE,

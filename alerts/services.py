@@ -160,7 +160,7 @@ def job_alerts_match(*, job_id: str, now: datetime | None = None) -> list[int]:
     Job.shown_sats_per_hour at least its minimum (a job without a figure meets no minimum), and, for "qualified
     only", the worker may accept the job (tasks.eligibility.job_access). Never the job's requester, a worker the
     requester blocked, a worker a requirement hides the job from, or a banned or inactive account. A job no longer
-    on the board (paused, closed, hidden, expired, full) alerts nobody.
+    on the board (paused, closed, hidden, expired, full) alerts nobody, and neither does a sandbox job.
 
     Idempotent: each worker is alerted at most once per job (AlertMatch is unique per worker and job, and workers
     already alerted are left out in the query); runs for one job take turns on its JobAlertScan row. The criteria
@@ -222,8 +222,10 @@ def job_alerts_match(*, job_id: str, now: datetime | None = None) -> list[int]:
 
 
 def _on_board(job: Job, now: datetime) -> bool:
+    # A sandbox job is on the sandbox board only: work alerts are for real work.
     return (
-        job.status == JobStatus.PUBLISHED
+        not job.sandbox
+        and job.status == JobStatus.PUBLISHED
         and job.hidden_at is None
         and job.open_slot_count > 0
         and job.published_at is not None

@@ -38,14 +38,20 @@ BOARD_SORTS = {
 
 
 def board_jobs(
-    *, search: str = "", tag: str = "", min_reward_msat: int | None = None, sort: str = "newest", viewer=None
+    *,
+    search: str = "",
+    tag: str = "",
+    min_reward_msat: int | None = None,
+    sort: str = "newest",
+    viewer=None,
+    sandbox: bool = False,
 ) -> QuerySet[Job]:
     """Published, unexpired jobs with work left that no moderator hid, for the public job board; for a `viewer`,
     none of the requesters who blocked them. With each requester's reputation row (tasks.reputations), in the
-    same query."""
+    same query. Real jobs only, or, with `sandbox`, only the sandbox's (play money): the two boards never mix."""
     jobs = (
         _not_blocking(Job.objects, viewer)
-        .filter(status=JobStatus.PUBLISHED, open_slot_count__gt=0, hidden_at__isnull=True)
+        .filter(sandbox=sandbox, status=JobStatus.PUBLISHED, open_slot_count__gt=0, hidden_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .select_related("requester", "requester__requester_stats")
         .prefetch_related("tags")

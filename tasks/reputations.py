@@ -27,6 +27,9 @@ faked. How each is computed (docs/reputations.md says the same for people):
 - Disputes lost: disputes decided in the worker's favour, the requester withdrawing the rejection or a moderator
   overturning it.
 - Active since: the first published_at of the requester's jobs.
+- Sandbox work never counts (issue 13): assignments, disputes and jobs of sandbox jobs (play money, free to make)
+  are left out of every figure, so neither a worker's system qualifications nor a requester's reputation can be
+  built in the sandbox.
 
 Refreshing is incremental: only the workers, requesters and jobs touched since the last run, found from
 assignments reviewed, disputes decided, jobs published and payouts settled since the watermark (the newest
@@ -67,6 +70,8 @@ REVIEWED = (AssignmentStatus.APPROVED, AssignmentStatus.REJECTED)
 LOST_DISPUTE_STATUSES = (DisputeStatus.WITHDRAWN, DisputeStatus.OVERTURNED)
 TIMED_REVIEW_SOURCES = (ReviewSource.REQUESTER, ReviewSource.AUTO)
 MICROS_PER_SECOND = 1_000_000
+# Real work only (see the module's docstring): the sandbox is for trying things out.
+REAL_WORK = Q(job__sandbox=False)
 # Sats per hour from msat per microsecond: / MSAT_PER_SAT * 3,600 s * 1,000,000 µs.
 SATS_PER_HOUR_FROM_MSAT_PER_MICRO = 3600 * MICROS_PER_SECOND // MSAT_PER_SAT
 
@@ -139,28 +144,34 @@ def _watermark() -> datetime | None:
 
 
 def _everything() -> Touched:
-    reviewed = Assignment.objects.filter(status__in=REVIEWED)
+    reviewed = Assignment.objects.filter(REAL_WORK, status__in=REVIEWED)
     return Touched(
         workers=set(reviewed.values_list("worker_id", flat=True).distinct()),
         requesters=set(
-            Job.objects.filter(published_at__isnull=False).values_list("requester_id", flat=True).distinct()
+            Job.objects.filter(sandbox=False, published_at__isnull=False)
+            .values_list("requester_id", flat=True)
+            .distinct()
         ),
         # Jobs with approved work, and any still showing a rate (the threshold may have been raised).
         jobs=set(reviewed.filter(status=AssignmentStatus.APPROVED).values_list("job_id", flat=True).distinct())
-        | set(Job.objects.filter(effective_sats_per_hour__isnull=False).values_list("pk", flat=True)),
+        | set(Job.objects.filter(sandbox=False, effective_sats_per_hour__isnull=False).values_list("pk", flat=True)),
     )
 
 
 def _touched_since(since: datetime) -> Touched:
     workers, requesters, jobs = set(), set(), set()
-    reviewed = Assignment.objects.filter(reviewed_at__gte=since).values_list("worker_id", "job_id", "job__requester_id")
+    reviewed = Assignment.objects.filter(REAL_WORK, reviewed_at__gte=since).values_list(
+        "worker_id", "job_id", "job__requester_id"
+    )
     for worker_id, job_id, requester_id in reviewed.distinct():
         workers.add(worker_id)
         jobs.add(job_id)
         requesters.add(requester_id)
-    decided = Dispute.objects.filter(decided_at__gte=since).values_list("assignment__job__requester_id", flat=True)
+    decided = Dispute.objects.filter(assignment__job__sandbox=False, decided_at__gte=since).values_list(
+        "assignment__job__requester_id", flat=True
+    )
     requesters.update(decided.distinct())
-    published = Job.objects.filter(published_at__gte=since).values_list("requester_id", flat=True)
+    published = Job.objects.filter(sandbox=False, published_at__gte=since).values_list("requester_id", flat=True)
     requesters.update(published.distinct())
     requesters.update(_requesters_paid_since(since))
     return Touched(workers=workers, requesters=requesters, jobs=jobs)
@@ -193,7 +204,7 @@ def _requesters_paid_since(since: datetime) -> set[int]:
             if previous.get(worker_id) is not None:
                 window &= Q(reviewed_at__gt=previous[worker_id])
             carried |= window
-        approved = Assignment.objects.filter(carried, status=AssignmentStatus.APPROVED)
+        approved = Assignment.objects.filter(REAL_WORK, carried, status=AssignmentStatus.APPROVED)
         requesters.update(approved.values_list("job__requester_id", flat=True).distinct())
     return requesters
 
@@ -203,7 +214,7 @@ def _requesters_paid_since(since: datetime) -> set[int]:
 
 def _worker_rows(worker_ids: list[int], *, now: datetime) -> list[WorkerStats]:
     counts = (
-        Assignment.objects.filter(worker_id__in=worker_ids, status__in=REVIEWED)
+        Assignment.objects.filter(REAL_WORK, worker_id__in=worker_ids, status__in=REVIEWED)
         .values("worker_id")
         .annotate(
             approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
@@ -232,7 +243,7 @@ def _worker_rows(worker_ids: list[int], *, now: datetime) -> list[WorkerStats]:
 def _requester_rows(requester_ids: list[int], *, now: datetime) -> list[RequesterStats]:
     counts = {
         row["job__requester_id"]: (row["approved"], row["rejected"])
-        for row in Assignment.objects.filter(job__requester_id__in=requester_ids, status__in=REVIEWED)
+        for row in Assignment.objects.filter(REAL_WORK, job__requester_id__in=requester_ids, status__in=REVIEWED)
         .values("job__requester_id")
         .annotate(
             approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
@@ -240,24 +251,29 @@ def _requester_rows(requester_ids: list[int], *, now: datetime) -> list[Requeste
         )
     }
     lost = dict(
-        Dispute.objects.filter(assignment__job__requester_id__in=requester_ids, status__in=LOST_DISPUTE_STATUSES)
+        Dispute.objects.filter(
+            assignment__job__sandbox=False,
+            assignment__job__requester_id__in=requester_ids,
+            status__in=LOST_DISPUTE_STATUSES,
+        )
         .values("assignment__job__requester_id")
         .annotate(lost=Count("id"))
         .values_list("assignment__job__requester_id", "lost")
     )
     since = dict(
-        Job.objects.filter(requester_id__in=requester_ids, published_at__isnull=False)
+        Job.objects.filter(requester_id__in=requester_ids, sandbox=False, published_at__isnull=False)
         .values("requester_id")
         .annotate(first=Min("published_at"))
         .values_list("requester_id", "first")
     )
     approvals = _recent(
-        Assignment.objects.filter(job__requester_id__in=requester_ids, status=AssignmentStatus.APPROVED),
+        Assignment.objects.filter(REAL_WORK, job__requester_id__in=requester_ids, status=AssignmentStatus.APPROVED),
         partition="job__requester_id",
         fields=("worker_id", "accepted_at", "submitted_at", "reviewed_at", "job__reward_msat"),
     )
     reviews = _recent(
         Assignment.objects.filter(
+            REAL_WORK,
             job__requester_id__in=requester_ids,
             status__in=REVIEWED,
             review_source__in=TIMED_REVIEW_SOURCES,
@@ -332,13 +348,15 @@ def _jobs_refresh(job_ids: list[int]) -> int:
     """Write each job's measured sats per hour where it changed; returns how many changed."""
     approved = {
         job_id: (count, workers)
-        for job_id, count, workers in Assignment.objects.filter(job_id__in=job_ids, status=AssignmentStatus.APPROVED)
+        for job_id, count, workers in Assignment.objects.filter(
+            REAL_WORK, job_id__in=job_ids, status=AssignmentStatus.APPROVED
+        )
         .values("job_id")
         .annotate(approved=Count("id"), workers=Count("worker_id", distinct=True))
         .values_list("job_id", "approved", "workers")
     }
     times = _recent(
-        Assignment.objects.filter(job_id__in=job_ids, status=AssignmentStatus.APPROVED),
+        Assignment.objects.filter(REAL_WORK, job_id__in=job_ids, status=AssignmentStatus.APPROVED),
         partition="job_id",
         fields=("accepted_at", "submitted_at"),
     )

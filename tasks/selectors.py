@@ -65,6 +65,7 @@ def assignments_of_worker(*, worker: User, status: str = "") -> QuerySet[Assignm
             "job__id",
             "job__title",
             "job__reward_msat",
+            "job__sandbox",
             "task__id",
             "task__position",
         )
@@ -75,15 +76,21 @@ def assignments_of_worker(*, worker: User, status: str = "") -> QuerySet[Assignm
     return assignments
 
 
+REAL, PLAY = Q(job__sandbox=False), Q(job__sandbox=True)
+
+
 def worker_stats(*, worker: User) -> dict[str, int | float | None]:
     counts = Assignment.objects.filter(worker=worker).aggregate(
         in_progress=Count("id", filter=Q(status=AssignmentStatus.ACCEPTED)),
         submitted=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED)),
         approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
         rejected=Count("id", filter=Q(status=AssignmentStatus.REJECTED)),
-        # What the rewards come to: waiting for review, and earned by approved work (paid or being paid).
-        pending_msat=Coalesce(Sum("job__reward_msat", filter=Q(status=AssignmentStatus.SUBMITTED)), 0),
-        approved_msat=Coalesce(Sum("job__reward_msat", filter=Q(status=AssignmentStatus.APPROVED)), 0),
+        # What the rewards come to: waiting for review, and earned by approved work (paid or being paid). Real
+        # money apart from the sandbox's play money, which is never paid out.
+        pending_msat=Coalesce(Sum("job__reward_msat", filter=Q(REAL, status=AssignmentStatus.SUBMITTED)), 0),
+        approved_msat=Coalesce(Sum("job__reward_msat", filter=Q(REAL, status=AssignmentStatus.APPROVED)), 0),
+        sandbox_pending_msat=Coalesce(Sum("job__reward_msat", filter=Q(PLAY, status=AssignmentStatus.SUBMITTED)), 0),
+        sandbox_approved_msat=Coalesce(Sum("job__reward_msat", filter=Q(PLAY, status=AssignmentStatus.APPROVED)), 0),
     )
     reviewed = counts["approved"] + counts["rejected"]
     counts["approval_rate"] = round(100 * counts["approved"] / reviewed) if reviewed else None

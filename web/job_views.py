@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanen
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
@@ -21,6 +22,7 @@ from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat, publish_
 from marketplace.external_studies import MAX_COMPLETION_CODES
 from marketplace.models import FormKind, Job, JobStatus
 from payments.errors import InsufficientFunds
+from payments.sandbox import sandbox_balance_msat, sandbox_balance_top_up, sandbox_summary
 from payments.selectors import wallet_summary
 from tasks import eligibility
 from tasks import selectors as task_selectors
@@ -69,6 +71,15 @@ def own_job_or_404(request: HttpRequest, job_id: str) -> Job:
 
 
 def board(request: HttpRequest) -> HttpResponse:
+    return _board_page(request, sandbox=False)
+
+
+def sandbox_board(request: HttpRequest) -> HttpResponse:
+    """The sandbox's board (issue 13): sandbox jobs only, paid in play money, with the same cards and filters."""
+    return _board_page(request, sandbox=True)
+
+
+def _board_page(request: HttpRequest, *, sandbox: bool) -> HttpResponse:
     form = BoardFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     min_reward = filters.get("min_reward")
@@ -78,6 +89,7 @@ def board(request: HttpRequest) -> HttpResponse:
         min_reward_msat=min_reward * MSAT_PER_SAT if min_reward else None,
         sort=filters.get("sort") or "newest",
         viewer=request.user,
+        sandbox=sandbox,
     )
     viewer = eligibility.BoardViewer.of(request.user)
     jobs = eligibility.board_jobs_for(jobs, viewer, qualified_only=bool(filters.get("qualified")))
@@ -91,6 +103,8 @@ def board(request: HttpRequest) -> HttpResponse:
         "query_string": query.urlencode(),
         "done_job_ids": done,
         "access_by_job": eligibility.board_access(page.object_list, viewer),
+        "sandbox": sandbox,
+        "board_url": reverse("sandbox_board" if sandbox else "board"),
     }
     return render(request, "marketplace/board.html", context)
 
@@ -120,7 +134,25 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 def requester_dashboard(request: HttpRequest) -> HttpResponse:
     jobs = task_selectors.jobs_of_requester_with_progress(requester=request.user)
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
-    return render(request, "marketplace/requester_dashboard.html", {"page": page})
+    context = {"page": page, "sandbox_money": sandbox_summary(user=request.user)}
+    return render(request, "marketplace/requester_dashboard.html", context)
+
+
+@login_required
+@require_POST
+@acts_once
+def sandbox_top_up(request: HttpRequest) -> HttpResponse:
+    """Top the requester's sandbox balance up to its play-money amount (payments.sandbox), then back to the page
+    the button was on (a sandbox draft's page, or the dashboard)."""
+    added_msat = sandbox_balance_top_up(user=request.user)
+    if added_msat:
+        messages.success(request, f"Added {added_msat // MSAT_PER_SAT:,} play sats to your sandbox balance.")
+    else:
+        messages.info(request, "Your sandbox balance is already full: nothing was added.")
+    back = request.POST.get("next", "")
+    if back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("requester_dashboard")
 
 
 @login_required
@@ -201,7 +233,10 @@ def job_manage(request: HttpRequest, job_id: str) -> HttpResponse:
     }
     if job.is_draft:
         cost = publish_cost_msat(job)
-        available = wallet_summary(user=request.user)["available_msat"]
+        if job.sandbox:  # play money, topped up on request rather than deposited
+            available = sandbox_balance_msat(user=request.user)
+        else:
+            available = wallet_summary(user=request.user)["available_msat"]
         missing = max(0, cost - available)
         # One deposit brings at most DEPOSIT_MAX_MSAT: offer what can be deposited, and say when it is not enough.
         offer_sats = min(sats_rounded_up(missing), settings.DEPOSIT_MAX_MSAT // MSAT_PER_SAT)

@@ -8,6 +8,8 @@ from web import work_views as task_views
 
 urlpatterns = [
     path("", views.board, name="board"),
+    # The sandbox's board: sandbox jobs only, play money (issue 13).
+    path("sandbox/", views.sandbox_board, name="sandbox_board"),
     # Browsers and tools ask for /favicon.ico whatever the page says: the same icon, from the static files.
     path("favicon.ico", views.favicon, name="favicon"),
     path("jobs/<public_id:job_id>/", views.job_detail, name="job_detail"),
@@ -18,6 +20,7 @@ urlpatterns = [
     path("jobs/<public_id:job_id>/training/frame/", training_views.job_training_frame, name="job_training_frame"),
     # Requester
     path("requester/", views.requester_dashboard, name="requester_dashboard"),
+    path("requester/sandbox/top-up/", views.sandbox_top_up, name="sandbox_top_up"),
     path("requester/jobs/new/", views.job_create, name="job_create"),
     path("requester/jobs/<public_id:job_id>/", views.job_manage, name="job_manage"),
     path("requester/jobs/<public_id:job_id>/edit/", views.job_edit, name="job_edit"),

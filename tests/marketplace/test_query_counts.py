@@ -20,7 +20,7 @@ BOARD_LOGGED_IN = BOARD_ANONYMOUS + 3 + BELL + 3
 # session, user, job with requester, its tags, whether the user has done all they can of it, what their
 # qualifications allow (tasks.eligibility.job_access)
 JOB_DETAIL = 6 + BELL
-REQUESTER_DASHBOARD = 4 + BELL  # session, user, count, page of jobs with assignment counts
+REQUESTER_DASHBOARD = 5 + BELL  # session, user, count, page of jobs with assignment counts, the sandbox play money
 
 
 def test_board_queries_do_not_grow_with_jobs(client, django_assert_num_queries, requester):
