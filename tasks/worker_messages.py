@@ -9,6 +9,7 @@ from django.db import transaction
 
 from core.errors import InvalidInput
 from core.events import Actor, record_event
+from core.ids import is_worker_id
 from marketplace.models import User
 from tasks.models import Assignment
 
@@ -32,7 +33,9 @@ def workers_message(*, requester: User, worker_ids: list[str], subject: str, mes
     unique_ids = list(dict.fromkeys(worker_ids))
     if not unique_ids or len(unique_ids) > MAX_WORKERS:
         raise InvalidInput(f"Name 1 to {MAX_WORKERS} workers.")
-    known = dict(User.objects.filter(public_id__in=unique_ids).values_list("public_id", "pk"))
+    # Only ids of a worker's shape are looked up: anything else (a NUL, half a surrogate pair) cannot be one.
+    candidates = [worker_id for worker_id in unique_ids if is_worker_id(worker_id)]
+    known = dict(User.objects.filter(public_id__in=candidates).values_list("public_id", "pk"))
     worked = set(
         Assignment.objects.filter(job__requester=requester, worker_id__in=list(known.values()))
         .values_list("worker_id", flat=True)

@@ -296,3 +296,33 @@ def test_a_message_over_mturks_limits_is_refused_and_nobody_is_told(turk, owner,
 
     assert message in refusal(turk, turk.notify_workers, **call)
     assert not Notification.objects.filter(kind=NotificationKind.REQUESTER_MESSAGE).exists()
+
+
+# --- Text PostgreSQL cannot store: a RequestError, never a ServiceFault ----------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["NUL", "lone surrogate"])
+def test_text_a_database_cannot_store_is_a_request_error_that_changes_nothing(turk, owner, worker, bad):
+    type_id = create_type(turk)["QualificationTypeId"]
+    job = make_job(requester=owner, tasks=1)
+    services.assignment_claim(job=job, worker=worker)
+    calls = [
+        (turk.create_qualification_type, {"Name": bad, "Description": "d", "QualificationTypeStatus": "Active"}),
+        (turk.create_qualification_type, {"Name": "n", "Description": bad, "QualificationTypeStatus": "Active"}),
+        (turk.update_qualification_type, {"QualificationTypeId": type_id, "Description": bad}),
+        (turk.list_qualification_types, {"MustBeRequestable": False, "Query": bad}),
+        (turk.get_qualification_score, {"QualificationTypeId": type_id, "WorkerId": bad}),
+        (turk.create_worker_block, {"WorkerId": worker.public_id, "Reason": bad}),
+        (turk.notify_workers, {"Subject": bad, "MessageText": "m", "WorkerIds": [worker.public_id]}),
+        (turk.notify_workers, {"Subject": "s", "MessageText": bad, "WorkerIds": [worker.public_id]}),
+    ]
+    for call, params in calls:
+        refusal(turk, call, **params)
+
+    # A worker id that cannot be one is a failure of that worker alone.
+    answer = turk.notify_workers(Subject="s", MessageText="m", WorkerIds=[bad, worker.public_id])
+    assert [item["WorkerId"] for item in answer["NotifyWorkersFailureStatuses"]] == [bad]
+    assert list(QualificationType.objects.values_list("name", "description")) == [
+        ("Knows birds", "Passed our bird quiz.")
+    ]
+    assert not WorkerBlock.objects.exists()
