@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError, InvalidInput
 from core.ids import is_worker_id
 from marketplace import answer_forms, external_studies, qualifications
-from marketplace.models import FormKind, Job
+from marketplace.models import Job
 from marketplace.selectors import job_public_get
 from tasks import disputes, eligibility, selectors, services
 from tasks.errors import NoTaskAvailable
@@ -138,13 +138,6 @@ def _render_assignment(
         "frame_url": frame.url if frame else "",
         "study_open": study_open,
         "external_submit_origin": external_studies.site_origin(),
-        # An answer with no fixed list of fields (a HIT's HTMLQuestion or ExternalQuestion, an external study): its
-        # fields as the study posted them.
-        "free_answer_items": (
-            _free_answer_items(assignment.answer)
-            if fields is None and job.form_kind in {FormKind.PER_TASK, FormKind.EXTERNAL}
-            else None
-        ),
         "is_open": is_open,
         "open_instructions": selectors.is_first_assignment_in_job(assignment=assignment),
         "dispute": selectors.dispute_of_assignment(assignment=assignment),
@@ -194,12 +187,6 @@ def assignment_submit(request: HttpRequest, assignment_id: str) -> HttpResponse:
     if take_next:
         return _claim_and_open(request, job)
     return redirect("worker_dashboard")
-
-
-def _free_answer_items(answer: dict | None) -> list[tuple[str, str]]:
-    return [
-        (name, ", ".join(value) if isinstance(value, list) else str(value)) for name, value in (answer or {}).items()
-    ]
 
 
 def _html_answer_from_post(request: HttpRequest) -> object:

@@ -3,6 +3,7 @@ form and the Mechanical Turk API make them."""
 
 from marketplace import services
 from marketplace.models import FormKind, Job, User
+from payments.sandbox import sandbox_balance_top_up
 from tasks.models import Task
 from tasks.services import tasks_add
 from tests.factories.users import make_user
@@ -40,7 +41,7 @@ def make_external_job(
 
 
 def make_per_task_job(
-    *, questions: list[dict], requester: User | None = None, publish: bool = True, **terms
+    *, questions: list[dict], requester: User | None = None, publish: bool = True, sandbox: bool = False, **terms
 ) -> Job:
     """A job whose tasks carry their own questions, as Mechanical Turk's CreateHIT makes them: one task per question
     ({"kind": "html" | "external" | "form", ...}, as mturk.questions.parse_question returns them)."""
@@ -52,8 +53,10 @@ def make_per_task_job(
         reward_msat=terms.pop("reward_msat", 10_000),
         **terms,
     )
-    # The form kind is the API's to set (mturk's HIT services) on a draft it makes.
-    Job.objects.filter(pk=job.pk).update(form_kind=FormKind.PER_TASK)
+    # The form kind and the sandbox flag are the API's to set (mturk's HIT services) on a draft it makes.
+    Job.objects.filter(pk=job.pk).update(form_kind=FormKind.PER_TASK, sandbox=sandbox)
+    if sandbox:
+        sandbox_balance_top_up(user=requester)
     job.refresh_from_db()
     tasks_add(job=job, actor=requester, columns=[], rows=[{} for _ in questions])
     for task, question in zip(Task.objects.filter(job=job).order_by("position"), questions, strict=True):

@@ -246,6 +246,16 @@ def test_a_hits_external_question_gets_mturks_parameters_after_its_own_query(cli
     assert csp_directive(response, "frame-src") == ["'self'", "https://hit.example"]
 
 
+def test_a_sandbox_hit_submits_to_the_sandbox(client, settings):
+    settings.SITE_URL = "https://boltwork.example"
+    job = make_per_task_job(questions=[EXTERNAL_QUESTION], sandbox=True)
+    worker = make_user()
+    assignment = assignment_claim(job=job, worker=worker)
+    client.force_login(worker)
+    src = frame_of(client.get(reverse("assignment_detail", args=[assignment.public_id])))["src"]
+    assert parse_qs(urlsplit(src).query)["turkSubmitTo"] == ["https://boltwork.example/sandbox"]
+
+
 def test_a_preview_of_a_hit_says_the_assignment_is_not_available(client, settings):
     settings.SITE_URL = "https://boltwork.example"
     job = make_per_task_job(questions=[EXTERNAL_QUESTION])
@@ -321,6 +331,10 @@ def test_the_status_fragment_waits_then_moves_on(client):
     assert "data-external-done" in done
     assert "hx-trigger" not in done
     assert reverse("job_start", args=[job.public_id]) in done
+    # The task page now shows what the study sent, and frames the study no more (it would start over).
+    page = client.get(reverse("assignment_detail", args=[assignment.public_id]))
+    assert [attrs for tag, attrs in start_tags(page.content.decode()) if tag == "iframe"] == []
+    assert re.search(r"<dt>score</dt><dd>3</dd>", page.content.decode())
 
 
 # externalSubmit -------------------------------------------------------------------------------------------------
@@ -389,6 +403,18 @@ def test_the_wrong_endpoint_knows_no_such_assignment(anonymous, study_assignment
     assert b"No such open assignment." in response.content
     study_assignment.refresh_from_db()
     assert study_assignment.status == AssignmentStatus.ACCEPTED
+
+
+def test_a_sandbox_assignment_is_submitted_only_at_the_sandbox_endpoint(anonymous):
+    job = make_per_task_job(questions=[EXTERNAL_QUESTION], sandbox=True)
+    assignment = assignment_claim(job=job, worker=make_user())
+    live = anonymous.post(f"/mturk/externalSubmit?assignmentId={assignment.public_id}", {"a": "1"})
+    assert live.status_code == 404
+    assert b"No such open assignment." in live.content
+    sandbox = anonymous.post(f"/sandbox/mturk/externalSubmit?assignmentId={assignment.public_id}", {"a": "1"})
+    assert sandbox.status_code == 200
+    assignment.refresh_from_db()
+    assert assignment.answer == {"a": "1"}
 
 
 @pytest.mark.parametrize("assignment_id", ["", "nope", "A" * 30, "ASSIGNMENT_ID_NOT_AVAILABLE"])
