@@ -234,6 +234,8 @@ def job_set_external_study(*, job: Job, actor: User, external_url: str, completi
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         _require_draft(job, "change its answer form")
+        if job.form_kind == FormKind.PER_TASK:
+            raise InvalidInput("Each task of this job carries its own question (Mechanical Turk API).")
         job.form_kind = FormKind.EXTERNAL
         job.external_url = url
         job.completion_codes = codes

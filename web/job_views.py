@@ -255,6 +255,14 @@ def job_manage(request: HttpRequest, job_id: str) -> HttpResponse:
 def job_form(request: HttpRequest, job_id: str) -> HttpResponse:
     """The answer form: a form builder, or a Mechanical Turk style HTML template."""
     job = own_job_or_404(request, job_id)
+    if job.form_kind == FormKind.PER_TASK:
+        # Made through the Mechanical Turk API: each task carries its own question, and a form saved here would
+        # replace them all.
+        messages.info(
+            request,
+            "Each task of this job carries its own question (Mechanical Turk API): there is no answer form to edit.",
+        )
+        return redirect("job_manage", job_id=job.public_id)
     form_kind = request.POST.get("form_kind") or request.GET.get("kind") or job.form_kind
     if form_kind not in FormKind.values:
         form_kind = FormKind.BUILDER
@@ -297,7 +305,8 @@ def _job_external_study(request: HttpRequest, job: Job) -> HttpResponse:
         "form": form,
         "codes": codes,
         "form_kind": FormKind.EXTERNAL,
-        "external_submit_url": settings.SITE_URL + reverse("external_submit"),
+        "external_submit_url": settings.SITE_URL
+        + reverse("sandbox_external_submit" if job.sandbox else "external_submit"),
         "completion_url": settings.SITE_URL + reverse("completion", args=["CODE"]),
     }
     return render(request, "marketplace/job_form_external.html", context)

@@ -131,6 +131,13 @@ def test_only_a_draft_and_only_its_owner_can_become_an_external_study():
     assert unchanged(draft)["form_kind"] == FormKind.BUILDER
 
 
+def test_a_job_of_hits_with_their_own_questions_keeps_them():
+    job = make_per_task_job(questions=[EXTERNAL_QUESTION], publish=False)
+    with pytest.raises(InvalidInput, match="its own question"):
+        services.job_set_external_study(job=job, actor=job.requester, external_url=STUDY_URL, completion_codes=[])
+    assert unchanged(job)["form_kind"] == FormKind.PER_TASK
+
+
 # The requester's form ---------------------------------------------------------------------------------------------
 
 
@@ -171,6 +178,25 @@ def test_the_answer_form_page_says_what_is_wrong_and_saves_nothing(client):
     assert response.status_code == 200
     assert "must start with https://" in response.content.decode()
     assert unchanged(draft)["form_kind"] == FormKind.BUILDER
+
+
+def test_the_answer_form_page_of_a_job_of_hits_has_nothing_to_edit(client):
+    job = make_per_task_job(questions=[EXTERNAL_QUESTION], publish=False)
+    client.force_login(job.requester)
+    response = client.get(reverse("job_form", args=[job.public_id]) + "?kind=builder")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("job_manage", args=[job.public_id])
+    assert unchanged(job)["form_kind"] == FormKind.PER_TASK
+
+
+def test_a_preview_describes_a_study_without_opening_it(client):
+    job = make_external_job()
+    client.force_login(make_user())
+    response = client.get(reverse("job_task_preview", args=[job.public_id]))
+    assert response.status_code == 200
+    assert [attrs for tag, attrs in start_tags(response.content.decode()) if tag == "iframe"] == []
+    assert "a study on <strong>study.example</strong>" in response.content.decode()
+    assert csp_directive(response, "frame-src") == ["'self'"]
 
 
 def test_workers_see_the_study_host_on_the_job_page(client):
