@@ -556,7 +556,7 @@ def test_another_requester_can_neither_read_nor_act_on_a_hit(turk, owner, rate):
         if operation == "ListReviewableHITs":
             assert (status, body["NumResults"]) == (200, 0)
         else:
-            assert (status, body["__type"]) == (400, "RequestError"), (operation, body)
+            assert (status, body.get("__type")) == (400, "RequestError"), (operation, body)
     assert intruder.ok("ListHITs")["NumResults"] == 0
     assert intruder.ok("ListBonusPayments", AssignmentId=assignment_id)["NumResults"] == 0
     # A guessed HIT type of A with the intruder's own terms still makes the intruder's own type, never A's.
@@ -726,6 +726,8 @@ BAD_CREATE_HIT = {
     "Title with NUL": {"Title": NUL},
     "Description with NUL": {"Description": NUL},
     "Keywords with NUL": {"Keywords": NUL},
+    "Title with half a surrogate pair": {"Title": "a\ud800b"},
+    "Description with half a surrogate pair": {"Description": "a\udfffb"},
     "Keywords a number": {"Keywords": 5},
     "RequesterAnnotation with NUL": {"RequesterAnnotation": NUL},
     "RequesterAnnotation too long": {"RequesterAnnotation": "a" * 256},
@@ -797,6 +799,10 @@ NUL_BUG = (
     "a NUL character in a string parameter reaches PostgreSQL, whose text fields refuse it (psycopg DataError), and "
     "answers 500 ServiceFault: mturk.protocol.text lets it through"
 )
+SURROGATE_BUG = (
+    "half of a UTF-16 surrogate pair (a JSON escape such as \\ud800) in a string parameter cannot be encoded for "
+    "PostgreSQL (UnicodeEncodeError) and answers 500 ServiceFault: mturk.protocol.text lets it through"
+)
 UNHASHABLE_BUG = (
     "a list where an id, a comparator or a status is expected reaches a dict or set membership test (TypeError: "
     "unhashable type: 'list') and answers 500 ServiceFault"
@@ -822,6 +828,12 @@ KNOWN_BUGS = {
     "with type: annotation with NUL": NUL_BUG,
     "with type: token with NUL": NUL_BUG,
     "hit type: title with NUL": NUL_BUG,
+    "Title with half a surrogate pair": SURROGATE_BUG,
+    "Description with half a surrogate pair": SURROGATE_BUG,
+    "reject feedback with half a surrogate pair": SURROGATE_BUG,
+    "bonus reason with half a surrogate pair": SURROGATE_BUG,
+    "notify worker with NUL": "NotifyWorkers checks that WorkerIds are strings, not that they can be stored: a NUL "
+    "in one reaches the worker lookup (psycopg DataError) and answers 500 ServiceFault",
 }
 
 
@@ -927,6 +939,11 @@ def bad_calls(hit: dict, assignment_id: str, worker_id: str) -> dict[str, tuple[
         "reject without feedback": ("RejectAssignment", {"AssignmentId": assignment_id}),
         "reject blank feedback": ("RejectAssignment", {"AssignmentId": assignment_id, "RequesterFeedback": "  "}),
         "reject feedback with NUL": ("RejectAssignment", {"AssignmentId": assignment_id, "RequesterFeedback": NUL}),
+        "reject feedback with half a surrogate pair": (
+            "RejectAssignment",
+            {"AssignmentId": assignment_id, "RequesterFeedback": "\ud800"},
+        ),
+        "bonus reason with half a surrogate pair": ("SendBonus", {**bonus, "Reason": "\udc00"}),
         "reject feedback a list": ("RejectAssignment", {"AssignmentId": assignment_id, "RequesterFeedback": ["x"]}),
         "bonus amount 1e5": ("SendBonus", {**bonus, "BonusAmount": "1e5"}),
         "bonus amount negative": ("SendBonus", {**bonus, "BonusAmount": "-0.10"}),
@@ -1116,3 +1133,147 @@ def test_two_overrides_at_once_pay_once(turk, owner):
     assert earned(work.worker) == job.reward_msat
     assert Dispute.objects.filter(assignment=work).count() == 1
     assert_money_sound(job)
+
+
+# A whole HIT type's life, to the job's close ----------------------------------------------------------------------
+
+
+def test_every_path_of_a_hit_types_money_ends_with_its_escrow_and_hold_empty(turk, owner):
+    """Two HITs of one type through expiry, extension, more assignments, a returned assignment on an expired HIT, a
+    rejection, a dispute, the close of the job, reviews after the close and the sweepers: at every step the escrow
+    pays exactly for what can still be approved, and at the end nothing is left in it or in the hold."""
+    start = available(owner)
+    first = turk.create_hit(MaxAssignments=3)
+    second = turk.create_hit(MaxAssignments=2, Question=HTML_QUESTION.replace("positive?", "positive, really?"))
+    job = task_of(first).job
+    assert task_of(second).job == job
+    approved_later = submitted(first)
+    returned_later = claim(first)
+    disputed = submitted(first)
+    turk.ok("RejectAssignment", AssignmentId=disputed.public_id, RequesterFeedback="Wrong.")
+    assert_money_sound(job)
+    dispute = disputes.dispute_open(assignment_id=disputed.public_id, worker=disputed.worker, message="It was right.")
+    assert_money_sound(job)
+
+    turk.ok("UpdateExpirationForHIT", HITId=second["HITId"], ExpireAt=past())
+    turk.ok("UpdateExpirationForHIT", HITId=second["HITId"], ExpireAt=later())
+    rejected_after_close = submitted(second)
+    turk.ok("CreateAdditionalAssignmentsForHIT", HITId=second["HITId"], NumberOfAdditionalAssignments=1)
+    assert_money_sound(job)
+
+    turk.ok("UpdateExpirationForHIT", HITId=first["HITId"], ExpireAt=past())
+    services.assignment_return(assignment=returned_later, worker=returned_later.worker)  # re-opens an expired slot
+    assert_money_sound(job)
+    assert hits_expire_due() == 1
+    assert_money_sound(job)
+
+    job_close(job=job, actor=owner)
+    assert_money_sound(job)
+    assert hits_expire_due() == 0
+    turk.ok("ApproveAssignment", AssignmentId=approved_later.public_id)
+    turk.ok("RejectAssignment", AssignmentId=rejected_after_close.public_id, RequesterFeedback="Wrong.")
+    assert_money_sound(job)
+    disputes.dispute_decide(dispute_id=dispute.public_id, moderator=make_moderator(), overturn=True, reason="Right.")
+    assert_money_sound(job)
+    assert hits_expire_due() == 0
+    turk.ok("DeleteHIT", HITId=first["HITId"])
+    turk.ok("DeleteHIT", HITId=second["HITId"])
+
+    assert (escrow_msat(job), held_msat(job)) == (0, 0)
+    assert earned(approved_later.worker) == earned(disputed.worker) == job.reward_msat
+    assert start - available(owner) == 2 * escrow_per_slot_msat(job)  # two approvals, nothing else kept
+    assert_money_sound(job)
+
+
+def test_a_reward_of_zero_moves_no_money_and_breaks_nothing(turk, owner):
+    before = available(owner)
+    status, body = turk.call("CreateHIT", **create_hit_params(Reward="0.00"))
+    assert status in (200, 400), body
+    if status == 200:
+        work = submitted(body["HIT"])
+        turk.ok("ApproveAssignment", AssignmentId=work.public_id)
+        assert available(owner) == before
+        assert_money_sound(task_of(body["HIT"]).job)
+    assert ledger_check() == []
+
+
+# Tier 2: the same rules -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def qualification_setup(turk):
+    hit = turk.create_hit(MaxAssignments=1)
+    work = submitted(hit)
+    type_id = turk.ok(
+        "CreateQualificationType", Name="Good", Description="Good workers", QualificationTypeStatus="Active"
+    )["QualificationType"]["QualificationTypeId"]
+    return type_id, work.worker.public_id
+
+
+def bad_tier2_calls(type_id: str, worker_id: str) -> dict[str, tuple[str, dict]]:
+    terms = {"Description": "Good workers", "QualificationTypeStatus": "Active"}
+    return {
+        "type name with NUL": ("CreateQualificationType", {"Name": NUL, **terms}),
+        "type name a list": ("CreateQualificationType", {"Name": ["a"], **terms}),
+        "type status a list": ("CreateQualificationType", {"Name": "x", **terms, "QualificationTypeStatus": ["x"]}),
+        "auto grant value huge": (
+            "CreateQualificationType",
+            {"Name": "x", "AutoGranted": True, "AutoGrantedValue": HUGE, **terms},
+        ),
+        "score huge": (
+            "AssociateQualificationWithWorker",
+            {"QualificationTypeId": type_id, "WorkerId": worker_id, "IntegerValue": HUGE},
+        ),
+        "score a string": (
+            "AssociateQualificationWithWorker",
+            {"QualificationTypeId": type_id, "WorkerId": worker_id, "IntegerValue": "1"},
+        ),
+        "score worker with NUL": (
+            "AssociateQualificationWithWorker",
+            {"QualificationTypeId": type_id, "WorkerId": NUL},
+        ),
+        "get score worker with NUL": ("GetQualificationScore", {"QualificationTypeId": type_id, "WorkerId": NUL}),
+        "block worker with NUL": ("CreateWorkerBlock", {"WorkerId": NUL, "Reason": "Spam"}),
+        "block reason with NUL": ("CreateWorkerBlock", {"WorkerId": worker_id, "Reason": NUL}),
+        "unblock worker with NUL": ("DeleteWorkerBlock", {"WorkerId": NUL}),
+        "notify subject with NUL": ("NotifyWorkers", {"WorkerIds": [worker_id], "Subject": NUL, "MessageText": "Hi"}),
+        "notify worker with NUL": ("NotifyWorkers", {"WorkerIds": [NUL], "Subject": "Hi", "MessageText": "Hi"}),
+        "notify 101 workers": ("NotifyWorkers", {"WorkerIds": [worker_id] * 101, "Subject": "Hi", "MessageText": "Hi"}),
+        "list types query with NUL": ("ListQualificationTypes", {"MustBeRequestable": False, "Query": NUL}),
+        "list types requestable a string": ("ListQualificationTypes", {"MustBeRequestable": "no"}),
+    }
+
+
+TIER2_NAMES = list(bad_tier2_calls("X", "X"))
+
+
+@pytest.mark.parametrize("name", cases(TIER2_NAMES))
+def test_bad_tier2_parameters_are_request_errors(turk, qualification_setup, name):
+    operation, params = bad_tier2_calls(*qualification_setup)[name]
+    status, body = turk.call(operation, **params)
+    assert (status, body.get("__type")) == (400, "RequestError"), body
+
+
+def test_another_requesters_qualification_type_is_out_of_reach(turk, owner, qualification_setup):
+    type_id, worker_id = qualification_setup
+    intruder = Turk(make_user(funds_sats=10_000))
+    for operation, params in [
+        ("UpdateQualificationType", {"QualificationTypeId": type_id, "Description": "Mine now"}),
+        ("DeleteQualificationType", {"QualificationTypeId": type_id}),
+        ("AssociateQualificationWithWorker", {"QualificationTypeId": type_id, "WorkerId": worker_id}),
+        ("DisassociateQualificationFromWorker", {"QualificationTypeId": type_id, "WorkerId": worker_id}),
+        ("GetQualificationScore", {"QualificationTypeId": type_id, "WorkerId": worker_id}),
+        ("ListWorkersWithQualificationType", {"QualificationTypeId": type_id}),
+        ("NotifyWorkers", {"WorkerIds": [worker_id], "Subject": "Hi", "MessageText": "Hi"}),
+    ]:
+        status, body = intruder.call(operation, **params)
+        if operation == "NotifyWorkers":  # answered per worker, as Mechanical Turk does
+            assert status == 200
+            assert [each["WorkerId"] for each in body["NotifyWorkersFailureStatuses"]] == [worker_id]
+        else:
+            assert (status, body.get("__type")) == (400, "RequestError"), (operation, body)
+    # Types are public, as on Mechanical Turk (ListQualificationTypes lists everyone's): reading one is allowed.
+    assert intruder.ok("GetQualificationType", QualificationTypeId=type_id)["QualificationType"]["Name"] == "Good"
+    requirement = {"QualificationTypeId": type_id, "Comparator": "Exists"}
+    intruder.refused("CreateHIT", **create_hit_params(QualificationRequirements=[requirement]))
+    assert not Task.objects.filter(job__requester=intruder.user).exists()
