@@ -14,6 +14,7 @@ from core import ratelimit
 from core.errors import DomainError, RateLimited
 from mturk.operations import OPERATIONS
 from mturk.protocol import CONTENT_TYPE, TARGET_PREFIX, Caller, RequestError
+from mturk.sandbox_money import sandbox_balance_ensure
 from mturk.signing import SignatureRefused, verify_signature
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def _endpoint(request: HttpRequest, *, sandbox: bool) -> HttpResponse:
         return _error("RequestError", "The request body must be a JSON object.", request_id)
     caller = Caller(user=credential.user, credential=credential, sandbox=sandbox)
     try:
+        if sandbox:
+            sandbox_balance_ensure(user=caller.user)
         answer = operation(caller, params)
     except RequestError as error:
         return _error("RequestError", error.message, request_id, code=error.code)
