@@ -477,9 +477,14 @@ def test_a_body_that_is_not_form_fields_is_refused(anonymous, study_assignment):
     assert study_assignment.status == AssignmentStatus.ACCEPTED
 
 
-def test_an_answer_with_nothing_but_the_ids_is_refused(anonymous, study_assignment):
-    response = anonymous.post(f"/mturk/externalSubmit?assignmentId={study_assignment.public_id}", {})
+@pytest.mark.parametrize("ids", [[], ["hitId", "workerId"]])
+def test_an_answer_with_nothing_but_the_ids_is_refused(anonymous, study_assignment, ids):
+    """Mechanical Turk keeps hitId and workerId as answers; here they are dropped (docs/external-studies.md), so
+    psiTurk's stock form, the three ids alone, is refused."""
+    body = {"assignmentId": study_assignment.public_id} | dict.fromkeys(ids, "x")
+    response = anonymous.post("/mturk/externalSubmit", body)
     assert response.status_code == 400
+    assert b"The answer is empty" in response.content
     study_assignment.refresh_from_db()
     assert study_assignment.status == AssignmentStatus.ACCEPTED
 
