@@ -85,6 +85,8 @@ def worker_stats(*, worker: User) -> dict[str, int | float | None]:
         submitted=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED)),
         approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
         rejected=Count("id", filter=Q(status=AssignmentStatus.REJECTED)),
+        real_approved=Count("id", filter=Q(REAL, status=AssignmentStatus.APPROVED)),
+        real_rejected=Count("id", filter=Q(REAL, status=AssignmentStatus.REJECTED)),
         # What the rewards come to: waiting for review, and earned by approved work (paid or being paid). Real
         # money apart from the sandbox's play money, which is never paid out.
         pending_msat=Coalesce(Sum("job__reward_msat", filter=Q(REAL, status=AssignmentStatus.SUBMITTED)), 0),
@@ -92,8 +94,9 @@ def worker_stats(*, worker: User) -> dict[str, int | float | None]:
         sandbox_pending_msat=Coalesce(Sum("job__reward_msat", filter=Q(PLAY, status=AssignmentStatus.SUBMITTED)), 0),
         sandbox_approved_msat=Coalesce(Sum("job__reward_msat", filter=Q(PLAY, status=AssignmentStatus.APPROVED)), 0),
     )
-    reviewed = counts["approved"] + counts["rejected"]
-    counts["approval_rate"] = round(100 * counts["approved"] / reviewed) if reviewed else None
+    # The rate qualifications read (tasks.reputations), so from real work only: sandbox reviews count for nothing.
+    approved, rejected = counts.pop("real_approved"), counts.pop("real_rejected")
+    counts["approval_rate"] = round(100 * approved / (approved + rejected)) if approved + rejected else None
     return counts
 
 

@@ -13,6 +13,7 @@ from marketplace.models import WorkerStats
 from payments.sandbox import sandbox_balance_msat, sandbox_balance_target_msat
 from tasks.models import RejectionReason
 from tasks.reputations import reputations_refresh
+from tasks.selectors import worker_stats
 from tasks.services import assignment_review
 from tests.api.conftest import api_client_for
 from tests.balances import available
@@ -119,6 +120,7 @@ def test_the_worker_dashboard_shows_sandbox_earnings_apart(worker_client, reques
     stats = response.context["stats"]
     assert (stats["pending_msat"], stats["approved_msat"]) == (0, 10_000)
     assert (stats["sandbox_pending_msat"], stats["sandbox_approved_msat"]) == (30_000, 10_000)
+    assert (stats["approved"], stats["approval_rate"]) == (2, 100)
     page = response.content.decode()
     assert 'id="approved-earnings">10<' in page
     assert 'id="sandbox-approved-earnings">10<' in page
@@ -149,6 +151,7 @@ def test_sandbox_work_counts_toward_no_reputation(requester):
     )
     reputations_refresh(full=True)
     assert not WorkerStats.objects.filter(worker=worker).exists()
+    assert worker_stats(worker=worker)["approval_rate"] is None  # their dashboard's rate, too
 
     real = make_job(requester=requester, tasks=1)
     assignment_review(assignment=make_submitted_assignment(job=real, worker=worker), reviewer=requester, approve=True)
