@@ -14,7 +14,7 @@ from core.money import MSAT_PER_SAT
 from mturk.models import Currency
 from mturk.protocol import RequestError
 
-AMOUNT_RE = re.compile(r"^[0-9]+(\.[0-9]{0,2})?$")
+AMOUNT_RE = re.compile(r"[0-9]+(\.[0-9]{0,2})?")
 MAX_AMOUNT_CHARS = 20
 
 
@@ -25,7 +25,7 @@ def current_sats_per_usd() -> int:
 def to_msat(amount: object, *, currency: str, sats_per_usd: int | None, name: str = "Reward") -> int:
     """An amount the caller sent, in millisatoshis. Refuses anything but a non-negative decimal string with at most
     two decimals, and (in sats) any fraction."""
-    if not isinstance(amount, str) or len(amount) > MAX_AMOUNT_CHARS or not AMOUNT_RE.match(amount):
+    if not isinstance(amount, str) or len(amount) > MAX_AMOUNT_CHARS or not AMOUNT_RE.fullmatch(amount):
         raise RequestError(f'{name} must be an amount such as "0.05" (a string with at most two decimals).')
     value = Decimal(amount)
     if currency == Currency.SAT:

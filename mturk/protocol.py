@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from django.core import signing
 
+from marketplace.answer_forms import UNSTORABLE_CHARACTER_RE
 from marketplace.models import User
 from mturk.models import MturkCredential
 
@@ -66,6 +67,8 @@ def text(params: dict, name: str, *, required: bool = False, max_length: int | N
         raise RequestError(f"{name} must not be empty.")
     if max_length is not None and len(value) > max_length:
         raise RequestError(f"{name} must be at most {max_length:,} characters long.")
+    if UNSTORABLE_CHARACTER_RE.search(value):
+        raise RequestError(f"{name} contains a character that cannot be stored (NUL, or half of a surrogate pair).")
     return value
 
 

@@ -41,6 +41,10 @@ def requirements_from_params(value: object) -> list[dict]:
         if not isinstance(requirement, dict):
             raise RequestError(f"QualificationRequirements member {number} must be an object.")
         type_id = requirement.get("QualificationTypeId")
+        if not isinstance(type_id, str) or not isinstance(requirement.get("Comparator"), str):
+            raise RequestError(
+                f"QualificationRequirements member {number}: QualificationTypeId and Comparator must be strings."
+            )
         if type_id in UNSUPPORTED_TYPES:
             raise RequestError(
                 f"QualificationTypeId {type_id} ({UNSUPPORTED_TYPES[type_id]}) is not offered on Boltwork. Its "
@@ -50,6 +54,8 @@ def requirements_from_params(value: object) -> list[dict]:
         if requirement.get("LocaleValues"):
             raise RequestError("LocaleValues are not offered on Boltwork: it keeps no worker locale.")
         guard = requirement.get("ActionsGuarded")
+        if guard is not None and not isinstance(guard, str):
+            raise RequestError(f"QualificationRequirements member {number}: ActionsGuarded must be a string.")
         if guard is None and requirement.get("RequiredToPreview") is True:
             guard = "PreviewAndAccept"
         requirements.append(
@@ -124,7 +130,7 @@ def assignment_shape(assignment: Assignment) -> dict:
             "ApprovalTime": epoch(reviewed_at) if assignment.status == AssignmentStatus.APPROVED else None,
             "RejectionTime": epoch(reviewed_at) if assignment.status == AssignmentStatus.REJECTED else None,
             "Deadline": epoch(assignment.deadline_at),
-            "Answer": answers_xml(assignment.answer or {}),
+            "Answer": answers_xml(assignment.answer or {}, question=assignment.task.question),
             "RequesterFeedback": assignment.feedback or None,
         }
     )

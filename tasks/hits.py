@@ -25,7 +25,15 @@ from core.locks import lock_user
 from marketplace import escrow
 from marketplace.models import FormKind, Job, JobStatus, User
 from marketplace.services import job_publish
-from tasks.models import SLOT_HOLDING_STATUSES, Assignment, AssignmentStatus, Task
+from tasks.models import (
+    DISPUTE_LIVE_STATUSES,
+    SLOT_HOLDING_STATUSES,
+    Assignment,
+    AssignmentStatus,
+    Dispute,
+    HeldFrom,
+    Task,
+)
 from tasks.services import _next_position
 
 # Mechanical Turk's bounds, where Boltwork's own are not narrower.
@@ -164,9 +172,9 @@ def hit_add(
     return task
 
 
-def hit_assignments_add(*, task: Task, actor: User, count: int, key: str, now: datetime | None = None) -> Task:
+def hit_assignments_add(*, task: Task, actor: User, count: int, now: datetime | None = None) -> Task:
     """CreateAdditionalAssignmentsForHIT: raise the HIT's MaxAssignments by `count`, paying the new slots into escrow.
-    `key` names this call in the ledger (the caller's UniqueRequestToken), so a repeat pays once."""
+    Every call pays for its own slots (a repeat that must not act is stopped by its UniqueRequestToken, before)."""
     now = now or timezone.now()
     _check_whole(count, 1, MAX_ASSIGNMENTS_PER_HIT, "NumberOfAdditionalAssignments")
     with transaction.atomic():
@@ -181,7 +189,7 @@ def hit_assignments_add(*, task: Task, actor: User, count: int, key: str, now: d
         total = hit_max_assignments(task, job) + count
         if total > MAX_ASSIGNMENTS_PER_HIT:
             raise InvalidInput(f"A HIT takes at most {MAX_ASSIGNMENTS_PER_HIT:,} assignments in all.")
-        escrow.escrow_fund_for_new_tasks(job=job, new_slots=count, batch_key=f"hit-more:{task.pk}:{key}")
+        escrow.escrow_fund_for_new_tasks(job=job, new_slots=count, batch_key=f"hit-more:{task.pk}:{new_public_id()}")
         Task.objects.filter(pk=task.pk).update(max_assignments=total, slots_open=F("slots_open") + count)
         Job.objects.filter(pk=job.pk).update(open_slot_count=F("open_slot_count") + count, updated_at=now)
         _record(task, job, "hit.assignments_added", actor=actor, added=count)
@@ -204,7 +212,8 @@ def hit_expiry_set(*, task: Task, actor: User, expires_at: datetime, now: dateti
         if expires_at <= now:
             task.expires_at = now
             task.save(update_fields=["expires_at"])
-            _refund_open_slots(task, job, now=now)
+            if job.status in LIVE_JOB_STATUSES:  # a closed job's escrow was refunded by its close
+                _refund_open_slots(task, job, now=now)
             _record(task, job, "hit.expired", actor=actor)
             return task
         if job.status not in LIVE_JOB_STATUSES:
@@ -282,7 +291,10 @@ def hit_dispose(*, task: Task, actor: User, now: datetime | None = None) -> Task
             _refund_open_slots(task, job, now=now)
         task.disposed_at = now
         task.reviewing = False
-        task.save(update_fields=["disposed_at", "reviewing"])
+        # It ends now too: a slot a dispute's upheld rejection gives back later is never claimed, and the sweeper
+        # refunds it.
+        task.expires_at = min(task.expires_at or now, now)
+        task.save(update_fields=["disposed_at", "reviewing", "expires_at"])
         _record(task, job, "hit.deleted", actor=actor)
     return task
 
@@ -326,7 +338,12 @@ def _reopen_remaining_slots(task: Task, job: Job, *, now: datetime) -> int:
     """An expired HIT extended: the slots it can still fill (MaxAssignments less the assignments that hold one) are
     paid for again and go back on the board."""
     holding = Assignment.objects.filter(task_id=task.pk, status__in=SLOT_HOLDING_STATUSES).count()
-    remaining = hit_max_assignments(task, job) - holding
+    # A live dispute held from a slot keeps that slot (tasks.disputes): it comes back on the board only if the
+    # rejection is upheld.
+    disputed = Dispute.objects.filter(
+        assignment__task_id=task.pk, held_from=HeldFrom.SLOT, status__in=sorted(DISPUTE_LIVE_STATUSES)
+    ).count()
+    remaining = hit_max_assignments(task, job) - holding - disputed
     if remaining <= 0:
         return 0
     escrow.escrow_fund_for_new_tasks(

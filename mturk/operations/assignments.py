@@ -36,8 +36,9 @@ def approve_assignment(caller: Caller, params: dict) -> dict:
     dispute rules (tasks.disputes.rejection_override), as a requester's withdrawal of a rejection is."""
     assignment = own_assignment(caller, entity_id(params, "AssignmentId"))
     feedback = text(params, "RequesterFeedback", max_length=MAX_FEEDBACK_CHARS)
+    override = flag(params, "OverrideRejection")
     if assignment.status == AssignmentStatus.REJECTED:
-        if not flag(params, "OverrideRejection"):
+        if not override:
             raise RequestError(
                 f"This operation can be called with a status of: Submitted (assignment {assignment.public_id} is "
                 "Rejected; send OverrideRejection=true to approve it anyway)."
@@ -72,6 +73,10 @@ OPERATIONS = {
 def _statuses(value: object) -> list[str]:
     if value is None:
         return list(shapes.ASSIGNMENT_STATUSES)
-    if not isinstance(value, list) or not value or any(each not in shapes.REVIEWED_STATUSES for each in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(not isinstance(each, str) or each not in shapes.REVIEWED_STATUSES for each in value)
+    ):
         raise RequestError("AssignmentStatuses must be a list of Submitted, Approved and Rejected.")
     return [shapes.REVIEWED_STATUSES[each] for each in value]

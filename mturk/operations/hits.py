@@ -128,10 +128,9 @@ def update_hit_review_status(caller: Caller, params: dict) -> dict:
 def create_additional_assignments_for_hit(caller: Caller, params: dict) -> dict:
     task = own_hit(caller, entity_id(params, "HITId"))
     count = whole(params, "NumberOfAdditionalAssignments", required=True)
-    token = text(params, "UniqueRequestToken", max_length=64)
 
     def act() -> str:
-        hits.hit_assignments_add(task=task, actor=caller.user, count=count, key=token or timezone.now().isoformat())
+        hits.hit_assignments_add(task=task, actor=caller.user, count=count)
         return task.public_id
 
     once_per_token(caller, params, operation="CreateAdditionalAssignmentsForHIT", act=act, what="HIT ID")

@@ -323,3 +323,33 @@ def test_calls_share_the_api_rate_limit_and_are_throttled_as_aws_throttles(turk,
         turk.get_account_balance()
     assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
     assert "Too many API requests" in throttled.value.response["Error"]["Message"]
+
+
+SELECTION_FORM = """<QuestionForm xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionForm.xsd">
+  <Question>
+    <QuestionIdentifier>Likely-To-Win</QuestionIdentifier>
+    <IsRequired>true</IsRequired>
+    <QuestionContent><Text>Who wins?</Text></QuestionContent>
+    <AnswerSpecification><SelectionAnswer>
+      <StyleSuggestion>radiobutton</StyleSuggestion>
+      <Selections>
+        <Selection><SelectionIdentifier>home</SelectionIdentifier><Text>The home team</Text></Selection>
+        <Selection><SelectionIdentifier>away</SelectionIdentifier><Text>The visitors</Text></Selection>
+      </Selections>
+    </SelectionAnswer></AnswerSpecification>
+  </Question>
+</QuestionForm>"""
+
+
+def test_a_question_forms_answer_comes_back_with_its_own_identifiers(turk):
+    hit = create_hit(turk, MaxAssignments=1, Question=SELECTION_FORM)
+    task = Task.objects.select_related("job").get(public_id=hit["HITId"])
+    worker = make_user()
+    assignment = services.assignment_claim(job=task.job, worker=worker)
+    field = task.question["fields"][0]
+    services.assignment_submit_json(assignment=assignment, worker=worker, answer={field["name"]: "The visitors"})
+    answer = turk.get_assignment(AssignmentId=assignment.public_id)["Assignment"]["Answer"]
+    document = ElementTree.fromstring(answer)  # noqa: S314 (our own answer, as a client reads it)
+    answers = document.findall(f"{ANSWERS_NS}Answer")
+    assert [each.findtext(f"{ANSWERS_NS}QuestionIdentifier") for each in answers] == ["Likely-To-Win"]
+    assert answers[0].findtext(f"{ANSWERS_NS}SelectionIdentifier") == "away"
