@@ -25,8 +25,9 @@ def _user_pk(public_id: str) -> int | None:
 def start_payout(event: Event) -> None:
     """Money reached a worker's earnings (an approval, a bonus), or where they want it sent changed: pay out.
 
-    Not for play money: a sandbox bonus says so and starts nothing. Whatever starts, a payout only ever reads the
-    worker's real earnings (payments.payouts), so sandbox earnings are never paid out whichever event arrives."""
+    Not for play money: a sandbox approval or bonus says so (`sandbox` in its data) and starts nothing. Whatever
+    starts, a payout only ever reads the worker's real earnings (payments.payouts), so sandbox earnings are never
+    paid out whichever event arrives."""
     if event.data.get("sandbox"):
         return
     worker_pk = _user_pk(event.data["worker_id"])

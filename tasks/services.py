@@ -774,6 +774,8 @@ def _record_assignment_event(assignment: Assignment, event_type: str, *, actor: 
         "answer": assignment.answer,
         "feedback": assignment.feedback,
         "rejection_reason": assignment.rejection_reason,
+        # Play money (issue 13): the payout trigger (payments.handlers) starts nothing for it.
+        "sandbox": assignment.job.sandbox,
     }
     record_event(
         type=event_type,

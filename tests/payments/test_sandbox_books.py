@@ -35,7 +35,6 @@ from tasks.models import AssignmentStatus, RejectionReason
 from tasks.services import assignment_claim, assignment_review, tasks_add
 from tests.balances import available, earned
 from tests.factories import make_job, make_moderator, make_submitted_assignment, make_user, set_payout_destination
-from tests.payments.conftest import run_background_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -196,7 +195,9 @@ def test_ledger_check_reports_a_transaction_across_books_and_a_misfiled_job_acco
 # A sandbox job's whole life ---------------------------------------------------------------------------------------
 
 
-def test_a_sandbox_jobs_whole_life_moves_play_money_only_and_pays_nothing_out(requester, enqueued):
+def test_a_sandbox_jobs_whole_life_moves_play_money_only_and_pays_nothing_out(
+    requester, enqueued, django_capture_on_commit_callbacks
+):
     """Top up, publish, add tasks, claim, submit, approve, reject, dispute (held from the slot and from the balance),
     overturn, uphold, bonus, close with a refund: play money moves as real money would, and real money not at all."""
     workers = [make_user(f"sandboxer{n}", funds_sats=0) for n in range(5)]
@@ -208,47 +209,49 @@ def test_a_sandbox_jobs_whole_life_moves_play_money_only_and_pays_nothing_out(re
     assert sandbox_balance_top_up(user=requester) == target
     before = real_money_snapshot()
 
-    job = make_job(requester=requester, tasks=3, reward_msat=20_000, sandbox=True)
-    per_slot = job.reward_msat + job.fee_per_assignment_msat
-    assert sandbox_summary(user=requester)["escrow_msat"] == 3 * per_slot
-    tasks_add(job=job, actor=requester, columns=["review"], rows=[{"review": "One more"}])
-    assert sandbox_balance_msat(user=requester) == target - 4 * per_slot
+    # Every event's handlers run as on commit: the payout trigger among them.
+    with django_capture_on_commit_callbacks(execute=True):
+        job = make_job(requester=requester, tasks=3, reward_msat=20_000, sandbox=True)
+        per_slot = job.reward_msat + job.fee_per_assignment_msat
+        assert sandbox_summary(user=requester)["escrow_msat"] == 3 * per_slot
+        tasks_add(job=job, actor=requester, columns=["review"], rows=[{"review": "One more"}])
+        assert sandbox_balance_msat(user=requester) == target - 4 * per_slot
 
-    # Approved, then a bonus on that work.
-    approved = make_submitted_assignment(job=job, worker=workers[0])
-    assignment_review(assignment=approved, reviewer=requester, approve=True)
-    bonus_pay(
-        requester=requester,
-        worker_id=workers[0].public_id,
-        amount_msat=7_000,
-        reason="Careful work",
-        assignment_id=approved.public_id,
-    )
-    # Rejected, disputed (held from the re-opened slot), overturned by a moderator: paid from the hold.
-    disputed = rejected(job, workers[1])
-    dispute = disputes.dispute_open(assignment_id=disputed.public_id, worker=workers[1], message="It is complete.")
-    disputes.dispute_decide(dispute_id=dispute.public_id, moderator=moderator, overturn=True, reason="Complete.")
-    disputed.refresh_from_db()
-    assert disputed.status == AssignmentStatus.APPROVED
+        # Approved, then a bonus on that work.
+        approved = make_submitted_assignment(job=job, worker=workers[0])
+        assignment_review(assignment=approved, reviewer=requester, approve=True)
+        bonus_pay(
+            requester=requester,
+            worker_id=workers[0].public_id,
+            amount_msat=7_000,
+            reason="Careful work",
+            assignment_id=approved.public_id,
+        )
+        # Rejected, disputed (held from the re-opened slot), overturned by a moderator: paid from the hold.
+        disputed = rejected(job, workers[1])
+        dispute = disputes.dispute_open(assignment_id=disputed.public_id, worker=workers[1], message="It is complete.")
+        disputes.dispute_decide(dispute_id=dispute.public_id, moderator=moderator, overturn=True, reason="Complete.")
+        disputed.refresh_from_db()
+        assert disputed.status == AssignmentStatus.APPROVED
 
-    # A one-task job whose re-opened slot another worker took: the hold comes from the sandbox balance; upheld.
-    small = make_job(requester=requester, tasks=1, reward_msat=20_000, sandbox=True)
-    lost = rejected(small, workers[2])
-    assignment_claim(job=small, worker=workers[3])
-    balance_before_hold = sandbox_balance_msat(user=requester)
-    held = disputes.dispute_open(assignment_id=lost.public_id, worker=workers[2], message="Please look again.")
-    assert sandbox_balance_msat(user=requester) == balance_before_hold - held.held_msat
-    disputes.dispute_decide(dispute_id=held.public_id, moderator=moderator, overturn=False, reason="Half empty.")
+        # A one-task job whose re-opened slot another worker took: the hold comes from the sandbox balance; upheld.
+        small = make_job(requester=requester, tasks=1, reward_msat=20_000, sandbox=True)
+        lost = rejected(small, workers[2])
+        assignment_claim(job=small, worker=workers[3])
+        balance_before_hold = sandbox_balance_msat(user=requester)
+        held = disputes.dispute_open(assignment_id=lost.public_id, worker=workers[2], message="Please look again.")
+        assert sandbox_balance_msat(user=requester) == balance_before_hold - held.held_msat
+        disputes.dispute_decide(dispute_id=held.public_id, moderator=moderator, overturn=False, reason="Half empty.")
 
-    # Closing refunds what nobody can claim any more into the sandbox balance.
-    balance_before_close = sandbox_balance_msat(user=requester)
-    job_services.job_close(job=job, actor=requester)
-    assert sandbox_balance_msat(user=requester) == balance_before_close + 2 * per_slot
-    assert sandbox_summary(user=workers[0])["earned_msat"] == 20_000 + 7_000
-    assert sandbox_summary(user=workers[1])["earned_msat"] == 20_000
+        # Closing refunds what nobody can claim any more into the sandbox balance.
+        balance_before_close = sandbox_balance_msat(user=requester)
+        job_services.job_close(job=job, actor=requester)
+        assert sandbox_balance_msat(user=requester) == balance_before_close + 2 * per_slot
+        assert sandbox_summary(user=workers[0])["earned_msat"] == 20_000 + 7_000
+        assert sandbox_summary(user=workers[1])["earned_msat"] == 20_000
 
-    # The payout trigger ran for every approval and bonus (as a Celery worker would): nothing to pay.
-    run_background_jobs(enqueued)
+    # The payout trigger heard every approval and bonus and started nothing; had it, a worker would find nothing.
+    assert enqueued == []
     for worker in workers:
         assert payouts.payout_start_for_worker(worker_id=worker.pk) is None
         assert (earned(worker), wallet_summary(user=worker)["earned_msat"]) == (0, 0)
