@@ -25,12 +25,13 @@ from mturk.credentials import credential_create, credential_revoke
 from mturk.models import RequestToken
 from mturk.views import live_endpoint, sandbox_endpoint
 from payments.ledger import JobBook, ledger_check
-from payments.models import Account, Bonus, LedgerEntry
+from payments.models import Account, AccountKind, Bonus, LedgerEntry
 from tasks import disputes, services
 from tasks.hits import hits_expire_due
 from tasks.models import SLOT_HOLDING_STATUSES, Assignment, AssignmentStatus, Dispute, Task
 from tests.balances import available, earned
 from tests.factories import make_moderator
+from tests.factories.money import fund
 from tests.factories.users import make_user
 from tests.mturk.clients import HTML_QUESTION, hit_terms
 from tests.mturk.sigv4 import django_request, signed_headers_for
@@ -1277,3 +1278,165 @@ def test_another_requesters_qualification_type_is_out_of_reach(turk, owner, qual
     requirement = {"QualificationTypeId": type_id, "Comparator": "Exists"}
     intruder.refused("CreateHIT", **create_hit_params(QualificationRequirements=[requirement]))
     assert not Task.objects.filter(job__requester=intruder.user).exists()
+
+
+# More sequences ---------------------------------------------------------------------------------------------------
+
+
+def test_a_token_whose_call_failed_can_be_used_again(rate):
+    requester = make_user(funds_sats=50)  # less than one slot of 55 sats
+    turk = Turk(requester)
+    turk.refused("CreateHIT", **create_hit_params(UniqueRequestToken="retry-me"))
+    assert not RequestToken.objects.exists()
+    turk.refused("CreateHIT", **create_hit_params(UniqueRequestToken="retry-me"))
+    fund(requester, 100 * MSAT_PER_SAT)
+    hit = turk.ok("CreateHIT", **create_hit_params(UniqueRequestToken="retry-me"))["HIT"]
+    refusal = turk.refused("CreateHIT", **create_hit_params(UniqueRequestToken="retry-me"))
+    assert hit["HITId"] in refusal["Message"]
+    assert Task.objects.count() == 1
+    assert_money_sound(task_of(hit).job)
+
+
+def test_an_override_in_the_sandbox_moves_play_money_only(owner, rate):
+    sandbox = Turk(owner, sandbox=True)
+    real_before = available(owner)
+    hit = sandbox.create_hit(MaxAssignments=1)
+    job = task_of(hit).job
+    work = submitted(hit)
+    sandbox.ok("RejectAssignment", AssignmentId=work.public_id, RequesterFeedback="Wrong.")
+    submitted(hit)  # the re-opened slot taken again: the override is held from the (play) balance
+    sandbox.ok("ApproveAssignment", AssignmentId=work.public_id, OverrideRejection=True)
+    assert available(owner) == real_before
+    assert earned(work.worker) == 0
+    play_earned = Account.objects.get(user=work.worker, kind=AccountKind.SANDBOX_WORKER_EARNED).balance_msat
+    assert play_earned == job.reward_msat
+    assert_money_sound(job)
+
+
+def test_a_dispute_upheld_after_the_job_closed_goes_back_to_the_requester(turk, owner):
+    hit = turk.create_hit(MaxAssignments=2)
+    job = task_of(hit).job
+    work = submitted(hit)
+    turk.ok("RejectAssignment", AssignmentId=work.public_id, RequesterFeedback="Wrong.")
+    dispute = disputes.dispute_open(assignment_id=work.public_id, worker=work.worker, message="It was right.")
+    job_close(job=job, actor=owner)
+    assert_money_sound(job)
+    before = available(owner)
+    disputes.dispute_decide(dispute_id=dispute.public_id, moderator=make_moderator(), overturn=False, reason="No.")
+    assert available(owner) - before == escrow_per_slot_msat(job)
+    assert (escrow_msat(job), held_msat(job)) == (0, 0)
+    assert_money_sound(job)
+    turk.refused("ApproveAssignment", AssignmentId=work.public_id, OverrideRejection=True)
+    assert earned(work.worker) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expiry_racing_claims_keeps_escrow_exact(turk, owner):
+    hit = turk.create_hit(MaxAssignments=6)
+    task = task_of(hit)
+    workers = [make_user(funds_sats=0) for _ in range(5)]
+
+    def take(worker):
+        def run():
+            try:
+                return services.assignment_claim(job=Job.objects.get(pk=task.job_id), worker=worker).pk
+            except DomainError as error:
+                return error.message
+
+        return run
+
+    calls = [take(worker) for worker in workers]
+    calls.insert(2, lambda: turk.call("UpdateExpirationForHIT", HITId=hit["HITId"], ExpireAt=past()))
+    run_at_once(calls)
+    assert_money_sound(task.job)
+    assert Task.objects.get(pk=task.pk).slots_open == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_racing_an_extension_keeps_escrow_exact(turk, owner):
+    hit = turk.create_hit(MaxAssignments=3)
+    task = task_of(hit)
+    submitted(hit)
+    Task.objects.filter(pk=task.pk).update(expires_at=timezone.now() - timedelta(seconds=1))  # expired, not swept
+    run_at_once(
+        [
+            hits_expire_due,
+            lambda: turk.call("UpdateExpirationForHIT", HITId=hit["HITId"], ExpireAt=later()),
+            hits_expire_due,
+        ]
+    )
+    assert_money_sound(task.job)
+    assert Task.objects.get(pk=task.pk).slots_open in (0, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bonuses_at_once_never_take_the_balance_below_zero(rate):
+    requester = make_user(funds_sats=55 + 150)  # one slot, then 150 sats: room for two bonuses of 66 sats
+    turk = Turk(requester)
+    hit = turk.create_hit(MaxAssignments=1)
+    work = submitted(hit)
+    bonus = {"WorkerId": work.worker.public_id, "AssignmentId": work.public_id, "Reason": "Thanks"}
+    results = run_at_once([lambda: turk.call("SendBonus", BonusAmount="0.06", **bonus) for _ in range(4)])
+    assert sorted(status for status, _ in results) == [200, 200, 400, 400], results
+    assert Bonus.objects.count() == 2
+    assert available(requester) == 150 * MSAT_PER_SAT - 2 * 66 * MSAT_PER_SAT
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hits_at_once_with_funds_for_one_make_one(rate):
+    requester = make_user(funds_sats=100)  # one slot of 55 sats
+    turk = Turk(requester)
+    turk.ok("CreateHITType", **hit_terms())  # the HIT type exists: the race is on the money only
+    results = run_at_once([lambda: turk.call("CreateHIT", **create_hit_params()) for _ in range(4)])
+    assert sorted(status for status, _ in results) == [200, 400, 400, 400], results
+    assert Task.objects.count() == 1
+    assert available(requester) == 45 * MSAT_PER_SAT
+    assert_money_sound(Task.objects.get().job)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mturk.hit_types.hit_type_get_or_create looks for a HIT type of the same terms and makes one if none, "
+    "without a lock: CreateHIT calls with new terms at once (a script's thread pool) each make their own HIT type, "
+    "so one batch becomes several HIT groups on the board",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_same_new_terms_at_once_make_one_hit_type(turk):
+    results = run_at_once([lambda: turk.call("CreateHIT", **create_hit_params()) for _ in range(3)])
+    assert [status for status, _ in results] == [200, 200, 200], results
+    assert len({body["HIT"]["HITTypeId"] for _, body in results}) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_override_racing_claims_of_the_reopened_slot_and_a_dispute_keeps_money_exact(turk, owner):
+    hit = turk.create_hit(MaxAssignments=1)
+    task = task_of(hit)
+    work = submitted(hit)
+    turk.ok("RejectAssignment", AssignmentId=work.public_id, RequesterFeedback="Wrong.")
+    workers = [make_user(funds_sats=0) for _ in range(3)]
+
+    def take(worker):
+        def run():
+            try:
+                return services.assignment_claim(job=Job.objects.get(pk=task.job_id), worker=worker).pk
+            except DomainError as error:
+                return error.message
+
+        return run
+
+    def dispute():
+        try:
+            return disputes.dispute_open(assignment_id=work.public_id, worker=work.worker, message="Right.").pk
+        except DomainError as error:
+            return error.message
+
+    calls = [take(worker) for worker in workers]
+    calls.insert(1, lambda: turk.call("ApproveAssignment", AssignmentId=work.public_id, OverrideRejection=True))
+    calls.insert(3, dispute)
+    run_at_once(calls)
+    work.refresh_from_db()
+    assert work.status == AssignmentStatus.APPROVED
+    assert earned(work.worker) == task.job.reward_msat
+    assert Assignment.objects.filter(task=task, status=AssignmentStatus.ACCEPTED).count() <= 1
+    assert_money_sound(task.job)
