@@ -14,7 +14,6 @@ from django.db.models import Q
 
 from core.errors import NotFound
 from marketplace import qualifications
-from marketplace.answer_forms import UNSTORABLE_CHARACTER_RE
 from marketplace.models import QualificationGrant, QualificationType
 from mturk.protocol import (
     Caller,
@@ -80,22 +79,13 @@ def qualification_shape(grant: QualificationGrant) -> dict:
 # Reading parameters ----------------------------------------------------------------------------------------------
 
 
-def plain_text(params: dict, name: str, **options) -> str:
-    """A text parameter (mturk.protocol.text) that PostgreSQL can store: no NUL and no half of a surrogate pair,
-    which JSON can carry but a text column cannot (a ServiceFault otherwise, after nothing was checked)."""
-    value = text(params, name, **options)
-    if UNSTORABLE_CHARACTER_RE.search(value):
-        raise RequestError(f"{name} contains a character that cannot be stored (NUL, or half of a surrogate pair).")
-    return value
-
-
 def _worker_id(params: dict) -> str:
-    return plain_text(params, "WorkerId", required=True, max_length=64)  # an unknown one is NotFound (worker_get)
+    return text(params, "WorkerId", required=True, max_length=64)  # an unknown one is NotFound (worker_get)
 
 
 def _status(params: dict, *, required: bool) -> None:
     """Boltwork's types are always Active: a worker sees them, and a job may require them, until they are deleted."""
-    status = plain_text(params, "QualificationTypeStatus", required=required)
+    status = text(params, "QualificationTypeStatus", required=required)
     if status and status not in STATUSES:
         raise RequestError("QualificationTypeStatus must be Active or Inactive.")
     if status == "Inactive":
@@ -142,12 +132,12 @@ def _own_type(caller: Caller, params: dict) -> QualificationType:
 def create_qualification_type(caller: Caller, params: dict) -> dict:
     _status(params, required=True)
     _no_test(params)
-    plain_text(params, "Keywords", max_length=1_000)  # accepted for the caller's sake; Boltwork's types have none
+    text(params, "Keywords", max_length=1_000)  # accepted for the caller's sake; Boltwork's types have none
     whole(params, "RetryDelayInSeconds")  # only a test's retake waits; the API makes no tests
     qualification = qualifications.qualification_type_create(
         owner=caller.user,
-        name=plain_text(params, "Name", required=True),
-        description=plain_text(params, "Description", required=True),
+        name=text(params, "Name", required=True),
+        description=text(params, "Description", required=True),
         auto_grant_value=_auto_grant_value(params, current=None),
     )
     return {"QualificationType": qualification_type_shape(qualification)}
@@ -173,7 +163,7 @@ def list_qualification_types(caller: Caller, params: dict) -> dict:
         raise RequestError("Value null at 'MustBeRequestable' failed to satisfy constraint: Member must not be null")
     requestable = flag(params, "MustBeRequestable")
     owned = flag(params, "MustBeOwnedByCaller")
-    query = plain_text(params, "Query", max_length=MAX_QUERY_CHARS).strip()
+    query = text(params, "Query", max_length=MAX_QUERY_CHARS).strip()
     types = QualificationType.objects.all()
     if owned:
         types = types.filter(owner=caller.user)
@@ -201,7 +191,7 @@ def update_qualification_type(caller: Caller, params: dict) -> dict:
         qualification=qualification,
         actor=caller.user,
         name=qualification.name,  # Mechanical Turk never renames a type
-        description=qualification.description if description is None else plain_text(params, "Description"),
+        description=qualification.description if description is None else text(params, "Description"),
         auto_grant_value=_auto_grant_value(params, current=qualification.auto_grant_value),
     )
     return {"QualificationType": qualification_type_shape(qualification)}
@@ -228,7 +218,7 @@ def associate_qualification_with_worker(caller: Caller, params: dict) -> dict:
 def disassociate_qualification_from_worker(caller: Caller, params: dict) -> dict:
     qualification = _own_type(caller, params)
     worker_id = _worker_id(params)
-    plain_text(params, "Reason", max_length=1_000)  # Mechanical Turk emails it; Boltwork keeps no revocation reason
+    text(params, "Reason", max_length=1_000)  # Mechanical Turk emails it; Boltwork keeps no revocation reason
     if not qualifications.qualification_revoke(qualification=qualification, actor=caller.user, worker_id=worker_id):
         raise RequestError(f"Worker {worker_id} does not have QualificationType {qualification.public_id}.")
     return {}
@@ -252,7 +242,7 @@ def list_workers_with_qualification_type(caller: Caller, params: dict) -> dict:
     """The scores granted on one of the caller's types. A revoked score is deleted on Boltwork, so Status Revoked
     lists none."""
     qualification = _own_type(caller, params)
-    status = plain_text(params, "Status")
+    status = text(params, "Status")
     if status and status not in {"Granted", "Revoked"}:
         raise RequestError("Status must be Granted or Revoked.")
     grants = QualificationGrant.objects.select_related("type", "worker").filter(type=qualification)

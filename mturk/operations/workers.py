@@ -7,15 +7,14 @@ sees none of the requester's jobs, live or sandbox. NotifyWorkers tells each wor
 
 from marketplace.blocks import worker_block, worker_unblock
 from marketplace.models import WorkerBlock
-from mturk.operations.qualifications import plain_text
-from mturk.protocol import Caller, RequestError, after_key, listing, page, page_size
+from mturk.protocol import Caller, RequestError, after_key, listing, page, page_size, text
 from tasks import worker_messages
 
 MAX_REASON_CHARS = 1_000
 
 
 def _worker_id(params: dict) -> str:
-    return plain_text(params, "WorkerId", required=True, max_length=64)
+    return text(params, "WorkerId", required=True, max_length=64)
 
 
 def create_worker_block(caller: Caller, params: dict) -> dict:
@@ -24,14 +23,14 @@ def create_worker_block(caller: Caller, params: dict) -> dict:
     worker_block(
         requester=caller.user,
         worker_id=_worker_id(params),
-        reason=plain_text(params, "Reason", required=True, max_length=MAX_REASON_CHARS),
+        reason=text(params, "Reason", required=True, max_length=MAX_REASON_CHARS),
     )
     return {}
 
 
 def delete_worker_block(caller: Caller, params: dict) -> dict:
     """Unblock a worker; a worker who was not blocked stays so, and the call succeeds as on Mechanical Turk."""
-    plain_text(params, "Reason", max_length=MAX_REASON_CHARS)  # Mechanical Turk keeps it for the requester only
+    text(params, "Reason", max_length=MAX_REASON_CHARS)  # Mechanical Turk keeps it for the requester only
     worker_unblock(requester=caller.user, worker_id=_worker_id(params))
     return {}
 
@@ -51,8 +50,8 @@ def list_worker_blocks(caller: Caller, params: dict) -> dict:
 def notify_workers(caller: Caller, params: dict) -> dict:
     """Message up to 100 workers. A worker who cannot be reached (unknown, or never took a task of the caller's) is
     a HardFailure in the answer, as Mechanical Turk reports it; the others are told."""
-    subject = plain_text(params, "Subject", required=True, max_length=worker_messages.MAX_SUBJECT_CHARS)
-    message = plain_text(params, "MessageText", required=True, max_length=worker_messages.MAX_MESSAGE_CHARS)
+    subject = text(params, "Subject", required=True, max_length=worker_messages.MAX_SUBJECT_CHARS)
+    message = text(params, "MessageText", required=True, max_length=worker_messages.MAX_MESSAGE_CHARS)
     worker_ids = params.get("WorkerIds")
     if worker_ids is None:
         raise RequestError("Value null at 'WorkerIds' failed to satisfy constraint: Member must not be null")
