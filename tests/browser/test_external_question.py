@@ -194,7 +194,7 @@ def test_an_external_question_ends_the_jspsych_way_and_the_page_moves_on(new_pag
     assert second.task_id != first.task_id
 
 
-def test_a_web_external_study_ends_the_psiturk_way(new_page, study_site, live_server, settings):
+def test_a_web_external_study_ends_the_psiturk_way(new_page, study_site, live_server, settings, screenshot):
     # The site is browsed under another name than SITE_URL's: the "Submitted" page's message, addressed to
     # SITE_URL's origin, never reaches the worker's page, which moves on by asking the server (htmx's polling).
     settings.SITE_URL = live_server.url.replace("127.0.0.1", "localhost")
@@ -213,6 +213,7 @@ def test_a_web_external_study_ends_the_psiturk_way(new_page, study_site, live_se
         f"http://{study_site.host_port}/psiturk?assignmentId={{assignment_id}}&hitId={{task_id}}"
         "&workerId={worker_id}&condition=B"
     )
+    screenshot(requester_page, "job-form-external-study")
     requester_page.get_by_role("button", name="Save external study").click()
     expect(requester_page.get_by_text("External study saved.")).to_be_visible()
     requester_page.get_by_role("button", name="Add task", exact=True).click()
