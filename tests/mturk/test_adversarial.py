@@ -212,12 +212,6 @@ def test_expire_extend_add_reject_after_expiry_sweep_delete_keeps_escrow_exact(t
     turk.refused("CreateAdditionalAssignmentsForHIT", HITId=hit["HITId"], NumberOfAdditionalAssignments=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UpdateExpirationForHIT with a past time on a HIT of a closed job refunds the HIT's slots_open again "
-    "(tasks.hits.hit_expiry_set does not check the job is live; job_close already refunded them), taking the "
-    "escrow that pays the work still in progress",
-)
 def test_expiring_a_hit_of_a_closed_job_leaves_the_work_in_progress_funded(turk, owner):
     hit = turk.create_hit(MaxAssignments=2)
     job = task_of(hit).job
@@ -234,11 +228,6 @@ def test_expiring_a_hit_of_a_closed_job_leaves_the_work_in_progress_funded(turk,
     assert earned(in_progress.worker) == job.reward_msat
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a rejection on a closed job re-opens the HIT's slot (slots_open + 1) and refunds it at once; "
-    "UpdateExpirationForHIT with a past time then refunds it a second time from the escrow of other work",
-)
 def test_a_slot_rejected_on_a_closed_job_is_refunded_once(turk, owner):
     hit = turk.create_hit(MaxAssignments=2)
     job = task_of(hit).job
@@ -265,13 +254,6 @@ def test_delete_hit_of_a_closed_job_moves_no_money(turk, owner):
     assert_money_sound(job)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CreateAdditionalAssignmentsForHIT keys its escrow top-up by the UniqueRequestToken "
-    "(hit-more:<task>:<token>); once the token row is 24 hours old a repeat with the same token is accepted, the "
-    "ledger returns the first top-up for the same key and moves nothing, yet the HIT gets the new slots: unfunded "
-    "slots on the board",
-)
 def test_more_assignments_with_a_token_reused_after_a_day_are_paid_for(turk, owner):
     hit = turk.create_hit(MaxAssignments=1)
     job = task_of(hit).job
@@ -327,12 +309,6 @@ def test_more_assignments_than_the_balance_pays_for_change_nothing(rate):
     assert available(poor) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="extending an expired HIT (tasks.hits._reopen_remaining_slots) re-funds and re-opens the slot a live "
-    "dispute holds (SLOT_HOLDING_STATUSES leaves rejected work out), so the HIT offers more than MaxAssignments "
-    "and the requester pays for one more assignment than asked when the dispute ends",
-)
 def test_extending_an_expired_hit_does_not_reopen_a_disputed_slot(turk, owner):
     hit = turk.create_hit(MaxAssignments=1)
     task = task_of(hit)
@@ -346,12 +322,6 @@ def test_extending_an_expired_hit_does_not_reopen_a_disputed_slot(turk, owner):
     assert_within_max_assignments(task)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a moderator upholding a dispute held from the slot puts the slot back on the task (tasks.disputes."
-    "_release_hold_for_upheld_rejection) even when the HIT was deleted meanwhile (DeleteHIT is allowed while the "
-    "job is paused), and the claim query does not skip disposed HITs: a worker is given a deleted HIT",
-)
 def test_a_deleted_hit_never_takes_work_again(turk, owner):
     hit = turk.create_hit(MaxAssignments=1)
     task = task_of(hit)
@@ -796,46 +766,7 @@ BAD_CREATE_HIT = {
 }
 
 
-NUL_BUG = (
-    "a NUL character in a string parameter reaches PostgreSQL, whose text fields refuse it (psycopg DataError), and "
-    "answers 500 ServiceFault: mturk.protocol.text lets it through"
-)
-SURROGATE_BUG = (
-    "half of a UTF-16 surrogate pair (a JSON escape such as \\ud800) in a string parameter cannot be encoded for "
-    "PostgreSQL (UnicodeEncodeError) and answers 500 ServiceFault: mturk.protocol.text lets it through"
-)
-UNHASHABLE_BUG = (
-    "a list where an id, a comparator or a status is expected reaches a dict or set membership test (TypeError: "
-    "unhashable type: 'list') and answers 500 ServiceFault"
-)
-KNOWN_BUGS = {
-    "Reward with a newline": "mturk.amounts.AMOUNT_RE ends in $, which also matches before a trailing newline, so "
-    '"0.05\\n" is taken as 0.05 (Decimal strips the whitespace)',
-    "Title with NUL": NUL_BUG,
-    "Description with NUL": NUL_BUG,
-    "Keywords with NUL": NUL_BUG,
-    "RequesterAnnotation with NUL": NUL_BUG,
-    "UniqueRequestToken with NUL": NUL_BUG,
-    "QualificationRequirements type a list": UNHASHABLE_BUG,
-    "QualificationRequirements comparator a list": UNHASHABLE_BUG,
-    "more assignments token with NUL": NUL_BUG,
-    "approve feedback with NUL": NUL_BUG,
-    "approve override a string": "ApproveAssignment reads OverrideRejection only when the assignment is rejected: "
-    "a wrong-typed OverrideRejection on submitted work is ignored and the work is approved and paid",
-    "reject feedback with NUL": NUL_BUG,
-    "bonus reason with NUL": NUL_BUG,
-    "bonus token with NUL": NUL_BUG,
-    "statuses unhashable": UNHASHABLE_BUG,
-    "with type: annotation with NUL": NUL_BUG,
-    "with type: token with NUL": NUL_BUG,
-    "hit type: title with NUL": NUL_BUG,
-    "Title with half a surrogate pair": SURROGATE_BUG,
-    "Description with half a surrogate pair": SURROGATE_BUG,
-    "reject feedback with half a surrogate pair": SURROGATE_BUG,
-    "bonus reason with half a surrogate pair": SURROGATE_BUG,
-    "notify worker with NUL": "NotifyWorkers checks that WorkerIds are strings, not that they can be stored: a NUL "
-    "in one reaches the worker lookup (psycopg DataError) and answers 500 ServiceFault",
-}
+KNOWN_BUGS: dict[str, str] = {}  # by case name: the bug it shows (none open now)
 
 
 def cases(names):
@@ -1238,7 +1169,6 @@ def bad_tier2_calls(type_id: str, worker_id: str) -> dict[str, tuple[str, dict]]
         "block reason with NUL": ("CreateWorkerBlock", {"WorkerId": worker_id, "Reason": NUL}),
         "unblock worker with NUL": ("DeleteWorkerBlock", {"WorkerId": NUL}),
         "notify subject with NUL": ("NotifyWorkers", {"WorkerIds": [worker_id], "Subject": NUL, "MessageText": "Hi"}),
-        "notify worker with NUL": ("NotifyWorkers", {"WorkerIds": [NUL], "Subject": "Hi", "MessageText": "Hi"}),
         "notify 101 workers": ("NotifyWorkers", {"WorkerIds": [worker_id] * 101, "Subject": "Hi", "MessageText": "Hi"}),
         "list types query with NUL": ("ListQualificationTypes", {"MustBeRequestable": False, "Query": NUL}),
         "list types requestable a string": ("ListQualificationTypes", {"MustBeRequestable": "no"}),
@@ -1440,3 +1370,9 @@ def test_an_override_racing_claims_of_the_reopened_slot_and_a_dispute_keeps_mone
     assert earned(work.worker) == task.job.reward_msat
     assert Assignment.objects.filter(task=task, status=AssignmentStatus.ACCEPTED).count() <= 1
     assert_money_sound(task.job)
+
+
+def test_a_worker_id_that_cannot_be_stored_is_a_hard_failure_of_notify_workers(turk, qualification_setup):
+    _, worker_id = qualification_setup
+    body = turk.ok("NotifyWorkers", WorkerIds=[NUL, worker_id], Subject="Hi", MessageText="Hello")
+    assert [each["WorkerId"] for each in body["NotifyWorkersFailureStatuses"]] == [NUL]
