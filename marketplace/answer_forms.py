@@ -32,8 +32,10 @@ EMPTY_ANSWER_MESSAGE = "The answer is empty: fill in the task's form before subm
 # A form with no fixed field list (an HTMLQuestion, an external study): its fields become the answer's columns.
 MAX_FREE_ANSWER_FIELDS = 200
 MAX_FREE_ANSWER_NAME_CHARS = 200
-# What Mechanical Turk's conventions put in such a form besides the answer: the ids the frame's URL carried.
-MTURK_CONVENTION_FIELDS = frozenset({"assignmentId", "hitId", "workerId", "turkSubmitTo"})
+# What such a form carries that is not an answer: the assignment id, which names the assignment being submitted.
+# Mechanical Turk keeps every other field, the hitId and workerId a study echoes back included, so psiTurk's stock
+# completion form (the three ids and nothing else) submits a non-empty answer, as it does there.
+MTURK_CONVENTION_FIELDS = frozenset({"assignmentId"})
 MAX_ASSET_HOSTS = 10
 # Each use of a placeholder repeats a task value of up to 10,000 characters on every view of the task: bound the
 # page a form can make. A prompt's filled HTML is sanitized again per view, so it gets fewer (20 uses of 10,000
@@ -289,8 +291,8 @@ def clean_html_answer(raw_answer: object, *, field_names: list[str]) -> dict:
 
 def clean_free_answer(raw_answer: object) -> dict:
     """The answer of a form with no fixed list of fields: a Mechanical Turk HTMLQuestion's, or an external study's
-    (the fields its externalSubmit POST carried). Every named text field is kept but the ids MTurk's conventions put
-    in such a form (assignmentId, hitId, workerId, turkSubmitTo), which are not answers; the same rules as an HTML
+    (the fields its externalSubmit POST carried). Every named text field is kept but the assignmentId, as Mechanical
+    Turk keeps them; the same rules as an HTML
     template's answer otherwise (text only, 64 KB in all, no unstorable character, at least one field)."""
     if not isinstance(raw_answer, dict):
         raise InvalidInput(EMPTY_ANSWER_MESSAGE)

@@ -235,8 +235,8 @@ def test_a_web_external_study_ends_the_psiturk_way(new_page, study_site, live_se
     expect(page.get_by_text("Submitted. Thank you!")).to_be_visible()
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.SUBMITTED
-    # MTurk's ids are not answers (marketplace.answer_forms.clean_free_answer): what the study added is.
-    assert assignment.answer == {"condition": "B"}
+    # As on Mechanical Turk, everything the study posted but the assignment id is the answer.
+    assert assignment.answer == {"hitId": assignment.task.public_id, "workerId": worker.public_id, "condition": "B"}
     assert assignment.worker == worker
 
 

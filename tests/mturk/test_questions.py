@@ -504,12 +504,12 @@ def test_several_values_of_one_html_field_are_joined_with_a_pipe_as_mturk_does()
     assert parse_answers(xml) == {"colours": "red|green", "size": "L"}
 
 
-def test_html_answers_come_in_a_stable_order_without_mturks_own_fields():
+def test_html_answers_come_in_a_stable_order_without_the_assignment_id():
     answer = {"zeta": "1", "alpha": "2", "assignmentId": "A1", "hitId": "H", "workerId": "W", "turkSubmitTo": "x"}
 
     xml = answers_xml(answer)
 
-    assert list(parse_answers(xml)) == ["alpha", "zeta"]
+    assert list(parse_answers(xml)) == ["alpha", "hitId", "turkSubmitTo", "workerId", "zeta"]
     assert xml == answers_xml(dict(reversed(answer.items())))
 
 

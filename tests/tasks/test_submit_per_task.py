@@ -109,7 +109,7 @@ def test_a_question_form_answer_sent_as_json_runs_the_same_checks_and_reads_back
 
 
 @pytest.mark.parametrize("question", [HTML_QUESTION, EXTERNAL_QUESTION], ids=["html", "external"])
-def test_a_free_form_answer_keeps_every_text_field_but_mturks_ids(requester, worker, question):
+def test_a_free_form_answer_keeps_every_text_field_but_the_assignment_id(requester, worker, question):
     assignment = per_task_assignment(requester, worker, question)
     data = {
         "weather": "Sunny & warm",
@@ -122,13 +122,19 @@ def test_a_free_form_answer_keeps_every_text_field_but_mturks_ids(requester, wor
 
     assignment = submitted(assignment, worker, data)
 
-    assert assignment.answer == {"weather": "Sunny & warm", "tags": ["hot", "dry"]}
+    assert assignment.answer == {
+        "weather": "Sunny & warm",
+        "tags": ["hot", "dry"],
+        "hitId": "H",
+        "workerId": "W",
+        "turkSubmitTo": "https://boltwork.example",
+    }
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"assignmentId": "x", "hitId": "y"}, "The answer is empty"),  # only MTurk's own ids
+        ({"assignmentId": "x"}, "The answer is empty"),  # only the id of the assignment
         ({}, "The answer is empty"),
         ("not a dict", "The answer is empty"),
         ({"weather": 12}, "must be text"),

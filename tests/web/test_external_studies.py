@@ -400,7 +400,7 @@ def test_a_psiturk_style_submit_carries_the_assignment_id_in_the_body(anonymous,
     assert response.status_code == 200
     study_assignment.refresh_from_db()
     assert study_assignment.status == AssignmentStatus.SUBMITTED
-    assert study_assignment.answer == {"bonus": "0.5"}
+    assert study_assignment.answer == {"workerId": study_assignment.worker.public_id, "bonus": "0.5"}
 
 
 def test_a_second_submit_is_refused_and_the_first_answer_stays(anonymous, study_assignment):
@@ -477,16 +477,24 @@ def test_a_body_that_is_not_form_fields_is_refused(anonymous, study_assignment):
     assert study_assignment.status == AssignmentStatus.ACCEPTED
 
 
-@pytest.mark.parametrize("ids", [[], ["hitId", "workerId"]])
-def test_an_answer_with_nothing_but_the_ids_is_refused(anonymous, study_assignment, ids):
-    """Mechanical Turk keeps hitId and workerId as answers; here they are dropped (docs/external-studies.md), so
-    psiTurk's stock form, the three ids alone, is refused."""
-    body = {"assignmentId": study_assignment.public_id} | dict.fromkeys(ids, "x")
-    response = anonymous.post("/mturk/externalSubmit", body)
+def test_an_answer_with_nothing_but_the_assignment_id_is_refused(anonymous, study_assignment):
+    response = anonymous.post("/mturk/externalSubmit", {"assignmentId": study_assignment.public_id})
     assert response.status_code == 400
     assert b"The answer is empty" in response.content
     study_assignment.refresh_from_db()
     assert study_assignment.status == AssignmentStatus.ACCEPTED
+
+
+def test_psiturks_stock_completion_form_the_three_ids_alone_is_submitted(anonymous, study_assignment):
+    """psiTurk keeps its data on its own server and posts only the ids: Mechanical Turk keeps hitId and workerId
+    as the answer, and so does Boltwork."""
+    worker_id = study_assignment.worker.public_id
+    body = {"assignmentId": study_assignment.public_id, "hitId": "H1", "workerId": worker_id}
+    response = anonymous.post("/mturk/externalSubmit", body)
+    assert response.status_code == 200
+    study_assignment.refresh_from_db()
+    assert study_assignment.status == AssignmentStatus.SUBMITTED
+    assert study_assignment.answer == {"hitId": "H1", "workerId": worker_id}
 
 
 def test_a_hits_external_question_is_submitted_like_on_mturk(anonymous):
@@ -498,7 +506,7 @@ def test_a_hits_external_question_is_submitted_like_on_mturk(anonymous):
     )
     assert response.status_code == 200
     assignment.refresh_from_db()
-    assert assignment.answer == {"label": "cat"}
+    assert assignment.answer == {"hitId": assignment.task.public_id, "label": "cat"}
 
 
 # Completion links ------------------------------------------------------------------------------------------------
