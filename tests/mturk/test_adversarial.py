@@ -1423,3 +1423,29 @@ def test_a_hit_types_draft_edited_on_the_site_keeps_every_hits_escrow(turk, owne
     assert_money_sound(job)
     turk.ok("ApproveAssignment", AssignmentId=work.public_id)
     assert_money_sound(job)
+
+
+def test_next_tokens_are_bound_to_their_hit_assignment_and_filters(turk, owner):
+    first = turk.create_hit(MaxAssignments=2)
+    second = turk.create_hit(MaxAssignments=2, Title="Another")
+    works = [submitted(first) for _ in range(2)]
+    for _ in range(2):
+        submitted(second)
+    for work in works:
+        for _ in range(2):
+            turk.ok("SendBonus", WorkerId=work.worker.public_id, AssignmentId=work.public_id, BonusAmount="0.01",
+                    Reason="Thanks")  # fmt: skip
+    token = turk.ok("ListAssignmentsForHIT", HITId=first["HITId"], MaxResults=1)["NextToken"]
+    turk.refused("ListAssignmentsForHIT", HITId=second["HITId"], NextToken=token)
+    turk.refused("ListAssignmentsForHIT", HITId=first["HITId"], NextToken=token, AssignmentStatuses=["Approved"])
+    assert turk.ok("ListAssignmentsForHIT", HITId=first["HITId"], NextToken=token)["NumResults"] == 1
+
+    token = turk.ok("ListBonusPayments", AssignmentId=works[0].public_id, MaxResults=1)["NextToken"]
+    turk.refused("ListBonusPayments", AssignmentId=works[1].public_id, NextToken=token)
+    turk.refused("ListBonusPayments", HITId=first["HITId"], NextToken=token)
+    assert turk.ok("ListBonusPayments", AssignmentId=works[0].public_id, NextToken=token)["NumResults"] == 1
+
+    token = turk.ok("ListReviewableHITs", MaxResults=1)["NextToken"]
+    turk.refused("ListReviewableHITs", Status="Reviewing", NextToken=token)
+    turk.refused("ListReviewableHITs", HITTypeId=first["HITTypeId"], NextToken=token)
+    assert turk.ok("ListReviewableHITs", NextToken=token)["NumResults"] == 1
