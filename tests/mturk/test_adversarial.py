@@ -1449,3 +1449,20 @@ def test_next_tokens_are_bound_to_their_hit_assignment_and_filters(turk, owner):
     turk.refused("ListReviewableHITs", Status="Reviewing", NextToken=token)
     turk.refused("ListReviewableHITs", HITTypeId=first["HITTypeId"], NextToken=token)
     assert turk.ok("ListReviewableHITs", NextToken=token)["NumResults"] == 1
+
+
+def test_a_deactivated_requester_cannot_act_in_either_book(owner, rate):
+    live = Turk(owner)
+    sandbox = Turk(owner, sandbox=True)
+    hit = live.create_hit(MaxAssignments=1)
+    play_hit = sandbox.create_hit(MaxAssignments=1)
+    work, play_work = submitted(hit), submitted(play_hit)
+    type(owner).objects.filter(pk=owner.pk).update(is_active=False)
+    live.refused("ApproveAssignment", AssignmentId=work.public_id)
+    sandbox.refused("ApproveAssignment", AssignmentId=play_work.public_id)
+    sandbox.refused("SendBonus", WorkerId=play_work.worker.public_id, AssignmentId=play_work.public_id,
+                    BonusAmount="1.00", Reason="Hi")  # fmt: skip
+    for each in (work, play_work):
+        each.refresh_from_db()
+        assert each.status == AssignmentStatus.SUBMITTED
+    assert not Bonus.objects.exists()
