@@ -349,6 +349,7 @@ def _job_for_claim(job_id: int) -> Job:
             "time_limit_seconds",
             "qualification_requirements",
             "max_tasks_per_worker",
+            "sandbox",  # named in the assignment's events
             # Its quality rules (issue 12), in the same query: the control rate, the stop and the training.
             "quality__control_rate_percent",
             "quality__stop_below_percent",
