@@ -123,6 +123,10 @@ def job_update_draft(
     with transaction.atomic():
         job = _lock_own_job(job_id=job.pk, actor=actor)
         _require_draft(job, "edit its terms")
+        if job.form_kind == FormKind.PER_TASK and assignments_per_task != job.assignments_per_task:
+            raise InvalidInput(
+                "This HIT type's assignments are set per HIT (MaxAssignments, through the Mechanical Turk API)."
+            )
         slot_change = (assignments_per_task - job.assignments_per_task) * job.task_count
         job.title = title.strip()
         job.description = description.strip()

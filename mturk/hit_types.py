@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from core.errors import InvalidInput
+from core.locks import lock_user
 from marketplace import qualifications
 from marketplace.models import MAX_AUTO_APPROVE_SECONDS, FormKind, Job, JobStatus, User
 from marketplace.services import job_create, job_set_worker_rules
@@ -38,6 +39,8 @@ def hit_type_get_or_create(*, requester: User, sandbox: bool, terms: HitTypeTerm
     _check_terms(terms)
     requirements = qualifications.requirements_clean(owner=requester, requirements=terms.requirements)
     with transaction.atomic():
+        # One requester's calls with the same new terms at once (a script's thread pool) make one HIT type.
+        lock_user(requester.pk)
         found = _same_terms(requester=requester, sandbox=sandbox, terms=terms, requirements=requirements)
         if found is not None:
             return found

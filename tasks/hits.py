@@ -147,6 +147,8 @@ def hit_add(
             raise NotFound("No such HIT type.")
         if job.form_kind != FormKind.PER_TASK:
             raise InvalidInput("This job was not made through the Mechanical Turk API: it takes no HITs.")
+        if job.hidden_at is not None:
+            raise InvalidTransition("A moderator has hidden this HIT type: it takes no new HITs.")
         if job.status == JobStatus.DRAFT:
             job = job_publish(job=job, actor=actor)
         elif job.status not in LIVE_JOB_STATUSES:

@@ -59,7 +59,7 @@ from core.errors import InvalidTransition, NotFound
 from core.events import Actor, record_event
 from marketplace import escrow
 from marketplace.answer_fields import FieldKind, answer_kinds, normalise_text
-from marketplace.models import Job, JobStatus
+from marketplace.models import FormKind, Job, JobStatus
 from tasks import aggregation
 from tasks.models import (
     AggregationMethod,
@@ -89,7 +89,10 @@ RULE = "dynamic overlap"
 def overlap_start_of(job: Job) -> int | None:
     """The answers a task of `job` starts wanting under dynamic overlap: its `JobQuality.overlap_start` when that is
     below the job's assignments_per_task; None when there is no dynamic overlap (a task wants the maximum from the
-    start). One query."""
+    start). One query. Never for HITs (Mechanical Turk API): each pays for its own MaxAssignments, which the job's
+    assignments_per_task does not describe."""
+    if job.form_kind == FormKind.PER_TASK:
+        return None
     start = JobQuality.objects.filter(job_id=job.pk).values_list("overlap_start", flat=True).first()
     return start if start is not None and start < job.assignments_per_task else None
 

@@ -37,7 +37,7 @@ from django.utils import timezone
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
 from marketplace.answer_fields import TEMPLATE_FIELD, answer_kinds
-from marketplace.models import Job, JobStatus, User
+from marketplace.models import FormKind, Job, JobStatus, User
 from tasks import controls, overlap
 from tasks.errors import ReviewPeriodOver
 from tasks.models import (
@@ -275,6 +275,11 @@ def _settings_checked(wanted: dict, *, job: Job, before: dict) -> dict:
     if fast is not None and fast >= job.time_limit_seconds:
         errors["flag_faster_than_seconds"] = (
             f"Every answer comes within the job's time limit of {job.time_limit_seconds:,} seconds: give fewer."
+        )
+    if cleaned["overlap_start"] is not None and job.form_kind == FormKind.PER_TASK:
+        errors["overlap_start"] = (
+            "HITs made through the Mechanical Turk API each pay for their own MaxAssignments: dynamic overlap does "
+            "not apply to them."
         )
     if cleaned["overlap_start"] != before["overlap_start"] and job.status != JobStatus.DRAFT:
         errors["overlap_start"] = "The starting overlap is fixed when the job is published: it can no longer change."

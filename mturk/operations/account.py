@@ -39,7 +39,10 @@ def send_bonus(caller: Caller, params: dict) -> dict:
     worker_id = text(params, "WorkerId", required=True, max_length=64)
     assignment_id = entity_id(params, "AssignmentId")
     reason = text(params, "Reason", required=True, max_length=MAX_REASON_CHARS)
-    assignment = assignments_of(caller).filter(public_id=assignment_id).first()
+    # As on Mechanical Turk, a bonus is for submitted work (approved, rejected or waiting for review).
+    assignment = (
+        assignments_of(caller).filter(public_id=assignment_id, status__in=list(shapes.ASSIGNMENT_STATUSES)).first()
+    )
     if assignment is None or assignment.worker.public_id != worker_id:
         raise NotFound(f"Assignment {assignment_id} of worker {worker_id} does not exist among your HITs.")
     job: Job = assignment.job

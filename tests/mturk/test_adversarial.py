@@ -1325,12 +1325,6 @@ def test_hits_at_once_with_funds_for_one_make_one(rate):
     assert_money_sound(Task.objects.get().job)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mturk.hit_types.hit_type_get_or_create looks for a HIT type of the same terms and makes one if none, "
-    "without a lock: CreateHIT calls with new terms at once (a script's thread pool) each make their own HIT type, "
-    "so one batch becomes several HIT groups on the board",
-)
 @pytest.mark.django_db(transaction=True)
 def test_the_same_new_terms_at_once_make_one_hit_type(turk):
     results = run_at_once([lambda: turk.call("CreateHIT", **create_hit_params()) for _ in range(3)])
@@ -1381,13 +1375,6 @@ def test_a_worker_id_that_cannot_be_stored_is_a_hard_failure_of_notify_workers(t
 # The web side on a HIT type's job ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a HIT type's draft takes assignments_per_task 3 and dynamic overlap (overlap_start 1) from the site; "
-    "after a pause and a resume tasks.overlap.overlap_start_at_publish applies the overlap to the HITs (no "
-    "assignment yet), and once a HIT of MaxAssignments 1 has its answer, tasks.overlap._refund_unused gives back "
-    "job.assignments_per_task - 1 = 2 slots' escrow it never paid: the other HITs' escrow, so approvals fail",
-)
 def test_a_hit_types_draft_edited_on_the_site_keeps_every_hits_escrow(turk, owner):
     """A HIT type made over the API is a draft job its requester can also edit on the site (terms, quality control).
     Whatever they set there, each HIT's slots stay paid for exactly, through a pause and a resume and its answers."""
@@ -1397,20 +1384,23 @@ def test_a_hit_types_draft_edited_on_the_site_keeps_every_hits_escrow(turk, owne
 
     hit_type_id = turk.ok("CreateHITType", **hit_terms())["HITTypeId"]
     job = Job.objects.get(public_id=hit_type_id)
-    job_update_draft(
-        job=job,
-        actor=owner,
-        title=job.title,
-        description=job.description,
-        instructions=job.instructions,
-        reward_msat=job.reward_msat,
-        assignments_per_task=3,
-        time_limit_seconds=job.time_limit_seconds,
-        auto_approve_seconds=job.auto_approve_seconds,
-        expires_at=None,
-        tags=[],
-    )
-    job_quality_set(job=job, actor=owner, overlap_start=1)
+    # Each HIT pays for its own MaxAssignments: the job's assignments per task and dynamic overlap are refused.
+    with pytest.raises(DomainError, match="MaxAssignments"):
+        job_update_draft(
+            job=job,
+            actor=owner,
+            title=job.title,
+            description=job.description,
+            instructions=job.instructions,
+            reward_msat=job.reward_msat,
+            assignments_per_task=3,
+            time_limit_seconds=job.time_limit_seconds,
+            auto_approve_seconds=job.auto_approve_seconds,
+            expires_at=None,
+            tags=[],
+        )
+    with pytest.raises(DomainError):
+        job_quality_set(job=job, actor=owner, overlap_start=1)
     params = {"HITTypeId": hit_type_id, "MaxAssignments": 1, "LifetimeInSeconds": 3600, "Question": HTML_QUESTION}
     first = turk.ok("CreateHITWithHITType", **params)["HIT"]
     turk.ok("CreateHITWithHITType", **params)
