@@ -69,6 +69,8 @@ def work_approved(event: Event) -> list[Draft]:
     else:
         how = "by the requester"
     earned = sats(job.reward_msat)
+    if job.sandbox:
+        earned = f"{earned} of play money (the sandbox: no real payment)"
     lines = [f"Task {assignment.task.position} of {quoted(job.title)} was approved {how}: you earned {earned}."]
     if assignment.feedback:
         lines.append(f"Feedback: {assignment.feedback}")
@@ -120,13 +122,15 @@ def bonus_received(event: Event) -> list[Draft]:
     bonus = Bonus.objects.select_related("requester").filter(public_id=event.data.get("bonus_id", "")).first()
     if bonus is None:
         return []
+    amount = sats(bonus.amount_msat)
+    if event.data.get("sandbox"):
+        amount = f"{amount} of play money (the sandbox: no real payment)"
     return [
         Draft(
             user_id=bonus.worker_id,
             kind=NotificationKind.BONUS_RECEIVED,
-            title=f"Bonus received: {sats(bonus.amount_msat)}",
-            body=f"{bonus.requester.public_name} paid you a bonus of {sats(bonus.amount_msat)}.\n\n"
-            f"Their reason: {bonus.reason}",
+            title=f"Bonus received: {amount}",
+            body=f"{bonus.requester.public_name} paid you a bonus of {amount}.\n\nTheir reason: {bonus.reason}",
             link=reverse("wallet"),
             subject_id=bonus.public_id,
         )

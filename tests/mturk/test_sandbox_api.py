@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from core.money import MSAT_PER_SAT
 from marketplace.models import Job
+from notifications.models import Notification
 from payments.models import Account, AccountKind, Payout
 from tests.balances import available, earned
 from tests.factories.users import make_user
@@ -55,6 +56,10 @@ def test_a_sandbox_hit_moves_play_money_only_and_is_never_paid_over_lightning(li
     assert earned(worker) == 0
     assert not Payout.objects.exists()
     assert available(owner) == 5_000 * MSAT_PER_SAT
+    # The worker is told it was play money.
+    told = list(Notification.objects.filter(user=worker).values_list("body", flat=True))
+    assert len(told) == 2
+    assert all("play money" in body for body in told)
     with pytest.raises(live.exceptions.RequestError):
         live.approve_assignment(AssignmentId=submitted.public_id)
 
