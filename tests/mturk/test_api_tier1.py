@@ -3,18 +3,20 @@
 import xml.etree.ElementTree as ElementTree
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from core.money import MSAT_PER_SAT
 from marketplace.models import Job, JobStatus
+from mturk.credentials import credential_create
 from mturk.models import RequestToken
 from payments.models import Bonus
 from tasks import services
 from tasks.models import Assignment, AssignmentStatus, Task
 from tests.balances import available, earned
 from tests.factories.users import make_user
-from tests.mturk.clients import HTML_QUESTION, QUESTION_FORM, hit_terms, mturk_client
+from tests.mturk.clients import HTML_QUESTION, NO_RETRIES, QUESTION_FORM, hit_terms, mturk_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -353,3 +355,30 @@ def test_a_question_forms_answer_comes_back_with_its_own_identifiers(turk):
     answers = document.findall(f"{ANSWERS_NS}Answer")
     assert [each.findtext(f"{ANSWERS_NS}QuestionIdentifier") for each in answers] == ["Likely-To-Win"]
     assert answers[0].findtext(f"{ANSWERS_NS}SelectionIdentifier") == "away"
+
+
+def test_a_wrong_secret_is_refused_in_aws_words_and_changes_nothing(live_server, owner, rate):
+    credential, _ = credential_create(user=owner, currency="usd")
+    turk = boto3.client(
+        "mturk",
+        region_name="us-east-1",
+        endpoint_url=f"{live_server.url}/mturk",
+        aws_access_key_id=credential.access_key_id,
+        aws_secret_access_key="x" * 40,
+        config=NO_RETRIES,
+    )
+    with pytest.raises(turk.exceptions.RequestError) as refused:
+        create_hit(turk)
+    assert "signature we calculated does not match" in refused.value.response["Error"]["Message"]
+    assert not Task.objects.exists()
+
+
+def test_a_stale_x_amz_date_is_refused_and_changes_nothing(turk, monkeypatch):
+    import botocore.auth
+
+    ten_minutes_ago = botocore.auth.get_current_datetime() - timedelta(minutes=10)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *args, **kwargs: ten_minutes_ago)
+    with pytest.raises(turk.exceptions.RequestError) as refused:
+        create_hit(turk)
+    assert "Signature expired" in refused.value.response["Error"]["Message"]
+    assert not Task.objects.exists()
