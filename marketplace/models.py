@@ -259,6 +259,14 @@ class Job(models.Model):
         )
 
     @property
+    def pays_on_submission(self) -> bool:
+        """Whether a rule of the job approves work the moment it is checked (its quality rules, tasks.quality: by the
+        worker's accuracy on controls, or by agreement), so its sats are on their way within seconds. Reads the
+        job's JobQuality row selected with it (the board selects it: no query of its own)."""
+        quality = getattr(self, "quality", None)  # tasks' JobQuality, one-to-one; none for most jobs
+        return quality is not None and (quality.approve_accuracy_percent is not None or quality.approve_on_agreement)
+
+    @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
 

@@ -53,7 +53,8 @@ def board_jobs(
         _not_blocking(Job.objects, viewer)
         .filter(sandbox=sandbox, status=JobStatus.PUBLISHED, open_slot_count__gt=0, hidden_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .select_related("requester", "requester__requester_stats")
+        # The job's quality rules (tasks' JobQuality), joined: the card says when rules pay within seconds.
+        .select_related("requester", "requester__requester_stats", "quality")
         .prefetch_related("tags")
         .defer(*BIG_FIELDS_NOT_LISTED)
     )
