@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    # Log in with a Lightning wallet (LNURL-auth, issue 14): an allauth provider of our own.
+    "lnauth",
     "core",
     "marketplace",
     "tasks",
@@ -157,6 +160,16 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
 }
+# Third-party logins: only our own Lightning wallet provider (lnauth). A wallet gives no email, so a wallet sign-up
+# asks for none and verifies none: the new account lands logged in (then on the payment step), with no usable
+# password; an email can be added later. allauth refuses to unlink the wallet while it is the only way in.
+SOCIALACCOUNT_ADAPTER = "lnauth.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_QUERY_EMAIL = False
+SOCIALACCOUNT_STORE_TOKENS = False
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
@@ -452,3 +465,12 @@ if MTURK_SATS_PER_USD < 1:
 SANDBOX_BALANCE_USD = env.int("SANDBOX_BALANCE_USD", default=10_000)
 # How far a SigV4 request's X-Amz-Date may be from the server's clock, as AWS allows.
 MTURK_SIGNATURE_MAX_SKEW_SECONDS = env.int("MTURK_SIGNATURE_MAX_SKEW_SECONDS", default=300)
+
+# Log in with a Lightning wallet (LNURL-auth, LUD-04; issue 14). A k1 shown to a browser can be signed for this many
+# seconds (and the signed log-in finished for as long again); the wallet's callback and the making of k1s are
+# limited per client address and minute (0: no limit).
+LNURL_AUTH_CHALLENGE_SECONDS = env.int("LNURL_AUTH_CHALLENGE_SECONDS", default=300)
+if LNURL_AUTH_CHALLENGE_SECONDS < 1:
+    raise ImproperlyConfigured("LNURL_AUTH_CHALLENGE_SECONDS must be at least 1.")
+LNURL_AUTH_CALLBACKS_PER_MINUTE = env.int("LNURL_AUTH_CALLBACKS_PER_MINUTE", default=60)
+LNURL_AUTH_CHALLENGES_PER_MINUTE = env.int("LNURL_AUTH_CHALLENGES_PER_MINUTE", default=60)
