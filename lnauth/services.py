@@ -47,6 +47,12 @@ def browser_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def session_browser_token(session) -> str | None:
+    """This browser's token if it has made a challenge (reading one makes no session)."""
+    token = session.get(BROWSER_TOKEN_SESSION_KEY)
+    return token if isinstance(token, str) and token else None
+
+
 def browser_token(session) -> str:
     """This browser's token, made and stored in its session on first use."""
     token = session.get(BROWSER_TOKEN_SESSION_KEY)
@@ -133,9 +139,13 @@ def challenge_verify(*, k1: str, sig: str, key: str, action: str, now=None) -> A
     return challenge
 
 
-def challenge_for_browser(*, k1: str, browser_token: str) -> AuthChallenge:
+def challenge_for_browser(*, k1: str, browser_token: str | None) -> AuthChallenge:
     """The challenge `k1` if this browser made it; NotFound for any other (another browser's k1 is nobody's)."""
-    challenge = AuthChallenge.objects.filter(k1=str(k1).lower()[:64], browser_hash=browser_hash(browser_token)).first()
+    challenge = (
+        AuthChallenge.objects.filter(k1=str(k1).lower()[:64], browser_hash=browser_hash(browser_token)).first()
+        if browser_token
+        else None
+    )
     if challenge is None:
         raise NotFound("This log-in request was not made in this browser.")
     return challenge
@@ -147,7 +157,7 @@ def finish_deadline(challenge: AuthChallenge):
 
 
 @transaction.atomic
-def challenge_finish(*, k1: str, browser_token: str, user=None, now=None) -> AuthChallenge:
+def challenge_finish(*, k1: str, browser_token: str | None, user=None, now=None) -> AuthChallenge:
     """The browser that asked takes the signed k1, once: returns the challenge with its linking key, for the view to
     complete allauth's social login (or connection, for "link", only as the user who asked for it)."""
     now = now or timezone.now()

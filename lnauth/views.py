@@ -92,7 +92,7 @@ def status(request: HttpRequest) -> HttpResponse:
     that asked for the k1."""
     try:
         challenge = services.challenge_for_browser(
-            k1=request.GET.get("k1", ""), browser_token=services.browser_token(request.session)
+            k1=request.GET.get("k1", ""), browser_token=services.session_browser_token(request.session)
         )
     except DomainError as error:
         return render(request, "lnauth/panel_error.html", {"error": error.message}, status=error.status)
@@ -114,7 +114,7 @@ def finish(request: HttpRequest) -> HttpResponse:
     try:
         challenge: AuthChallenge = services.challenge_finish(
             k1=request.POST.get("k1", ""),
-            browser_token=services.browser_token(request.session),
+            browser_token=services.session_browser_token(request.session),
             user=request.user if request.user.is_authenticated else None,
         )
     except DomainError as error:

@@ -146,6 +146,11 @@ def test_a_k1_signed_for_one_browser_cannot_be_finished_from_another(wallet):
     k1 = k1_of(code)
     assert wallet_calls(wallet.callback_url(code)).json() == {"status": "OK"}
 
+    stranger = Client()  # no session at all
+    assert status(stranger, k1).status_code == 404
+    finish(stranger, k1)
+    assert not logged_in_user(stranger).is_authenticated
+
     attacker = Client()
     attacker.get(PANEL)  # a session of its own, with its own browser token
     assert status(attacker, k1).status_code == 404
@@ -244,6 +249,9 @@ def test_link_a_wallet_to_an_account_and_unlink_it(wallet):
     user = make_user("lena", funds_sats=0)
     browser = Client()
     browser.force_login(user)
+    # allauth's connections page offers the wallet through our provider's page.
+    connections = browser.get(reverse("socialaccount_connections")).content.decode()
+    assert f'href="{reverse("lnurl_auth_login")}?process=connect"' in connections
     page = browser.get(reverse("lnurl_auth_login"), {"process": "connect"})
     code = shown_lnurl(page)
     assert "action=link" in str(url_decode(code))
