@@ -9,6 +9,8 @@ import pytest
 from allauth.socialaccount.models import SocialAccount
 from playwright.sync_api import expect
 
+from tests.browser.helpers import log_in
+from tests.factories import PASSWORD, make_user
 from tests.lnauth.wallet import Wallet
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -49,3 +51,21 @@ def test_the_sign_up_page_shows_the_wallet_log_in_within_a_phone_screen(new_page
     page.get_by_text("Show the LNURL to copy").click()
     expect(page.locator(".lnauth-code code")).to_contain_text("LNURL1")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_a_logged_in_user_links_a_wallet_from_the_connections_page(new_page, screenshot, live_server, settings):
+    settings.SITE_URL = live_server.url
+    user = make_user("lena", funds_sats=0)
+    wallet = Wallet()
+    page = new_page()
+    log_in(page, "lena", PASSWORD)
+    page.goto("/accounts/3rdparty/")
+    page.get_by_role("link", name="Lightning wallet").click()
+    expect(page.get_by_role("heading", name="Link a Lightning wallet")).to_be_visible()
+    href = page.get_by_role("link", name="Open in a wallet on this device").get_attribute("href")
+
+    assert httpx.get(wallet.callback_url(href.removeprefix("lightning:")), timeout=10).json() == {"status": "OK"}
+    expect(page.get_by_role("heading", name="Account Connections")).to_be_visible(timeout=8_000)
+    expect(page.get_by_text(f"Lightning wallet {wallet.key('127.0.0.1')[:8]}")).to_be_visible()
+    screenshot(page, "wallet-linked")
+    assert SocialAccount.objects.get(provider="lnurl_auth").user == user
