@@ -55,6 +55,12 @@ def _panel_context(request: HttpRequest, action: str) -> dict:
     }
 
 
+def _fragment_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+    # htmx swaps in only 2xx answers: a refusal it should show (and that ends the polling) is a 200 to it.
+    status = 200 if request.headers.get("HX-Request") else error.status
+    return render(request, "lnauth/panel_error.html", {"error": error.message}, status=status)
+
+
 def _action_from_request(request: HttpRequest) -> str:
     return PROCESS_ACTIONS.get(request.GET.get("process", "login"), Action.LOGIN)
 
@@ -81,7 +87,7 @@ def panel(request: HttpRequest) -> HttpResponse:
     try:
         context = _panel_context(request, Action.LOGIN)
     except DomainError as error:
-        return render(request, "lnauth/panel_error.html", {"error": error.message}, status=error.status)
+        return _fragment_error(request, error)
     return render(request, "lnauth/panel.html", context)
 
 
@@ -95,7 +101,7 @@ def status(request: HttpRequest) -> HttpResponse:
             k1=request.GET.get("k1", ""), browser_token=services.session_browser_token(request.session)
         )
     except DomainError as error:
-        return render(request, "lnauth/panel_error.html", {"error": error.message}, status=error.status)
+        return _fragment_error(request, error)
     now = timezone.now()
     if challenge.finished_at is not None:
         state = "finished"

@@ -319,3 +319,16 @@ def test_linking_needs_a_logged_in_user():
     assert response.status_code == 302
     assert response.url.startswith(reverse("account_login"))
     assert not AuthChallenge.objects.exists()
+
+
+def test_a_refusal_htmx_asked_for_is_shown_and_ends_the_polling(settings):
+    settings.LNURL_AUTH_CHALLENGES_PER_MINUTE = 1
+    browser = Client()
+    shown_lnurl(browser.get(PANEL))
+    limited = browser.get(PANEL, headers={"HX-Request": "true"})
+    assert limited.status_code == 200
+    assert "Too many wallet log-in codes" in limited.content.decode()
+    assert browser.get(PANEL).status_code == 429
+    stranger = Client().get(reverse("lnurl_auth_status"), {"k1": "ab" * 32}, headers={"HX-Request": "true"})
+    assert stranger.status_code == 200
+    assert "hx-trigger" not in stranger.content.decode()
