@@ -1,10 +1,13 @@
 """Log in with a Lightning wallet through the pages and the wallet's callback, with a real signer (tests/lnauth/
 wallet.py): a browser is a test Client, the wallet calls from another Client (another device, no session)."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +15,7 @@ from lnurl import url_decode
 
 from lnauth.models import AuthChallenge
 from marketplace.models import User
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.lnauth.conftest import PANEL, finish, k1_of, local, shown_lnurl, status, wallet_calls
 from tests.lnauth.wallet import Wallet
 
@@ -332,3 +335,21 @@ def test_a_refusal_htmx_asked_for_is_shown_and_ends_the_polling(settings):
     stranger = Client().get(reverse("lnurl_auth_status"), {"k1": "ab" * 32}, headers={"HX-Request": "true"})
     assert stranger.status_code == 200
     assert "hx-trigger" not in stranger.content.decode()
+
+
+def test_a_wallet_user_adds_an_email_later_and_may_then_unlink_after_setting_a_password(wallet, logged_in_by_wallet):
+    browser = Client()
+    logged_in_by_wallet(browser, wallet)
+    user = User.objects.get(socialaccount__provider="lnurl_auth")
+    browser.post(reverse("account_email"), {"email": "wally@example.com", "action_add": ""})
+    assert EmailAddress.objects.filter(user=user, email="wally@example.com", verified=False).exists()
+    confirm_path = re.search(r"(/accounts/confirm-email/[^\s]+)", mail.outbox[-1].body).group(1)
+    browser.post(confirm_path)
+    assert EmailAddress.objects.get(user=user, email="wally@example.com").verified
+
+    browser.post(reverse("account_set_password"), {"password1": PASSWORD, "password2": PASSWORD})
+    user.refresh_from_db()
+    assert user.has_usable_password()
+    account = SocialAccount.objects.get(user=user)
+    browser.post(reverse("socialaccount_connections"), {"account": account.pk})
+    assert not SocialAccount.objects.filter(user=user).exists()
