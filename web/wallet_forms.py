@@ -35,9 +35,11 @@ class PayoutDestinationForm(forms.Form):
         "earnings elsewhere.",
     )
 
-    def __init__(self, *args, current_address: str = "", **kwargs) -> None:
+    def __init__(self, *args, current_address: str = "", password_needed: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.current_address = current_address
+        if not password_needed:
+            del self.fields["password"]
 
     def address_changes(self) -> bool:
         """Whether saving would change where money goes (setting, replacing or removing the address). The automatic
@@ -46,7 +48,12 @@ class PayoutDestinationForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if "address" in cleaned and self.address_changes() and not cleaned.get("password"):
+        if (
+            "password" in self.fields
+            and "address" in cleaned
+            and self.address_changes()
+            and not cleaned.get("password")
+        ):
             self.add_error("password", "Enter your password to change where you are paid.")
         return cleaned
 

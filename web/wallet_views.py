@@ -177,11 +177,17 @@ def payout_settings(request: HttpRequest) -> HttpResponse:
             "minimum_payout_sats": destination.minimum_payout_msat // MSAT_PER_SAT,
         }
     current_address = destination.address if destination is not None else ""
-    form = PayoutDestinationForm(request.POST or None, initial=initial, current_address=current_address)
+    confirmation = _address_change_confirmation(request)
+    form = PayoutDestinationForm(
+        request.POST or None,
+        initial=initial,
+        current_address=current_address,
+        password_needed=confirmation == CONFIRM_BY_PASSWORD,
+    )
     if request.method == "POST" and form.is_valid() and form.address_changes():
-        problem = _password_problem(request, form.cleaned_data["password"])
+        problem = _confirmation_problem(request, form, confirmation)
         if problem:
-            form.add_error("password", problem)
+            form.add_error("password" if confirmation == CONFIRM_BY_PASSWORD else "address", problem)
     if request.method == "POST" and form.is_valid():
         try:
             destination = services.payout_destination_set(
@@ -203,6 +209,32 @@ def payout_settings(request: HttpRequest) -> HttpResponse:
 
 # A browser that signed up or logged in this recently may choose where it is paid without the password again.
 PAYMENT_STEP_FRESH_LOGIN_SECONDS = 15 * 60
+# How a change of where money goes is confirmed: by the password; by a log-in this recent (an account that logs in
+# with a Lightning wallet has no password, so its wallet log-in is what confirms); or not yet (it must log in again).
+CONFIRM_BY_PASSWORD = "password"  # noqa: S105 (a name of a way to confirm, not a password)
+CONFIRMED_BY_FRESH_LOGIN = "fresh-login"
+CONFIRM_BY_NEW_LOGIN = "new-login"
+WALLET_LOGIN_AGAIN_MESSAGE = (
+    "Your account logs in with a Lightning wallet and has no password: log out and log in with your wallet again, "
+    "then change where you are paid within 15 minutes."
+)
+
+
+def _address_change_confirmation(request: HttpRequest) -> str:
+    if request.user.has_usable_password():
+        return CONFIRM_BY_PASSWORD
+    if authenticated_within(request, PAYMENT_STEP_FRESH_LOGIN_SECONDS):
+        return CONFIRMED_BY_FRESH_LOGIN
+    return CONFIRM_BY_NEW_LOGIN
+
+
+def _confirmation_problem(request: HttpRequest, form, confirmation: str) -> str | None:
+    """Why a change of address is not confirmed (None when it is)."""
+    if confirmation == CONFIRM_BY_PASSWORD:
+        return _password_problem(request, form.cleaned_data["password"])
+    if confirmation == CONFIRM_BY_NEW_LOGIN:
+        return WALLET_LOGIN_AGAIN_MESSAGE
+    return None
 
 
 @login_required
@@ -215,16 +247,21 @@ def payment_step(request: HttpRequest) -> HttpResponse:
     then = _next_or_board(request)
     destination = selectors.payout_destination_of(user=request.user)
     current_address = destination.address if destination is not None else ""
+    confirmation = (
+        CONFIRMED_BY_FRESH_LOGIN
+        if authenticated_within(request, PAYMENT_STEP_FRESH_LOGIN_SECONDS)
+        else _address_change_confirmation(request)
+    )
     form = PaymentStepForm(
         request.POST or None,
         initial={"address": current_address},
         current_address=current_address,
-        password_needed=not authenticated_within(request, PAYMENT_STEP_FRESH_LOGIN_SECONDS),
+        password_needed=confirmation == CONFIRM_BY_PASSWORD,
     )
-    if request.method == "POST" and form.is_valid() and "password" in form.fields and form.address_changes():
-        problem = _password_problem(request, form.cleaned_data["password"])
+    if request.method == "POST" and form.is_valid() and form.address_changes():
+        problem = _confirmation_problem(request, form, confirmation)
         if problem:
-            form.add_error("password", problem)
+            form.add_error("password" if confirmation == CONFIRM_BY_PASSWORD else "address", problem)
     if request.method == "POST" and form.is_valid():
         try:
             destination = services.payout_destination_set(
