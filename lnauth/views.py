@@ -35,7 +35,7 @@ def _client_ip(request: HttpRequest) -> str:
     return get_account_adapter(request).get_client_ip(request)
 
 
-def _panel_context(request: HttpRequest, action: str) -> dict:
+def panel_context(request: HttpRequest, action: str) -> dict:
     ratelimit.enforce(
         f"lnurl-auth-challenge:{_client_ip(request)}",
         limit=settings.LNURL_AUTH_CHALLENGES_PER_MINUTE,
@@ -74,7 +74,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
     if action == Action.LINK and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     try:
-        context = _panel_context(request, action)
+        context = panel_context(request, action)
     except DomainError as error:
         return render(request, "lnauth/login_page.html", {"error": error.message}, status=error.status)
     return render(request, "lnauth/login_page.html", context)
@@ -85,7 +85,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
 def panel(request: HttpRequest) -> HttpResponse:
     """The QR and the polling, for htmx to swap into allauth's log-in and sign-up pages (each load, a fresh k1)."""
     try:
-        context = _panel_context(request, Action.LOGIN)
+        context = panel_context(request, Action.LOGIN)
     except DomainError as error:
         return _fragment_error(request, error)
     return render(request, "lnauth/panel.html", context)
