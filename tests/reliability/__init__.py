@@ -1,0 +1,1 @@
+"""Reliability tests (issue 15): properties of the money under random sequences of the real services."""
