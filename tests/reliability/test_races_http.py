@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from api.services import api_key_create
+from core.models import Event
 from marketplace.escrow import escrow_per_slot_msat, platform_fee_msat
 from payments import background
 from payments.ledger import account_of_job, balance_msat, dispute_hold_account_of_job, ledger_check
@@ -259,10 +260,63 @@ def test_a_dispute_overturned_from_four_moderator_pages_at_once_pays_once(live_s
     dispute.refresh_from_db()
     assignment.refresh_from_db()
     assert dispute.status == DisputeStatus.OVERTURNED
+    assert decisions(dispute) == 1
     assert assignment.status == AssignmentStatus.APPROVED
     assert earned(worker) == job.reward_msat
     assert balance_msat(account=dispute_hold_account_of_job(job=job)) == 0
     assert ledger_check() == []
+
+
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_overturn_uphold_and_withdrawal_of_one_dispute_at_once_have_one_outcome(live_server, round_):
+    funds = 1_000_000 * 1000
+    requester, worker = make_user(), make_user(funds_sats=0)
+    overturner, upholder = make_moderator(), make_moderator()
+    job = make_job(requester=requester, tasks=2)
+    assignment = assignment_review(
+        assignment=make_submitted_assignment(job=job, worker=worker),
+        reviewer=requester,
+        approve=False,
+        feedback="Half empty.",
+        rejection_reason="incomplete",
+    )
+    dispute = disputes.dispute_open(assignment_id=assignment.public_id, worker=worker, message="It is complete.")
+    url = reverse("dispute_act", kwargs={"dispute_id": dispute.public_id})
+    actions = [(overturner, "overturn"), (upholder, "uphold"), (requester, "withdraw")]
+    first = round_ % 3  # each in turn is sent a little before the other two, so that each wins in some round
+    calls = []
+    for index, (user, action) in enumerate(actions):
+        browser, token = web_client(live_server, user)
+        delay = 0 if index == first else 0.05
+
+        def call(browser=browser, token=token, action=action, delay=delay):
+            time.sleep(delay)
+            return browser.post(url, data={"action": action, "text": "Decided.", "csrfmiddlewaretoken": token})
+
+        calls.append(call)
+
+    answers = race("overturn, uphold and withdraw one dispute", calls)
+
+    assert {answer.status_code for answer in answers} == {302}, [answer.text[:300] for answer in answers]
+    dispute.refresh_from_db()
+    assignment.refresh_from_db()
+    print(f"[race] {actions[first][1]} sent first; outcome {dispute.status}")
+    assert decisions(dispute) == 1
+    assert dispute.status in {DisputeStatus.OVERTURNED, DisputeStatus.UPHELD, DisputeStatus.WITHDRAWN}
+    if dispute.status == DisputeStatus.UPHELD:
+        assert assignment.status == AssignmentStatus.REJECTED
+        assert earned(worker) == 0
+    else:
+        assert assignment.status == AssignmentStatus.APPROVED
+        assert earned(worker) == job.reward_msat
+    assert balance_msat(account=dispute_hold_account_of_job(job=job)) == 0
+    escrow_left = balance_msat(account=account_of_job(job=job))
+    assert available(requester) + escrow_left + earned(worker) + fees() == funds
+    assert ledger_check() == []
+
+
+def decisions(dispute) -> int:
+    return Event.objects.filter(type="dispute.decided", subject_type="dispute", subject_id=dispute.public_id).count()
 
 
 # 5. Close --------------------------------------------------------------------------------------------------------
