@@ -28,7 +28,7 @@ from payments.withdraw import withdraw_link_create
 from tasks import disputes
 from tasks.models import Assignment, AssignmentStatus, DisputeStatus, Task
 from tasks.services import assignment_review
-from tests.balances import available, earned, fees
+from tests.balances import available, earned, fees, in_flight
 from tests.concurrency import run_in_threads
 from tests.factories import (
     give_earnings,
@@ -415,4 +415,36 @@ def test_a_bonus_and_a_withdraw_at_once_for_the_last_sats(live_server, round_, s
         assert earned(worker) == earned_before + bonus
         assert available(requester) == balance - bonus - platform_fee_msat(bonus)
     assert work.status == AssignmentStatus.APPROVED
+    assert ledger_check() == []
+
+
+# 7. One withdraw link, fifty wallets -------------------------------------------------------------------------------
+
+
+def test_fifty_withdraw_callbacks_with_one_k1_at_once_pay_once(live_server, settings):
+    # The in-process version (tests/integration/test_money_lnbits.py) calls the service; these come over HTTP, each
+    # with an invoice of its own, as fifty copies of a leaked link would.
+    settings.WITHDRAW_MIN_MSAT = 1_000
+    worker = make_user(funds_sats=0)
+    give_earnings(worker, 21_000)
+    link = withdraw_link_create(worker=worker)
+    amount = link.max_withdrawable_msat
+    invoices = [get_backend().create_invoice(amount_msat=amount, memo=f"Wallet {n}").bolt11 for n in range(50)]
+    wallets = [http_client(base_url=live_server.url) for _ in range(50)]
+    url = reverse("lnurl_withdraw_callback")
+
+    answers = race(
+        "fifty callbacks with one k1",
+        [lambda w=w, i=i: w.get(url, params={"k1": link.k1, "pr": i}) for w, i in zip(wallets, invoices, strict=True)],
+    )
+
+    assert {answer.status_code for answer in answers} == {200}
+    statuses = Counter(answer.json()["status"] for answer in answers)
+    print(f"[race] callbacks: {dict(statuses)}")
+    assert statuses == {"OK": 1, "ERROR": 49}
+    payout = Payout.objects.get(worker=worker)
+    assert payout.amount_msat == amount
+    assert WithdrawLink.objects.get(pk=link.pk).payout == payout
+    assert earned(worker) == 21_000 - amount
+    assert in_flight() == amount
     assert ledger_check() == []
