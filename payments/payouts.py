@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core.errors import InvalidTransition
 from core.events import Actor, record_event
+from core.faults import kill_point
 from core.safe_http import FetchFailed, UnsafeUrl
 from payments import invoices, lnurl_client
 from payments.errors import PayoutStillInFlight
@@ -289,6 +290,7 @@ def _request_invoice(*, payout_id: int, now: datetime | None) -> bool:
 
 def _ask_for_invoice(payout: Payout, *, slot, now: datetime) -> bool:
     payout_id = payout.pk
+    kill_point("payout.invoice_requested")  # the state says "asking", and nothing was asked yet
     try:
         with slot:
             offer = _fetch_invoice(payout)
@@ -370,6 +372,7 @@ def _store_invoice(*, payout_id: int, asked_destination: str, offer: lnurl_clien
             success_action=offer.success_action,
             last_error="",
         )
+    kill_point("payout.invoice_stored")  # the invoice is kept, and the pay call is still to come
     return True
 
 
@@ -428,7 +431,9 @@ def _send(*, payout_id: int, now: datetime | None) -> bool:
     payout = _move(payout_id=payout_id, from_states={PayoutState.INVOICE_VERIFIED}, to_state=PayoutState.SENDING)
     if payout is None:
         return False
+    kill_point("payout.sending")  # the state says "sending", and the pay call was not made
     result = get_backend().pay_invoice(bolt11=payout.bolt11, fee_limit_msat=payout.fee_limit_msat)
+    kill_point("payout.paid_not_recorded")  # the backend paid, and nothing here knows it yet
     _record_payment_result(payout_id=payout_id, result=result, now=timezone.now())
     return False
 
