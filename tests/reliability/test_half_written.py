@@ -246,6 +246,7 @@ def test_a_service_failing_at_any_of_its_events_leaves_every_row_as_it_was(scena
             with pytest.raises(InjectedFault):
                 action()
         assert snapshot() == before, f"{scenario.name}: half-written rows after a failure at event {point}"
+    print(f"\n{scenario.name}: {points} fault points, every row as before after each")
     # And without a fault the action still does its work (the state it was given was not spoiled).
     action()
     assert snapshot() != before
