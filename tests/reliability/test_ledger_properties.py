@@ -342,6 +342,9 @@ def test_the_money_stays_sound_under_random_sequences(lightning):
             stateful_step_count=STEPS,
             deadline=None,
             database=None,
+            # The same sequences on every run (a fixed seed), so the check below that every kind of step ran holds
+            # on every machine; RELIABILITY_SCALE runs more of them.
+            derandomize=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
