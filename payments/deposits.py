@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.events import Actor, record_event
+from core.faults import kill_point
 from core.locks import lock_user
 from core.money import MSAT_PER_SAT
 from payments.errors import DepositInvalid, LightningUnavailable
@@ -75,7 +76,10 @@ def deposit_refresh(*, deposit: Deposit, now: datetime | None = None) -> Deposit
     except LightningError:
         return deposit  # ask again on the next poll
     if status.state == InvoiceState.PAID:
-        return _settle(deposit_id=deposit.pk, now=now)
+        kill_point("deposit.paid_not_credited")  # the node says paid, and nothing here knows it yet
+        settled = _settle(deposit_id=deposit.pk, now=now)
+        kill_point("deposit.credited")  # credited and committed; the caller (a page, a sweep) has not seen it
+        return settled
     if deposit.status == DepositStatus.PENDING and (status.state == InvoiceState.EXPIRED or deposit.expires_at <= now):
         Deposit.objects.filter(pk=deposit.pk, status=DepositStatus.PENDING).update(status=DepositStatus.EXPIRED)
     return Deposit.objects.get(pk=deposit.pk)
@@ -109,6 +113,7 @@ def _settle(*, deposit_id: int, now: datetime) -> Deposit:
                 "payment_hash": deposit.payment_hash,
             },
         )
+        kill_point("deposit.credit_uncommitted")  # marked paid and posted to the ledger, not yet committed
     return deposit
 
 
