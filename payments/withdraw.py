@@ -8,12 +8,14 @@ can never both be paid; the payment itself is made by a Celery worker.
 
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.faults import kill_point
 from core.locks import lock_user
 from core.money import MSAT_PER_SAT
 from payments import invoices
@@ -124,6 +126,8 @@ def withdraw_claim(*, k1: str, invoice: str, now: datetime | None = None):
         )
         if claimed != 1:
             raise WithdrawRefused("This withdraw link was already used.")
+        # First of the commit's callbacks: committed, and the payout's job (enqueued by a later one) not yet sent.
+        transaction.on_commit(partial(kill_point, "withdraw.claimed_not_enqueued"))
         try:
             with transaction.atomic():
                 payout = payout_create(
@@ -141,6 +145,7 @@ def withdraw_claim(*, k1: str, invoice: str, now: datetime | None = None):
         except IntegrityError:  # the unique payment hash: this invoice already belongs to another payout
             raise WithdrawRefused("This invoice was already used.") from None
         WithdrawLink.objects.filter(pk=link.pk).update(payout=payout)
+        kill_point("withdraw.claim_uncommitted")  # link claimed and payout written, not yet committed
     return payout
 
 
