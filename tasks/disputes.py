@@ -16,6 +16,7 @@ assignment.
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -26,6 +27,7 @@ from django.utils import timezone
 from core import ratelimit
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.events import Actor, record_event
+from core.faults import kill_point
 from core.ids import is_public_id
 from marketplace import escrow
 from marketplace.models import Job, JobStatus, User
@@ -214,12 +216,15 @@ def dispute_decide(
         _require_live(dispute)
         actor = Actor.of(moderator)
         if overturn:
+            # First of the commit's callbacks: overturned and committed, the worker's payout job not yet sent.
+            transaction.on_commit(partial(kill_point, "dispute.overturned_not_enqueued"))
             _approve_disputed_work(dispute, actor=actor, now=now)
         else:
             _release_hold_for_upheld_rejection(dispute)
         _transition(dispute, outcome, decided_at=now, decided_by=moderator, decision_reason=reason)
         _add_message(dispute, author=moderator, role=DisputeRole.MODERATOR, body=reason, now=now)
         _record(dispute, dispute.assignment, "dispute.decided", actor=actor, outcome=outcome, reason=reason)
+        kill_point("dispute.decision_uncommitted")  # decided (an overturn paid from the hold), not yet committed
     return dispute
 
 
