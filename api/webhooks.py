@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from core.errors import InvalidInput, NotFound
+from core.faults import kill_point
 from core.models import Event
 from core.safe_http import FetchFailed, UnsafeUrl, check_url_policy, safe_post
 from marketplace.models import Job, User
@@ -135,7 +136,9 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
     status_code, error = None, ""
     try:
         with slot:
+            kill_point("webhook.sending")  # the attempt is claimed and counted, and nothing was sent
             status_code = safe_post(delivery.endpoint.url, body=body, headers=headers)
+            kill_point("webhook.answered_not_recorded")  # the endpoint answered, and nothing here knows it
     except (UnsafeUrl, FetchFailed) as failure:
         error = str(failure)
     return _record_attempt(delivery_id=delivery.pk, status_code=status_code, error=error, now=now)
