@@ -14,15 +14,15 @@ and the next worker dies at the same point in the next payout it takes.
 """
 
 import os
+import shutil
 import tempfile
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.faults import KILL_AT_VARIABLE, KILL_FILE_VARIABLE
+from core.faults import KILL_DIR_VARIABLE, kill_point_arm
 from payments import payouts, services
 from payments.background import advance_due_payouts
 from payments.ledger import ledger_check
@@ -114,7 +114,7 @@ def test_a_worker_killed_anywhere_on_the_payout_path_pays_each_reward_exactly_on
         workers.append(worker)
         wallets.append(wallet)
 
-    flag = Path(tempfile.mkstemp(prefix="kill-")[1])
+    kill_folder = tempfile.mkdtemp(prefix="kill-")
     kills = 0
     try:
         # The approvals enqueue one payout job each on commit; the worker takes them one at a time and dies at the
@@ -124,21 +124,21 @@ def test_a_worker_killed_anywhere_on_the_payout_path_pays_each_reward_exactly_on
             assignment_submit(assignment=assignment, worker=worker, data=answer_data())
             assignment_review(assignment=assignment, reviewer=job.requester, approve=True)
         for _ in range(count):
-            flag.touch()
-            killing = {**environment, KILL_AT_VARIABLE: point, KILL_FILE_VARIABLE: str(flag)}
+            flag = kill_point_arm(kill_folder, point)
+            killing = {**environment, KILL_DIR_VARIABLE: kill_folder}
             with run_celery_worker(environment=killing, name=f"killed-{kills}") as celery:
                 # A worker starts with empty queues (the jobs the approvals enqueued were purged): the sweeper
                 # enqueues what is due, as beat would.
                 advance_due_payouts()
-                wait_for(lambda: celery.process.poll() is not None or not flag.exists(), timeout=30, worker=celery,
-                         message=f"the worker to reach {point}")  # fmt: skip
+                wait_for(lambda flag=flag: celery.process.poll() is not None or not flag.exists(), timeout=30,
+                         worker=celery, message=f"the worker to reach {point}")  # fmt: skip
                 wait_for(lambda: celery.process.poll() is not None, timeout=15, worker=celery,
                          message="the worker to die")  # fmt: skip
                 kills += 1
         with run_celery_worker(environment=environment, name="restarted"):
             sweep_until_paid(workers)
     finally:
-        flag.unlink(missing_ok=True)
+        shutil.rmtree(kill_folder, ignore_errors=True)
 
     # Exactly once: each wallet holds one reward, and each worker has one succeeded payout.
     assert kills == count
