@@ -192,11 +192,14 @@ def check_url_policy(url: str) -> httpx.URL:
     """
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as error:
+        host = parsed.host
+    except (httpx.InvalidURL, TypeError, UnicodeError) as error:
+        # UnicodeError: reading `.host` decodes an xn-- label, and idna's IDNAError for a malformed one
+        # ("https://xn--/") comes through httpx as it is.
         raise UnsafeUrl(f"“{shorten(url)}” is not a valid web address") from error
     if parsed.scheme not in {"https", "http"}:
         raise UnsafeUrl(f"only https web addresses are allowed, not “{shorten(url)}”")
-    if not parsed.host:
+    if not host:
         raise UnsafeUrl(f"“{shorten(url)}” has no host name")
     if parsed.userinfo:
         raise UnsafeUrl("web addresses with a user name or password in them are not allowed")
@@ -467,7 +470,7 @@ def caused_by(error: BaseException, kind: type[BaseException]) -> bool:
 def display_host(url: str) -> str:
     try:
         return httpx.URL(url).host or url
-    except httpx.InvalidURL:
+    except (httpx.InvalidURL, UnicodeError):  # UnicodeError: see check_url_policy
         return url
 
 

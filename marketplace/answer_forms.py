@@ -130,9 +130,15 @@ class _InputNameCollector(HTMLParser):
 
 
 def html_answer_field_names(template: str) -> list[str]:
-    """The names of the form controls in an HTML template: the Answer.* columns of its results."""
+    """The names of the form controls in an HTML template: the Answer.* columns of its results. Raises InvalidInput
+    on markup the standard library's HTML parser cannot get past."""
     collector = _InputNameCollector()
-    collector.feed(template)
+    try:
+        collector.feed(template)
+        collector.close()
+    except AssertionError as error:
+        # Python's HTMLParser (3.11) gives up on some malformed declarations ("<![![") with an AssertionError.
+        raise InvalidInput(f"The HTML template has markup that cannot be read: {error}.") from None
     return collector.names
 
 

@@ -484,7 +484,8 @@ def _q(name: str) -> str:
 
 def _answer_element(root: ElementTree.Element, identifier: str) -> ElementTree.Element:
     element = ElementTree.SubElement(root, _q("Answer"))
-    ElementTree.SubElement(element, _q("QuestionIdentifier")).text = str(identifier)
+    # A field's name comes from the worker's browser too (an HTMLQuestion's form): it must be writable as XML.
+    ElementTree.SubElement(element, _q("QuestionIdentifier")).text = _NOT_XML_RE.sub("\ufffd", str(identifier))
     return element
 
 

@@ -221,7 +221,7 @@ def insecure_scheme_if_allowed(host_and_rest: str) -> str:
     """http for an allowlisted `host:port` (development and tests), https for everyone else (and LUD-16/17)."""
     try:
         return "http" if is_insecure_host_allowed(httpx.URL(f"http://{host_and_rest}")) else "https"
-    except httpx.InvalidURL as error:
+    except (httpx.InvalidURL, UnicodeError) as error:  # UnicodeError: idna's, for a malformed xn-- label
         raise InvalidDestination(f"“{host_and_rest[:80]}” does not name a valid host") from error
 
 
@@ -457,9 +457,10 @@ def url_action(action: dict, *, callback: str) -> dict | None:
         return None
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL:
+        host = parsed.host
+    except (httpx.InvalidURL, UnicodeError):  # UnicodeError: idna's, decoding a malformed xn-- label
         return None
-    if parsed.scheme != "https" or not parsed.host or parsed.host != httpx.URL(callback).host:
+    if parsed.scheme != "https" or not host or host != httpx.URL(callback).host:
         return None
     return {"tag": "url", "description": description, "url": url}
 
