@@ -28,8 +28,8 @@ from payments.deposits import deposit_create
 from tests.factories import make_claimed_assignment, make_job, make_submitted_assignment, make_user
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-FUZZED_PER_OPERATION = 50
-MINIMUM_CASES = 300
+FUZZED_PER_OPERATION = 70  # 50 made 4,199 requests; 70 makes about 5,100
+MINIMUM_CASES = 5_000  # at the default: the figure in docs/RELIABILITY.md must not fall silently
 CASES: Counter = Counter()  # (operation, status code) of every generated request, reported at the end
 KNOWN_IDS: dict[str, list[str]] = {}  # the fuzzing user's objects, filled by the `fuzzer` fixture
 
@@ -72,6 +72,7 @@ def _load_schema():
 
 
 schema = _load_schema()
+OPERATIONS = sum(1 for _ in schema.get_all_operations())
 
 
 def aim_at_known_objects(case) -> None:
@@ -100,7 +101,8 @@ def case_report(request):
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         print("\n" + "\n".join(lines))
-    assert total >= MINIMUM_CASES, lines
+    if len(per_operation) == OPERATIONS:  # the whole document was fuzzed, not a selection of it
+        assert total >= MINIMUM_CASES, lines
 
 
 @schema.parametrize()
