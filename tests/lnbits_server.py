@@ -77,15 +77,7 @@ class LnbitsServer:
         (self.folder / "lnbits").symlink_to(self.package_folder, target_is_directory=True)
         (self.folder / "data").mkdir()
         (self.folder / "extensions").mkdir()
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(LNBITS_VENV / "bin" / "lnbits"), "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=self.folder,
-                env=self._environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # LNbits runs a supervisor and a uvicorn child: stop them as one group
-            )
+        self._launch()
         try:
             self._wait_until_healthy()
             self.superuser_token = self._first_install()
@@ -96,6 +88,11 @@ class LnbitsServer:
 
     def stop(self) -> None:
         self.client.close()
+        self.halt()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server as an outage would, keeping its data folder and port for `resume()`."""
         if self.process is not None:
             self._signal_group(signal.SIGTERM)
             try:
@@ -105,7 +102,22 @@ class LnbitsServer:
                 self.process.wait(timeout=10)
             # The supervisor can be gone while its uvicorn child is not: leave nothing of the group behind.
             self._signal_group(signal.SIGKILL)
-        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def resume(self) -> None:
+        """Start a halted server again on the same port and data: its wallets, keys and payments are as they were."""
+        self._launch()
+        self._wait_until_healthy()
+
+    def _launch(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(LNBITS_VENV / "bin" / "lnbits"), "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=self.folder,
+                env=self._environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # LNbits runs a supervisor and a uvicorn child: stop them as one group
+            )
 
     def log_tail(self, lines: int = 60) -> str:
         try:
