@@ -1,8 +1,8 @@
 """Hypothesis generates calls to every operation the Mechanical Turk endpoint offers, from botocore's own service
 model: each operation's input shape becomes a strategy (strings with their lengths, patterns and enums, numbers,
-booleans, timestamps, lists, structures). Half the calls are well-formed as boto3 would send them (leaving out the
-features Boltwork refuses by name), a third have wrong types and junk in their fields, and the rest have a body that
-is not a JSON object at all. Two ids in three are
+booleans, timestamps, lists, structures). Most calls are well-formed as boto3 would send them (leaving out the
+features Boltwork refuses by name), a third of them with a plausible value in every member that has some; the
+others have wrong types and junk in their fields, or a body that is not a JSON object at all. Two ids in three are
 those of the caller's real HIT, assignment, worker, HIT type and qualification type, so the success paths are
 fuzzed too and not only "not found".
 
@@ -84,8 +84,15 @@ UNOFFERED_MEMBERS = frozenset(
 # Members a fully random value would never get right, with values that are.
 PLAUSIBLE_VALUES = {
     "Question": [HTML_QUESTION, QUESTION_FORM, EXTERNAL_QUESTION],
-    "Reward": ["0.05", "0.01", "1.00", "0"],
-    "BonusAmount": ["0.05", "0.01", "1000000"],
+    "Reward": ["0.05", "0.01", "1.00"],
+    "BonusAmount": ["0.05", "0.01"],
+    "Title": ["Is this review positive?"],
+    "Description": ["Read one short review."],
+    "LifetimeInSeconds": [3600, 86_400],
+    "AssignmentDurationInSeconds": [600],
+    "AutoApprovalDelayInSeconds": [3600],
+    "MaxAssignments": [1, 2],
+    "NumberOfAdditionalAssignments": [1],
 }
 JUNK = st.one_of(
     st.none(),
@@ -120,7 +127,9 @@ def well_formed_strategy(shape, *, member: str, junk: bool) -> st.SearchStrategy
     if kind == "string":
         return string_strategy(shape, member=member)
     if kind in {"integer", "long"}:
-        return st.integers(min_value=shape.metadata.get("min", -5), max_value=shape.metadata.get("max", 10**8))
+        return with_plausible_values(
+            st.integers(min_value=shape.metadata.get("min", -5), max_value=shape.metadata.get("max", 10**8)), member
+        )
     if kind in {"double", "float"}:
         return st.floats(allow_nan=False, allow_infinity=False)
     if kind == "boolean":
@@ -153,20 +162,48 @@ def string_strategy(shape, *, member: str) -> st.SearchStrategy:
     if member in KNOWN_KIND_BY_MEMBER:
         known = st.builds(Known, st.just(KNOWN_KIND_BY_MEMBER[member]), st.integers(0, 3))
         alternatives += [known, known]  # two in three: the success paths need real ids
-    if member in PLAUSIBLE_VALUES:
-        alternatives.append(st.sampled_from(PLAUSIBLE_VALUES[member]))
-    return st.one_of(*alternatives)
+    return with_plausible_values(st.one_of(*alternatives), member)
+
+
+def with_plausible_values(generated: st.SearchStrategy, member: str) -> st.SearchStrategy:
+    """Two draws in three from the member's plausible values, if it has some: a call succeeds only when every
+    field is right, and the success paths are where money moves."""
+    if member not in PLAUSIBLE_VALUES:
+        return generated
+    plausible = st.sampled_from(PLAUSIBLE_VALUES[member])
+    return st.one_of(plausible, plausible, generated)
+
+
+def plausible_strategy(input_shape) -> st.SearchStrategy:
+    """Calls with a plausible value or a real id in every member that has some (the rest well-formed): the calls
+    that reach the success paths, where money moves."""
+    chosen = {}
+    for name, member_shape in input_shape.members.items():
+        if name in PLAUSIBLE_VALUES:
+            chosen[name] = st.sampled_from(PLAUSIBLE_VALUES[name])
+        elif name in KNOWN_KIND_BY_MEMBER:
+            known = st.builds(Known, st.just(KNOWN_KIND_BY_MEMBER[name]), st.integers(0, 3))
+            chosen[name] = st.lists(known, min_size=1, max_size=1) if member_shape.type_name == "list" else known
+    required = {
+        name: chosen.get(name) or value_strategy(input_shape.members[name], member=name, junk=False)
+        for name in input_shape.required_members
+    }
+    return st.fixed_dictionaries(
+        required, optional={name: value for name, value in chosen.items() if name not in required}
+    )
 
 
 def body_strategy(operation: str) -> st.SearchStrategy:
-    """The body of a call: well-formed parameters, parameters with junk in them, or not a JSON object at all."""
+    """The body of a call: plausible or well-formed parameters, parameters with junk in them, or not a JSON object
+    at all."""
     input_shape = SERVICE_MODEL.operation_model(operation).input_shape
     not_an_object = st.one_of(
         st.binary(max_size=30), st.sampled_from([b"[]", b"null", b"42", b'"text"', b"{", b"[" * 5000])
     )
     well_formed, with_junk = structure_strategy(input_shape, junk=False), structure_strategy(input_shape, junk=True)
-    # About half well-formed, a third with junk, a sixth not an object.
-    return st.one_of(well_formed, well_formed, well_formed, with_junk, with_junk, not_an_object)
+    plausible = plausible_strategy(input_shape)
+    # About a third plausible, a third otherwise well-formed, a fifth with junk, the rest not an object.
+    return st.one_of(plausible, plausible, well_formed, well_formed, with_junk, not_an_object)
 
 
 # What the answers must look like -----------------------------------------------------------------------------------
