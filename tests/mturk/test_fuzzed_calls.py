@@ -40,7 +40,7 @@ from tests.factories.users import make_user
 from tests.mturk.clients import HTML_QUESTION, QUESTION_FORM, make_hit
 from tests.mturk.sigv4 import django_request, signed_headers_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 SCALE = int(os.environ.get("RELIABILITY_SCALE", "1"))
 CALLS_PER_OPERATION = 50 * SCALE
