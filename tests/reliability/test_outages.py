@@ -408,7 +408,7 @@ def test_lnbits_stopped_for_a_minute_fails_nothing_and_every_payout_completes_on
     point_settings_at_lnbits(settings, environment)
     settings.LNURL_HOST_CONCURRENCY = 32
     platform_before = lnbits.balance_msat(platform_wallet)
-    before, during = 6 * SCALE, 6 * SCALE
+    before, during = 4 * SCALE, 4 * SCALE
     job = make_job(tasks=before + during, reward_msat=REWARD_MSAT)
     workers, wallets = workers_paid_by_lnbits(lnbits, before + during, "outage")
 
@@ -431,6 +431,9 @@ def test_lnbits_stopped_for_a_minute_fails_nothing_and_every_payout_completes_on
                     approve_work(job, [late_workers.pop(0)])
                 time.sleep(1)
             approve_work(job, late_workers)
+            seen = Counter(state for sample in samples for state, _ in sample.values())
+            assert not NOT_FAILED & set(seen), f"a payout was failed or handed to a moderator during the outage: {seen}"
+            assert_unknown_payments_stayed_sending(samples)
             resuming = time.monotonic()
             lnbits.resume()
             resumed_in = time.monotonic() - resuming
@@ -440,11 +443,8 @@ def test_lnbits_stopped_for_a_minute_fails_nothing_and_every_payout_completes_on
             paid_in = time.monotonic() - resuming - resumed_in
         celery.wait_until_idle()
 
-    seen = Counter(state for sample in samples for state, _ in sample.values())
     print(f"\nLNbits stopped {OUTAGE_SECONDS} s: {before + during} payouts, {len(samples)} samples of their states, "
           f"states seen {dict(seen)}, resumed in {resumed_in:.0f} s, all paid {paid_in:.0f} s after")  # fmt: skip
-    assert not NOT_FAILED & set(seen), "a payout was failed or handed to a moderator during the outage"
-    assert_unknown_payments_stayed_sending(samples)
     assert_paid_exactly_once(lnbits, platform_wallet, platform_before, workers, wallets)
 
 
@@ -496,7 +496,7 @@ def test_postgresql_restarted_mid_run_web_and_celery_recover_without_a_restart(
     lnbits,
     lnbits_platform_wallet,  # noqa: F811
 ):
-    count = 8 * SCALE
+    count = 6 * SCALE
     wallets = [lnbits.create_wallet(f"pg-restart-{number}") for number in range(count)]
     platform_before = lnbits.balance_msat(lnbits_platform_wallet)
     with private_postgres() as postgres:
