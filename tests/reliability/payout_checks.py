@@ -1,12 +1,14 @@
 """Shared by the payout reliability tests that run many payouts on the real LNbits: workers with wallets and approved
 rewards made in bulk, the sweeper run with its clock moved ahead, and the exactly-once checks."""
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ SWEEP_AHEAD = timedelta(minutes=6)
 # Each sweep moves the clock one SWEEP_AHEAD further, so a retry's backoff (30 s after a failed payment) is over at
 # the next sweep instead of half a minute later; never past the invoices' hour.
 MOST_SWEEPS_AHEAD = 5
+SWEEP_THREADS = 4
 OPEN_STATES = [PayoutState.CREATED, PayoutState.INVOICE_REQUESTED, PayoutState.INVOICE_VERIFIED, PayoutState.SENDING]
 
 
@@ -76,6 +79,13 @@ def everyone_paid(workers: Sequence[User]) -> bool:
     return paid == len(workers) and not Payout.objects.filter(state__in=OPEN_STATES).exists()
 
 
+def advance_in_own_connection(payout_id: int, *, now: datetime) -> None:
+    try:
+        payouts.payout_advance(payout_id=payout_id, now=now)
+    finally:
+        connection.close()  # this thread's own
+
+
 def sweep_ahead_until_paid(workers: Sequence[User], *, timeout: float = 90.0) -> int:
     """The sweeper's work (payments.background.advance_due_payouts), run in this process with its clock moved ahead,
     as beat would run it minutes after the crashes: lost requests are asked again, payments whose answer was lost
@@ -86,8 +96,10 @@ def sweep_ahead_until_paid(workers: Sequence[User], *, timeout: float = 90.0) ->
         nonlocal sweeps
         sweeps += 1
         later = timezone.now() + SWEEP_AHEAD * min(sweeps, MOST_SWEEPS_AHEAD)
-        for payout_id in payouts.payouts_due(now=later):
-            payouts.payout_advance(payout_id=payout_id, now=later)
+        # A few at a time, as beat's jobs are run by several worker processes.
+        due = payouts.payouts_due(now=later)
+        with ThreadPoolExecutor(max_workers=SWEEP_THREADS) as pool:
+            list(pool.map(functools.partial(advance_in_own_connection, now=later), due))
         for worker_id in payouts.workers_waiting_for_payout(now=later):
             started = payouts.payout_start_for_worker(worker_id=worker_id)
             if started is not None:

@@ -95,6 +95,11 @@ def unfinished_payouts() -> str:
     return f"every payout paid or left by a kill; payouts by state: {dict(states)}"
 
 
+def start_payouts(workers: list) -> None:
+    for worker in workers:
+        enqueue_payout_start(worker.pk)
+
+
 def in_chunks(items: list, count: int) -> list[list]:
     """`items` in `count` consecutive chunks of (nearly) equal size."""
     return [items[number * len(items) // count : (number + 1) * len(items) // count] for number in range(count)]
@@ -117,12 +122,14 @@ def test_pool_children_killed_at_every_payout_kill_point_pay_each_reward_exactly
         killing = {**environment, KILL_DIR_VARIABLE: kill_folder}
         with run_celery_worker(environment=killing, concurrency=2, name="prefork-killed") as celery:
             # Each round arms the next point and starts a few fresh payouts, which all pass every point: the flag is
-            # certainly taken, by one of them or by a payout of an earlier round still under way.
-            for round_number, chunk in enumerate(in_chunks(paid.workers, MANY_KILLS)):
+            # certainly taken, by one of them or by a payout of an earlier round still under way. One chunk is
+            # started ahead, so the pool is never idle while the test arms the next point.
+            chunks = in_chunks(paid.workers, MANY_KILLS + 1)
+            start_payouts(chunks[0])
+            for round_number, chunk in enumerate(chunks[1:]):
                 point = KILL_POINTS[round_number % len(KILL_POINTS)]
                 flag = kill_point_arm(kill_folder, point)
-                for worker in chunk:
-                    enqueue_payout_start(worker.pk)
+                start_payouts(chunk)
                 wait_for(lambda flag=flag: not flag.exists(), timeout=60, interval=0.02, worker=celery,
                          message=f"a pool child to die at {point} (round {round_number})")  # fmt: skip
                 kills[point] += 1
