@@ -56,7 +56,9 @@ EXAMPLES = 100 * SCALE
 EXAMPLES_RUN: Counter = Counter()  # per parser, reported at the end
 PARSERS = 13
 
-pytestmark = pytest.mark.slow
+# Every test is a database test (some parsers read settings or the database), so pytest-django keeps them together
+# and the module's report sees them all.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 fuzzed = settings(
     max_examples=EXAMPLES,
@@ -121,7 +123,6 @@ def csv_tables(draw):
     line_end=st.sampled_from(["\r\n", "\n"]),
     bom=st.booleans(),
 )
-@pytest.mark.django_db
 def test_task_csv_rows_written_then_read_back_are_the_same_rows(table, quoting, line_end, bom):
     EXAMPLES_RUN["task CSV round trip"] += 1
     columns, rows = table
@@ -152,7 +153,6 @@ def csv_mutations(text: str):
 @example(data=b'a,b\n"1,2\n', cut=None)  # an unclosed quote
 @example(data=b"\xef\xbb\xbf\xef\xbb\xbfa\n1\n", cut=None)  # two BOMs
 @example(data=b"a\n" + b'"' * 10_000, cut=None)
-@pytest.mark.django_db
 def test_any_bytes_are_tasks_or_a_task_csv_invalid(data, cut):
     EXAMPLES_RUN["task CSV, any bytes"] += 1
     if cut is not None and data:
@@ -316,7 +316,6 @@ BILLION_LAUGHS = (
 @example(xml=BILLION_LAUGHS)
 @example(xml="<QuestionForm>" + "<Overview>" * 100_000)
 @example(xml="<a>" * 5_000 + "</a>" * 5_000)
-@pytest.mark.django_db
 def test_question_xml_is_a_question_or_an_invalid_input(xml):
     EXAMPLES_RUN["question XML"] += 1
     question, refusal = result_or_refusal(parse_question, InvalidInput, xml)
@@ -543,7 +542,6 @@ def test_a_webhook_url_is_accepted_only_when_it_is_a_plain_https_address(url):
     )
 )
 @example(text="me@xn--")  # was: idna's IDNAError out of parse_pay_destination (a 500)
-@pytest.mark.django_db
 def test_a_pay_destination_is_an_lnurl_pay_url_or_invalid_destination(text):
     EXAMPLES_RUN["LNURL destination"] += 1
     url, refusal = result_or_refusal(parse_pay_destination, InvalidDestination, text)
@@ -555,7 +553,6 @@ def test_a_pay_destination_is_an_lnurl_pay_url_or_invalid_destination(text):
 
 @fuzzed
 @given(url=urls())
-@pytest.mark.django_db
 def test_an_external_question_url_is_accepted_or_an_invalid_input(url):
     EXAMPLES_RUN["ExternalURL"] += 1
     cleaned, refusal = result_or_refusal(clean_external_url, InvalidInput, url)
@@ -604,7 +601,6 @@ def invoice_mutations(text: str):
 @given(text=invoice_mutations(VALID_INVOICE) | st.text(max_size=40))
 @example(text="lnbcrt1" + "q" * 5000)
 @example(text=VALID_INVOICE)
-@pytest.mark.django_db
 def test_a_bolt11_text_is_an_invoice_or_an_invalid_invoice(text):
     EXAMPLES_RUN["BOLT11"] += 1
     invoice, refusal = result_or_refusal(invoices.decode, invoices.InvalidInvoice, text)
