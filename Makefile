@@ -10,11 +10,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test lint format clean chromium lnbits
+.PHONY: help venv run test bench lint format clean chromium lnbits
 
 help:
 	@echo "make run     set up .venv, migrate, load demo data, start web + Celery worker + beat (DEBUG=1, SQLite)"
 	@echo "make test    ruff + pytest against PostgreSQL and Redis (starts them if needed, installs Chromium)"
+	@echo "make bench   the benchmark suite against floors measured in the same run (after make test)"
 	@echo "make lint    ruff check, ruff format --check and the import layers (lint-imports)"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make clean   remove var/ and staticfiles/"
@@ -79,6 +80,16 @@ chromium:
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-dejavu-core; \
 	fi
+
+# make bench: the benchmark suite (benchmarks/run_all.py), each figure beside its floor measured in the same run,
+# after `make test` has set things up (.venv, LNbits, the services). Databases boltwork_bench_*, Redis DB 13.
+# BENCH_ARGS passes options through, e.g. BENCH_ARGS="--only batch_create,export".
+BENCH_ARGS ?=
+bench: export BOLTWORK_DOTENV := 0
+bench: export DEBUG := 0
+bench: venv lnbits
+	bash scripts/ensure-services.sh
+	$(BIN)/python -m benchmarks.run_all $(BENCH_ARGS)
 
 lint: venv
 	@status=0; \
