@@ -39,9 +39,12 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def bench_database(script: str) -> str:
-    """The script's own database URL (BENCH_DATABASE_URL wins), set in the environment for setup_django()."""
+    """The script's own database URL (BENCH_DATABASE_URL wins), set in the environment for setup_django(), with
+    the server's SECRET_KEY: sessions and API keys the script makes must be valid in the server."""
     url = os.environ.get("BENCH_DATABASE_URL") or f"{DATABASE_SERVER_URL}/boltwork_bench_{script}"
     os.environ["BENCH_DATABASE_URL"] = url
+    os.environ["SECRET_KEY"] = SECRET_KEY
+    os.environ["BOLTWORK_DOTENV"] = "0"
     return url
 
 
@@ -203,8 +206,16 @@ class BenchServer:
     DJANGO_SETTINGS_MODULE=benchmarks.bench_settings for the bare-view floor); say why where it is used.
     The server's log goes to var/bench/<name>-gunicorn.log."""
 
-    def __init__(self, name: str, *, workers: int = 2, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        workers: int = 2,
+        extra_env: dict[str, str] | None = None,
+        wsgi_app: str = "marketplace.wsgi:application",
+    ) -> None:
         self.name = name
+        self.wsgi_app = wsgi_app  # another application only for a floor (a bare Django: benchmarks/work_loop.py)
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -237,7 +248,7 @@ class BenchServer:
         OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
         command = [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "marketplace.wsgi:application",
+            self.wsgi_app,
             "--config",
             str(ROOT / "deploy" / "gunicorn.conf.py"),
             "--bind",
