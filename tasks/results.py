@@ -2,6 +2,7 @@
 the task's aggregated result (tasks.overlap): Result.*, Confidence.* and Agreement, blank while it has none."""
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 
@@ -115,18 +116,29 @@ def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
         ]
 
 
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+# Rows per piece of the streamed CSV: one piece per row made a socket write and a chunk header per row, which
+# was a third of an export's time (benchmarks/export.py); 500 rows are some 100 KB, so memory stays flat.
+ROWS_PER_CHUNK = 500
 
-    def write(self, value: str) -> str:
-        return value
+
+def csv_chunks(rows: Iterable[list[str]], *, rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[str]:
+    """The CSV text of `rows`, `rows_per_chunk` rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for number, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if number % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
 
 
 def results_csv_response(*, job: Job) -> StreamingHttpResponse:
     """The job's results as a streamed CSV download: one query, whatever the number of rows."""
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in results_csv_lines(job=job, rows=result_rows(job=job)))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    lines = results_csv_lines(job=job, rows=result_rows(job=job))
+    response = StreamingHttpResponse(csv_chunks(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="boltwork-job-{job.public_id}-results.csv"'
     return response
 
