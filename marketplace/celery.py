@@ -22,3 +22,12 @@ def refuse_unsafe_settings(**kwargs) -> None:
     from marketplace.checks import refuse_to_start_on_errors
 
     refuse_to_start_on_errors()
+
+
+@app.on_after_configure.connect
+def name_the_scheduler_redis_as_redbeat_reads_it(sender, **kwargs) -> None:
+    """celery-redbeat reads CELERY_REDBEAT_REDIS_URL through the namespace, but looks for the key without it to decide
+    that it is set, and otherwise logs at every start that it fell back to the broker's URL (not true here)."""
+    url = sender.conf.get("CELERY_REDBEAT_REDIS_URL")
+    if url:
+        sender.conf.redbeat_redis_url = url

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /health/live, /health/ready and /metrics, answered before the rest (web/operations.py says why).
+    "web.operations.OperationsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "web.middleware.ContentSecurityPolicyMiddleware",
     "web.middleware.RequestSizeLimitMiddleware",
@@ -74,6 +76,16 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
+
+# Prometheus metrics at /metrics (web/metrics.py): off unless a scraper's bearer token is set. Only then are
+# django-prometheus's request and database metrics recorded, since each costs a little on every request and query.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN:
+    # Around everything but the health and metrics endpoints: probes and scrapes are not traffic.
+    MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+# Readiness (/health/ready) waits this long for the Lightning backend's answer.
+HEALTH_LIGHTNING_TIMEOUT_SECONDS = env.float("HEALTH_LIGHTNING_TIMEOUT_SECONDS", default=3.0)
 
 ROOT_URLCONF = "web.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
@@ -112,6 +124,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if METRICS_TOKEN and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same PostgreSQL backend, counting queries, their durations and errors for /metrics.
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "marketplace.User"
@@ -257,6 +272,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Exactly one scheduler (docs/deployment.md): with Redis, celery-redbeat keeps the schedule in Redis and sends nothing
+# until it holds a lock there, so a second `celery beat` (started by mistake, or for failover) only waits. The lock
+# outlives a beat that died holding it by BEAT_LOCK_TIMEOUT_SECONDS; a running beat renews it at least every
+# BEAT_MAX_LOOP_SECONDS. Without Redis (`make run`'s filesystem broker, one machine) beat keeps its file.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
+    CELERY_REDBEAT_KEY_PREFIX = env.str("BEAT_KEY_PREFIX", default="redbeat:")
+    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("BEAT_LOCK_TIMEOUT_SECONDS", default=30)
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.int("BEAT_MAX_LOOP_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-assignments": {
         "task": "tasks.background.expire_overdue_assignments",
