@@ -48,6 +48,7 @@ from web.forms import (
 )
 from web.lookups import found_or_404
 from web.once import acts_once
+from web.pagination import CappedCountPaginator
 from web.task_frames import (
     form_fields_of,
     frame_for_preview,
@@ -58,6 +59,8 @@ from web.task_frames import (
 )
 
 BOARD_PAGE_SIZE = 20
+# The board counts its jobs up to this many (50 pages); past it, it says "more than": a search narrows it down.
+BOARD_COUNT_CAP = 1_000
 BUILDER_TEXT_FIELDS = ["name", "label", "kind", "help_text", "choices", "min", "max"]
 TASKS_PAGE_SIZE = 50
 ACTIVITY_PAGE_SIZE = 50
@@ -93,7 +96,8 @@ def _board_page(request: HttpRequest, *, sandbox: bool) -> HttpResponse:
     )
     viewer = eligibility.BoardViewer.of(request.user)
     jobs = eligibility.board_jobs_for(jobs, viewer, qualified_only=bool(filters.get("qualified")))
-    page = Paginator(jobs, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = CappedCountPaginator(jobs, BOARD_PAGE_SIZE, count_cap=BOARD_COUNT_CAP)
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     done = task_selectors.jobs_done_by(worker=request.user, job_ids=[job.pk for job in page.object_list])
