@@ -207,7 +207,7 @@ def main() -> None:
         ("board, anonymous", "/", None, None),
         ("board, worker with qualifications", "/", cookies, worker),
         ("board, worker, qualified only", "/?qualified=on", cookies, worker),
-        ("board, worker, page 100", "/?page=100", cookies, worker),
+        ("board, worker, page 50 (the last)", "/?page=50", cookies, worker),
     ]
     with BenchServer(SCRIPT, workers=arguments.workers) as server:
         floor = percentile(latencies_ms(server, "/health/live", arguments.requests), 0.5)
