@@ -77,13 +77,13 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
 ]
 
-# Prometheus metrics at /metrics (web/metrics.py): off unless a scraper's bearer token is set. Only then are
-# django-prometheus's request and database metrics recorded, since each costs a little on every request and query.
+# Prometheus metrics at /metrics (web/metrics.py): off unless a scraper's bearer token is set. Only then are request
+# and database metrics recorded, since each costs a little on every request and query.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 if METRICS_TOKEN:
-    # Around everything but the health and metrics endpoints: probes and scrapes are not traffic.
-    MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
-    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+    # Latency by view and responses by status: one lean middleware around everything but the health and metrics
+    # endpoints (probes and scrapes are not traffic), instead of django-prometheus's two (docs/deployment.md).
+    MIDDLEWARE.insert(1, "web.metrics.RequestMetricsMiddleware")
 # Readiness (/health/ready) waits this long for the Lightning backend's answer.
 HEALTH_LIGHTNING_TIMEOUT_SECONDS = env.float("HEALTH_LIGHTNING_TIMEOUT_SECONDS", default=3.0)
 
@@ -124,6 +124,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction mode each transaction may run on a different server connection, so nothing may
+# outlive one. Server-side cursors would (`.iterator()` would FETCH from a cursor another connection declared): this
+# turns them off. Prepared statements would too, and PgBouncer 1.18 cannot follow them, but Django binds parameters
+# on the client and asks psycopg for none (keep OPTIONS server_side_binding off). A setting, not guessed from the URL:
+# PgBouncer looks like PostgreSQL to a client. The code keeps no session state (SET is only SET TRANSACTION, locks are
+# row locks; no LISTEN, temporary tables or session advisory locks); CONN_MAX_AGE keeps the connection to PgBouncer,
+# which is cheap, and PgBouncer pools the server connections.
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+if DATABASE_PGBOUNCER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if METRICS_TOKEN and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same PostgreSQL backend, counting queries, their durations and errors for /metrics.
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
