@@ -19,6 +19,8 @@ import prometheus_client
 import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django_prometheus.middleware import PrometheusAfterMiddleware
+from django_prometheus.utils import Time, TimeSince
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -45,6 +47,34 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         boltwork_registry()
     )
     return HttpResponse(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
+class RequestMetricsMiddleware(PrometheusAfterMiddleware):
+    """django-prometheus's request latency by view and method and its responses by status, view and method, from
+    one middleware placed first, so the latency covers the whole stack: about a seventh of what its two middlewares
+    cost a request (docs/deployment.md). Left out: its counts by method and transport, request and response body
+    sizes, charsets, streaming and template names, each a counter or histogram more on every request. Exceptions
+    are still counted by type and view."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request.prometheus_after_middleware_event = Time()
+
+    def process_view(self, request: HttpRequest, view_func, *view_args, **view_kwargs) -> None:
+        return None
+
+    def process_template_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return response
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        method = self._method(request)
+        view = self._get_view_name(request)
+        self.metrics.responses_by_status_view_method.labels(
+            status=str(response.status_code), view=view, method=method
+        ).inc()
+        started = getattr(request, "prometheus_after_middleware_event", None)
+        if started is not None:
+            self.metrics.requests_latency_by_view_method.labels(view=view, method=method).observe(TimeSince(started))
+        return response
 
 
 def process_registry() -> CollectorRegistry:
