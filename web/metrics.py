@@ -65,6 +65,12 @@ class RequestMetricsMiddleware(PrometheusAfterMiddleware):
     def process_template_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         return response
 
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """Count it by type and view. Its latency is recorded once, with the 500 answer, in process_response:
+        django-prometheus's own middleware records it here too, so a failed request counted twice."""
+        self.metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
+        self.metrics.exceptions_by_view.labels(view=self._get_view_name(request)).inc()
+
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         method = self._method(request)
         view = self._get_view_name(request)

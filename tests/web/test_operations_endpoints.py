@@ -15,7 +15,8 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.db.models import Sum
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import path
 from django.utils import timezone
 
 from marketplace.celery import app
@@ -253,3 +254,30 @@ def test_metrics_give_request_latency_by_view_when_turned_on(db, client, setting
                   method="GET") >= 1  # fmt: skip
     # The page counted; the probe and the scrapes, answered before the metrics' middleware, did not.
     assert responses_counted(text) == responses_before + 1
+
+
+def failing_view(request):
+    raise RuntimeError("the view failed")
+
+
+urlpatterns = [path("failing/", failing_view, name="failing")]
+
+
+def test_a_failed_request_is_counted_once(db, settings):
+    settings.METRICS_TOKEN = TOKEN
+    settings.MIDDLEWARE = [settings.MIDDLEWARE[0], "web.metrics.RequestMetricsMiddleware", *settings.MIDDLEWARE[1:]]
+    settings.ROOT_URLCONF = __name__
+    client = Client(raise_request_exception=False)
+    by_view = "django_http_requests_latency_seconds_by_view_method_count"
+    exceptions = "django_http_exceptions_total_by_view_total"
+
+    text = scrape(client).content.decode()
+    before, exceptions_before = (
+        sample(text, by_view, view="failing", method="GET") or 0,
+        sample(text, exceptions, view="failing") or 0,
+    )
+    assert client.get("/failing/").status_code == 500
+    text = scrape(client).content.decode()
+
+    assert sample(text, by_view, view="failing", method="GET") == before + 1
+    assert sample(text, exceptions, view="failing") == exceptions_before + 1
