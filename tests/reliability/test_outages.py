@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import kombu.pools
 import psycopg
 import pytest
 import redis
@@ -110,10 +111,12 @@ def broker_at(settings, url: str) -> Iterator[None]:
 def _drop_broker_connections() -> None:
     """Celery makes its broker connections on first use, from the broker_url of then, and keeps them in two pools
     (the app's and its producers'); it has no public call that drops both (`app.close()` drops only the first, and
-    unregisters the app). Dropped, the next enqueue connects to the broker_url of now."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    unregisters the app). Both come from kombu's registry of pools, keyed by the connection: `kombu.pools.reset()`
+    closes and forgets them all (closing only the app's pool would leave that closed pool in the registry, handed
+    back to the next test on the same broker: "Acquire on closed pool"). Dropped, the next enqueue connects to the
+    broker_url of now."""
+    kombu.pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
@@ -346,8 +349,8 @@ def test_redis_emptied_mid_run_every_payout_still_completes_from_the_database(
             queued = sum(broker.llen(queue) for queue in ("celery", "payouts", "sweepers"))
             broker.flushall()
             paid_before_flush = succeeded_count()
-            # With nothing left in Redis, no job comes: only what the database holds can finish the run.
-            assert sum(broker.llen(queue) for queue in ("celery", "payouts", "sweepers")) == 0
+            # Every queued job is gone: only what the database holds can finish the run. (The worker's jobs still
+            # running may enqueue new ones as they end, so the queues are not checked for emptiness here.)
             with run_celery_beat(environment):
                 wait_for(lambda: succeeded_count() == count, timeout=90, interval=0.5, worker=celery,
                          message=lambda: f"every payout to complete after FLUSHALL: {payout_states()}")  # fmt: skip
