@@ -55,6 +55,10 @@ test: export DEBUG ?= 0
 test: export LIGHTNING_DEV_BACKEND_ALLOWED ?= 1
 # A development `.env` (written by `make run`) must not change what the tests see.
 test: export BOLTWORK_DOTENV := 0
+# Two pytest-xdist processes, one per core: much of the suite waits on processes it starts (Celery workers, LNbits,
+# outages of a minute), so two streams finish in far less time than one. Each gets its own test database and Redis
+# database (tests/parallel_workers.py). TEST_WORKERS=0 runs them all in this one process.
+TEST_WORKERS ?= 2
 test: venv chromium lnbits
 	bash scripts/ensure-services.sh
 	@# With DEBUG off, {% static %} needs the manifest that collectstatic writes.
@@ -64,7 +68,8 @@ test: venv chromium lnbits
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
 	echo "+ lint-imports (the layers, docs/architecture.md)"; $(BIN)/lint-imports --no-cache || status=1; \
-	echo "+ pytest"; $(BIN)/pytest || status=1; \
+	echo "+ pytest ($(TEST_WORKERS) worker processes)"; \
+	$(BIN)/python -m pytest -p tests.parallel_workers -n $(TEST_WORKERS) --dist worksteal || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
 	exit $$status
 
