@@ -32,7 +32,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
 from core.errors import RateLimited
@@ -89,13 +90,29 @@ def enforce(key: str, *, limit: int, period_seconds: int, action: str) -> None:
 
 
 def _increment(counter: str, *, timeout: int) -> int:
-    # add() then incr(): both atomic in Redis and in the local-memory cache, so concurrent calls never lose a count.
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return _increment_on_redis(backend, counter, timeout=timeout)
+    # add() then incr(): both atomic in the local-memory cache, so concurrent calls never lose a count.
     cache.add(counter, 0, timeout=timeout)
     try:
         return cache.incr(counter)
     except ValueError:  # it expired between the two calls: this call starts the count
         cache.set(counter, 1, timeout=timeout)
         return 1
+
+
+def _increment_on_redis(backend: RedisCache, counter: str, *, timeout: int) -> int:
+    """The count's creation with its expiry and the increment in one MULTI: one round trip on every API request and
+    claim instead of two (add, then incr), atomic, and no window between them for the key to expire in. The key and
+    the plain integer value are those Django's RedisCache would write, so cache.get() still reads the count."""
+    key = backend.make_and_validate_key(counter)
+    client = backend._cache.get_client(key, write=True)
+    with client.pipeline(transaction=True) as pipeline:
+        pipeline.set(key, 0, ex=timeout, nx=True)
+        pipeline.incr(key)
+        _, used = pipeline.execute()
+    return used
 
 
 def per_period(period_seconds: int) -> str:

@@ -110,10 +110,38 @@ def test_on_redis_the_counts_are_shared_and_expire_with_their_window(redis_cache
 
     answer = ratelimit.hit("test:e", limit=5, period_seconds=MINUTE)
 
-    counters = [key for key in cache._cache.get_client().keys("*") if b"ratelimit:test:e:60:" in key]
+    # This test's own keys: an earlier run's (another prefix) may still be in its window.
+    mine = f"{cache.key_prefix}:".encode()
+    counters = [
+        key for key in cache._cache.get_client().keys("*") if key.startswith(mine) and b"ratelimit:test:e:60:" in key
+    ]
     assert len(counters) == 1
     ttl = cache._cache.get_client().ttl(counters[0])
     assert answer.retry_after_seconds <= ttl <= answer.retry_after_seconds + ratelimit.EXPIRY_MARGIN_SECONDS
+
+
+def test_on_redis_a_call_is_one_round_trip_and_the_cache_reads_its_count(redis_cache, monkeypatch):
+    """Every API request and claim pays for the limiter: one round trip to Redis, not two (docs/PERFORMANCE.md)."""
+    import redis
+    from django.core.cache import cache
+
+    round_trips = []
+    for owner, method in ((redis.Redis, "execute_command"), (redis.client.Pipeline, "execute")):
+        original = getattr(owner, method)
+
+        def counted(self, *args, _original=original, **kwargs):
+            if not (isinstance(self, redis.client.Pipeline) and _original.__name__ == "execute_command"):
+                round_trips.append(_original.__name__)  # a pipeline's buffered commands are not round trips
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(owner, method, counted)
+
+    answers = [ratelimit.hit("test:trips", limit=2, period_seconds=MINUTE, now=NOON_AND_15_SECONDS) for _ in range(3)]
+
+    assert len(round_trips) == 3
+    assert [answer.allowed for answer in answers] == [True, True, False]
+    window = int(NOON_AND_15_SECONDS // MINUTE)
+    assert cache.get(f"{ratelimit.KEY_PREFIX}:test:trips:{MINUTE}:{window}") == 3
 
 
 def closed_port() -> int:
