@@ -74,8 +74,7 @@ def job_public_get(*, public_id: str, viewer=None) -> Job:
     if not is_public_id(public_id):
         raise NotFound("No such job.")
     job = (
-        _not_blocking(Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED]), viewer)
-        .filter(hidden_at__isnull=True)
+        _public_jobs(viewer)
         # The job's quality rules (tasks' JobQuality, one-to-one) with it: the page says how work is judged.
         .select_related("requester", "requester__requester_stats", "quality")
         .prefetch_related("tags")
@@ -85,6 +84,24 @@ def job_public_get(*, public_id: str, viewer=None) -> Job:
     if job is None:
         raise NotFound("No such job.")
     return job
+
+
+def job_to_claim_get(*, public_id: str, viewer) -> Job:
+    """The job a claim names, found as `job_public_get` finds it, without what a job's page shows (its requester,
+    their stats, its quality rules, its tags): one query instead of two, and the claim reads the job again under
+    its own lock anyway. The work loop's hottest lookup (docs/PERFORMANCE.md, "Work loop")."""
+    if not is_public_id(public_id):
+        raise NotFound("No such job.")
+    job = _public_jobs(viewer).filter(public_id=public_id).first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def _public_jobs(viewer) -> QuerySet[Job]:
+    return _not_blocking(Job.objects.exclude(status__in=[JobStatus.DRAFT, JobStatus.CANCELLED]), viewer).filter(
+        hidden_at__isnull=True
+    )
 
 
 def job_of_requester_get(*, requester: User, public_id: str) -> Job:

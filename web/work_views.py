@@ -17,7 +17,7 @@ from core.errors import DomainError, InvalidInput
 from core.ids import is_worker_id
 from marketplace import answer_forms, external_studies, qualifications
 from marketplace.models import Job
-from marketplace.selectors import job_public_get
+from marketplace.selectors import job_public_get, job_to_claim_get
 from tasks import disputes, eligibility, selectors, services
 from tasks.errors import NoTaskAvailable
 from tasks.models import Assignment, AssignmentStatus, RejectionReason
@@ -49,7 +49,7 @@ def own_assignment_or_404(request: HttpRequest, assignment_id: str) -> Assignmen
 @require_POST
 def job_start(request: HttpRequest, job_id: str) -> HttpResponse:
     """'Start working': claim the next task of the job and open it."""
-    job = found_or_404(job_public_get, public_id=job_id, viewer=request.user)
+    job = found_or_404(job_to_claim_get, public_id=job_id, viewer=request.user)
     return _claim_and_open(request, job)
 
 

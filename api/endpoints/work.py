@@ -50,7 +50,7 @@ def board(request: HttpRequest, filters: Query[BoardFilters], cursor: str | None
 @router.post("/jobs/{job_id}/claim", response={201: schemas.ClaimOut, **ERRORS}, auth=WORK)
 def job_claim(request: HttpRequest, job_id: str):
     # As the caller may see it: a requester who blocked them is not named by a refusal, their job is not found.
-    job = job_selectors.job_public_get(public_id=job_id, viewer=request.auth)
+    job = job_selectors.job_to_claim_get(public_id=job_id, viewer=request.auth)
     assignment = task_services.assignment_claim(job=job, worker=request.auth)
     return Status(201, task_selectors.assignment_of_worker_get(worker=request.auth, public_id=assignment.public_id))
 

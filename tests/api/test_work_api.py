@@ -116,6 +116,19 @@ def test_claim_gives_the_task_and_its_form(worker_api, worker, requester):
     assert job.open_slot_count == 1
 
 
+# The key (and its user), the job, the claim (tests/tasks/test_query_counts.py's CLAIM), and the answer's
+# assignment with its task and job. Not the job's tags, requester or quality rules: the claim does not show them.
+API_CLAIM = 1 + 1 + 11 + 1
+
+
+def test_a_claim_over_the_api_costs_a_fixed_number_of_queries(worker_api, requester, django_assert_num_queries):
+    assert worker_api.get("/me").status_code == 200  # notes the key's use, which it does at most once a minute
+    for tasks in (2, 200):
+        job = make_job(requester=requester, tasks=tasks, tags=["a", "b"])
+        with django_assert_num_queries(API_CLAIM):
+            assert worker_api.post(f"/jobs/{job.public_id}/claim").status_code == 201
+
+
 def test_claiming_again_gives_back_the_open_assignment(worker_api, requester):
     job = make_job(requester=requester, tasks=3)
     first = worker_api.post(f"/jobs/{job.public_id}/claim").json()

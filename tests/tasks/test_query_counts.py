@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 # job, savepoint, worker lock, open assignment?, task (skip locked), task, job, insert, the event and its readers,
 # release
 CLAIM = 11
-START_VIEW = 2 + 2 + CLAIM  # session, user, job, its tags, the claim
+START_VIEW = 2 + 1 + CLAIM  # session, user, the job (not its tags: the page is not shown), the claim
 EVENT = 3  # the event, who may read it, and the webhook consumer's endpoints of the subject's owner
 SUBMIT = 4 + EVENT  # savepoint, assignment + job locked, update, the event, release
 # A control's submit (issue 12, tasks.controls): besides, the job's quality rules, the worker's accuracy row on the
