@@ -308,7 +308,12 @@ class BenchServer:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    # memory: the RSS of the gunicorn workers, from /proc
+    # CPU time and memory of the gunicorn workers, from /proc
+
+    def cpu_seconds(self) -> float:
+        """The CPU time (user and system) the workers have used so far. The difference across a measurement is the
+        server's own cost, which, unlike the wall-clock time, hardly moves with what else the machine runs."""
+        return sum(process_cpu_seconds(pid) for pid in self.worker_pids())
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -331,6 +336,15 @@ class BenchServer:
             process_memory_kb(pid)["VmHWM"] - rss for pid, rss in rss_before_kb.items() if Path(f"/proc/{pid}").exists()
         ]
         return max(growths, default=0) / 1024
+
+
+def process_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 (proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_memory_kb(pid: int) -> dict[str, int]:

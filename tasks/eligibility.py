@@ -181,9 +181,10 @@ def board_jobs_for(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: 
     job that hides from the unqualified is left off, in the board's own query."""
     if viewer.user is None:
         return jobs.exclude(hides_from_unqualified=True)
-    hidden = board_hidden_job_ids(jobs, viewer, qualified_only=qualified_only)
-    if hidden:
-        jobs = jobs.exclude(pk__in=hidden)
+    hiding = board_hiding_requirements(jobs, viewer, qualified_only=qualified_only)
+    if hiding:
+        # A requester always sees their own jobs.
+        jobs = jobs.exclude(Q(qualification_requirements__in=hiding) & ~Q(requester_id=viewer.user.pk))
     jobs = _annotate_exclusion_and_cap(jobs, viewer.user)
     if qualified_only:
         jobs = jobs.exclude(viewer_excluded=True).exclude(
@@ -192,23 +193,21 @@ def board_jobs_for(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: 
     return jobs
 
 
-def board_hidden_job_ids(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: bool) -> list[int]:
-    """Ids among `jobs` to leave off the board for `viewer`: those with a requirement hiding them from workers who miss
-    it (DiscoverPreviewAndAccept), and with `qualified_only`, every job whose requirements they miss (one query over
-    the jobs that have requirements; their exclusions and caps are annotated and filtered in the board's query)."""
+def board_hiding_requirements(jobs: QuerySet[Job], viewer: BoardViewer, *, qualified_only: bool) -> list[list[dict]]:
+    """The requirement lists among `jobs` that leave a job off the board for `viewer`: those hiding it from workers
+    who miss them (DiscoverPreviewAndAccept), and with `qualified_only`, every list they miss. One query for the
+    distinct lists, each checked once in Python: jobs share a few lists (a requester reuses theirs), so the work does
+    not grow with the number of jobs, as checking each job did (benchmarks/board.py)."""
     with_requirements = jobs.exclude(qualification_requirements=[])
     if not qualified_only:
         with_requirements = with_requirements.filter(hides_from_unqualified=True)
-    hidden = []
-    for job_id, requirements, requester_id in with_requirements.values_list(
-        "pk", "qualification_requirements", "requester_id"
-    ):
-        if viewer.user is not None and requester_id == viewer.user.pk:
-            continue
+    lists = with_requirements.order_by().values_list("qualification_requirements", flat=True).distinct()
+    hiding = []
+    for requirements in lists:
         access = qualifications.requirements_access(requirements, viewer.values)
         if not access.may_discover or (qualified_only and not access.may_accept):
-            hidden.append(job_id)
-    return hidden
+            hiding.append(requirements)
+    return hiding
 
 
 def _annotate_exclusion_and_cap(jobs: QuerySet[Job], user: User) -> QuerySet[Job]:
