@@ -303,6 +303,8 @@ def test_two_web_and_two_worker_hosts_lose_a_worker_host_and_restart_a_web_host_
     lnbits,
     lnbits_platform_wallet,
 ):
+    if os.geteuid() != 0:
+        pytest.fail("The multi-host test makes network namespaces (`ip netns`): run it as root, as CI does.")
     database = connection.settings_dict
     lnbits_port = urlsplit(lnbits.url).port
     with private_network() as network:
