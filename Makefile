@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test bench lint format clean chromium lnbits
+.PHONY: help venv run test bench lint format clean chromium lnbits pgbouncer
 
 help:
 	@echo "make run     set up .venv, migrate, load demo data, start web + Celery worker + beat (DEBUG=1, SQLite)"
@@ -59,7 +59,7 @@ test: export BOLTWORK_DOTENV := 0
 # outages of a minute), so two streams finish in far less time than one. Each gets its own test database and Redis
 # database (tests/parallel_workers.py). TEST_WORKERS=0 runs them all in this one process.
 TEST_WORKERS ?= 2
-test: venv chromium lnbits
+test: venv chromium lnbits pgbouncer
 	bash scripts/ensure-services.sh
 	@# With DEBUG off, {% static %} needs the manifest that collectstatic writes.
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -84,6 +84,16 @@ chromium:
 		echo "Installing Chromium for the browser tests"; \
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-dejavu-core; \
+	fi
+
+# The PgBouncer test (tests/integration/test_pgbouncer.py) starts Debian's PgBouncer in transaction mode; the
+# multi-host test (tests/integration/test_multihost.py) makes network namespaces with iproute2's `ip`.
+pgbouncer:
+	@if [ ! -x /usr/sbin/pgbouncer ] || ! command -v ip >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		echo "Installing PgBouncer and iproute2 for the PgBouncer and multi-host tests"; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer iproute2; \
 	fi
 
 # make bench: the benchmark suite (benchmarks/run_all.py), each figure beside its floor measured in the same run,
