@@ -212,7 +212,11 @@ def board_hiding_requirements(jobs: QuerySet[Job], viewer: BoardViewer, *, quali
 
 def _annotate_exclusion_and_cap(jobs: QuerySet[Job], user: User) -> QuerySet[Job]:
     """Whether `user` took a job each job excludes, and how many of its tasks they took (in the board's query)."""
-    excluded_ids = Job.excluded_jobs.through.objects.filter(from_job_id=OuterRef(OuterRef("pk"))).values("to_job_id")
+    # From each job's exclusions (almost always none) to the worker's work in them: asked the other way round, from
+    # the worker's assignments, PostgreSQL ran the exclusion subquery once per job and assignment (benchmarks/board.py).
+    took_an_excluded_job = Job.excluded_jobs.through.objects.filter(
+        from_job_id=OuterRef("pk"), to_job__assignments__worker_id=user.pk
+    )
     taken = (
         Assignment.objects.filter(worker_id=user.pk, job_id=OuterRef("pk"), status__in=STATUSES_COUNTED_BY_CAP)
         .values("job_id")
@@ -220,7 +224,7 @@ def _annotate_exclusion_and_cap(jobs: QuerySet[Job], user: User) -> QuerySet[Job
         .values("count")
     )
     return jobs.annotate(
-        viewer_excluded=Exists(Assignment.objects.filter(worker_id=user.pk, job_id__in=excluded_ids)),
+        viewer_excluded=Exists(took_an_excluded_job),
         viewer_tasks_taken=Coalesce(Subquery(taken[:1]), 0),
     )
 
