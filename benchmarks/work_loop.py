@@ -1,6 +1,6 @@
 """The work loop over HTTP, beside its floors measured in the same run.
 
-.venv/bin/python -m benchmarks.work_loop [--clients 1,8,32] [--seconds 5] [--open-tasks 100000] [--overhead]
+.venv/bin/python -m benchmarks.work_loop [--clients 1,8,32] [--seconds 5] [--open-tasks 100000] [--no-overhead]
 
 A job with 100,000 open tasks (kept between runs in boltwork_bench_work_loop and topped up when it runs low); K
 clients (1, 8, 32), each a worker of its own, loop for a fixed time:
@@ -13,9 +13,10 @@ plain view through Boltwork's whole middleware stack (the pages' "trivial page")
 pgbench at the same concurrency (rolled back, so it takes no task). Then the job is checked in the database: no task
 holds more assignments than it has slots, and every slot count agrees with the assignments holding one.
 
-`--overhead` also measures the per-request overhead: a plain Django view with no middleware (a gunicorn of its own
-with benchmarks/bench_settings.py) beside the same view through Boltwork's stack, GET /api/v1/me and the login
-page, and the stack with each middleware removed in turn.
+Then the per-request overhead over HTTP (`--no-overhead` skips it): a bare Django view (a gunicorn of its own with
+benchmarks/bare_settings.py: no app, no middleware) beside a plain view through Boltwork's stack
+(benchmarks/bench_settings.py), GET /api/v1/me and the login page. What each middleware costs is measured in CPU
+time inside one process by benchmarks/middleware_cost.py: over HTTP on a shared machine it drowns in noise.
 
 The driver: several processes (one per 16 clients, at least two from 2 clients), each running an asyncio loop with
 one httpx.AsyncClient per client. Its own CPU time is printed beside the server's, so a driver that became the
@@ -58,8 +59,6 @@ UPDATE tasks_task SET slots_open = slots_open - 1 WHERE id = (
 ROLLBACK;
 """
 BARE_DJANGO = "django.core.wsgi:get_wsgi_application()"
-# allauth refuses to start without its middleware, so its cost is not measured by removing it.
-REQUIRED_MIDDLEWARE = {"allauth.account.middleware.AccountMiddleware"}
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -67,7 +66,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--clients", default="1,8,32", help="comma-separated client counts (K)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per loop and per floor")
     parser.add_argument("--open-tasks", type=int, default=100_000, help="open tasks in the job")
-    parser.add_argument("--overhead", action="store_true", help="also measure the per-request overhead")
+    parser.add_argument("--no-overhead", action="store_true", help="skip the per-request overhead")
     parser.add_argument("--skip-loops", action="store_true", help="only the per-request overhead")
     return parser.parse_args()
 
@@ -482,16 +481,8 @@ def claim_at_one_client(report, server, client: Client, job, small_job, seconds:
 
 
 def overhead_figures(report, arguments, job, clients: list[Client]) -> None:
-    from marketplace.settings import MIDDLEWARE
-
     seconds, some = arguments.seconds, clients[:8]
     plain = get_cycle("/bench/plain/")
-
-    def rate_with(middleware: str, label: str) -> float:
-        env = {"DJANGO_SETTINGS_MODULE": "benchmarks.bench_settings", "BENCH_MIDDLEWARE": middleware}
-        with suite.BenchServer(f"{SCRIPT}-overhead", extra_env={**env, **UNREACHABLE_LIMITS}) as server:
-            server.warm_up("/bench/plain/")
-            return measure(server, label, some, job.public_id, plain, seconds).requests_per_second
 
     bare_env = {"DJANGO_SETTINGS_MODULE": "benchmarks.bare_settings"}
     with suite.BenchServer(f"{SCRIPT}-bare", extra_env=bare_env, wsgi_app=BARE_DJANGO) as server:
@@ -528,24 +519,6 @@ def overhead_figures(report, arguments, job, clients: list[Client]) -> None:
                 f"{1000 * 8 / bare:.1f} ms bare",
             )
         )
-    if not arguments.overhead:
-        return
-    logged_in_all = rates["plain view, whole stack, logged in"].requests_per_second
-    for middleware in MIDDLEWARE:
-        if middleware in REQUIRED_MIDDLEWARE:
-            continue
-        short = middleware.rsplit(".", 1)[1]
-        without = rate_with(f"-{middleware}", f"without {short}")
-        report.add(
-            suite.Figure(
-                name=f"logged-in plain view without {short}",
-                value=without,
-                unit="/s",
-                floor_name="whole stack",
-                floor_value=logged_in_all,
-                note=f"this middleware costs about {1000 * 8 / logged_in_all - 1000 * 8 / without:.2f} ms a request",
-            )
-        )
 
 
 def main() -> None:
@@ -568,7 +541,8 @@ def main() -> None:
     print(f"machine: {suite.machine()}")
     if not arguments.skip_loops:
         loop_figures(report, arguments, job, small_job, clients)
-    overhead_figures(report, arguments, job, clients)
+    if not arguments.no_overhead:
+        overhead_figures(report, arguments, job, clients)
     report.finish()
 
 
