@@ -10,8 +10,9 @@ wallet, has M workers (each with an LNbits Lightning Address) do N assignments o
 review by default; `--approve each` reviews one at a time) and waits until every reward reached its LNbits wallet.
 Then it measures LNbits alone: K invoices created by one wallet and paid by another, from one client and from C.
 
-Figures, never assertions. Needs PostgreSQL (BENCH_DATABASE_URL, default a database of its own) and Redis
-(BENCH_REDIS_URL, default database 13, emptied of queued jobs at the start).
+Then one approval at a time, five times, each waited for until paid. The summary table (benchmarks/suite.py) sets
+each figure beside LNbits' own from the same run. Figures, never assertions. Needs PostgreSQL (BENCH_DATABASE_URL,
+default a database of its own) and Redis (BENCH_REDIS_URL, default database 12, emptied of queued jobs at the start).
 """
 
 import argparse
@@ -28,7 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/boltwork_bench_payouts")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+# Every queue the settings route jobs to (CELERY_TASK_ROUTES): payouts run on `payouts`, not Celery's default.
+WORKER_QUEUES = "payouts,webhooks,sweepers,celery"
+SINGLE_APPROVALS = 5  # one approval at a time, each waited for: the latency a worker sees
 REWARD_SATS = 10
 
 
@@ -66,11 +70,59 @@ def main() -> None:
 
         setup_django()
         with celery_worker({**environment, "DATABASE_URL": BENCH_DATABASE_URL}, arguments.concurrency) as log_path:
-            measure_payouts(lnbits, platform, arguments)
+            burst = measure_payouts(lnbits, platform, arguments)
+            single = argparse.Namespace(**{**vars(arguments), "assignments": 1, "workers": 1, "approve": "each"})
+            singles = [measure_payouts(lnbits, platform, single) for _ in range(SINGLE_APPROVALS)]
             print("Celery job run times: " + job_run_times(log_path))
-        measure_raw_lnbits(lnbits, arguments)
+        raw = measure_raw_lnbits(lnbits, arguments)
     finally:
         lnbits.stop()
+    report_figures(arguments, burst, singles, raw)
+
+
+def report_figures(arguments, burst: dict, singles: list[dict], raw: dict) -> None:
+    """The frame's table (benchmarks/suite.py): each figure beside LNbits' own figure from this run."""
+    from benchmarks import suite
+
+    report = suite.Report("payouts")
+    report.add(
+        suite.Figure(
+            name=f"payouts/s through Celery ({arguments.concurrency} processes)",
+            value=burst["paid_per_second"],
+            unit="/s",
+            floor_name=f"LNbits create-and-pay, {arguments.concurrency} clients",
+            floor_value=raw["pairs_per_second"],
+            target=">= 0.80x",
+            met=burst["paid_per_second"] >= 0.8 * raw["pairs_per_second"],
+            note=f"a burst of {arguments.assignments:,} approvals in one review, {burst['paid']:,} payouts",
+        )
+    )
+    one_payment_ms = raw["one_client_p50_ms"]
+    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+        report.add(
+            suite.Figure(
+                name=f"approval → paid {label}, burst of {arguments.assignments:,}",
+                value=suite.percentile(burst["to_paid_ms"], fraction),
+                unit="ms",
+                floor_name="LNbits create-and-pay p50",
+                floor_value=one_payment_ms,
+            )
+        )
+    single_ms = [sample for run in singles for sample in run["to_paid_ms"]]
+    if single_ms:
+        report.add(
+            suite.Figure(
+                name=f"approval → paid p50, one approval ({len(single_ms)} runs)",
+                value=suite.median(single_ms),
+                unit="ms",
+                floor_name="LNbits create-and-pay p50",
+                floor_value=one_payment_ms,
+                target="< 1,000 ms",
+                met=suite.median(single_ms) < 1000,
+                note=f"p95 {suite.percentile(single_ms, 0.95):.0f} ms",
+            )
+        )
+    report.finish()
 
 
 @contextlib.contextmanager
@@ -82,7 +134,7 @@ def celery_worker(environment: dict[str, str], concurrency: int):
     command = [
         sys.executable, "-m", "celery", "-A", "marketplace", "worker", "--pool", "prefork",
         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
-        "--without-mingle", "--hostname", f"bench-{os.getpid()}@%h",
+        "--without-mingle", "--hostname", f"bench-{os.getpid()}@%h", "--queues", WORKER_QUEUES,
     ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT
@@ -105,7 +157,7 @@ def celery_worker(environment: dict[str, str], concurrency: int):
         log_path.unlink(missing_ok=True)
 
 
-def measure_payouts(lnbits, platform, arguments) -> None:
+def measure_payouts(lnbits, platform, arguments) -> dict:
     from django.utils import timezone
 
     from marketplace import services as job_services
@@ -118,7 +170,7 @@ def measure_payouts(lnbits, platform, arguments) -> None:
     from tasks.services import assignment_claim, assignment_review, assignment_submit, tasks_add
 
     count, worker_count = arguments.assignments, arguments.workers
-    run = f"{int(time.time())}"
+    run = f"{time.time_ns()}"  # several runs a second (the single approvals)
     reward_msat = REWARD_SATS * 1000
     ledger_before = platform_ledger(Account, AccountKind)
 
@@ -194,7 +246,7 @@ def measure_payouts(lnbits, platform, arguments) -> None:
     failed = Payout.objects.filter(worker__in=workers).exclude(state=PayoutState.SUCCEEDED).count()
     if not paid:
         print("no payout succeeded")
-        return
+        return {"paid_per_second": 0.0, "paid": 0, "to_paid_ms": []}
     first_reviewed = min(Assignment.objects.filter(job=job).values_list("reviewed_at", flat=True))
     start = first_reviewed if arguments.approve == "each" else approved_at
     elapsed = (max(payout.updated_at for payout in paid) - start).total_seconds()
@@ -234,6 +286,7 @@ def measure_payouts(lnbits, platform, arguments) -> None:
         f"platform wallet {lnbits_says:,} msat, ledger says {ledger_says:,} msat "
         f"(difference {lnbits_says - ledger_says:,} msat)"
     )
+    return {"paid_per_second": len(paid) / elapsed, "paid": len(paid), "to_paid_ms": to_written}
 
 
 def job_run_times(log_path: Path) -> str:
@@ -249,7 +302,7 @@ def platform_ledger(account_model, kinds) -> dict[str, int]:
     return {kind: balances.get(kind, 0) for kind in (kinds.LIGHTNING_IN, kinds.LIGHTNING_OUT)}
 
 
-def measure_raw_lnbits(lnbits, arguments) -> None:
+def measure_raw_lnbits(lnbits, arguments) -> dict:
     """LNbits alone: one wallet invoices, another pays, as fast as the clients go (no Boltwork, no LNURL)."""
     pairs = arguments.raw_pairs
     payer, payee = lnbits.create_wallet("raw-payer"), lnbits.create_wallet("raw-payee")
@@ -268,6 +321,7 @@ def measure_raw_lnbits(lnbits, arguments) -> None:
     elapsed = time.perf_counter() - start
     print(f"LNbits alone, 1 client: {pairs:,} create-and-pay pairs in {elapsed:.2f} s = {pairs / elapsed:.1f}/s, "
           f"{describe(samples)}")  # fmt: skip
+    one_client_p50_ms = statistics.median(samples)
 
     clients = arguments.concurrency
     per_client = pairs // clients
@@ -284,6 +338,7 @@ def measure_raw_lnbits(lnbits, arguments) -> None:
           f"{describe(threaded)}")  # fmt: skip
     expected = (pairs + total) * 1000
     print(f"raw payee received {lnbits.balance_msat(payee):,} msat of {expected:,} msat")
+    return {"pairs_per_second": total / elapsed, "one_client_p50_ms": one_client_p50_ms}
 
 
 def describe(samples_ms: list[float]) -> str:
