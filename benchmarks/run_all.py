@@ -16,7 +16,7 @@ import time
 
 from benchmarks.suite import OUTPUT_DIR, ROOT, format_load, machine, print_table
 
-SCRIPTS = ("batch_create", "export", "board", "work_loop", "payouts")
+SCRIPTS = ("batch_create", "export", "board", "work_loop", "middleware_cost", "payouts")
 
 
 def parse_arguments() -> argparse.Namespace:
