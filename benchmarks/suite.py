@@ -285,11 +285,13 @@ class BenchServer:
     def all_workers_up(self) -> bool:
         return len(self.worker_pids()) == self.workers
 
-    def warm_up(self, path: str = "/health/live", requests: int = 20, cookies: dict | None = None) -> None:
+    def warm_up(
+        self, path: str = "/health/live", requests: int = 20, cookies: dict | None = None, headers: dict | None = None
+    ) -> None:
         """A few requests so each worker has imported its code and opened its database connection."""
         import httpx
 
-        with httpx.Client(base_url=self.url, cookies=cookies) as client:
+        with httpx.Client(base_url=self.url, cookies=cookies, headers=headers) as client:
             for _ in range(requests):
                 client.get(path)
 
