@@ -1,4 +1,5 @@
 import os
+import time
 
 import pytest
 from django.core.cache import cache
@@ -45,6 +46,24 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _no_claim_limit(settings):
     """Tests build their data by claiming many tasks a second; the claim limit has tests of its own, which set it."""
     settings.CLAIMS_PER_MINUTE = 0
+
+
+class _ClockFromStartOfDay:
+    """`time` for core.ratelimit: the real clock moved back to the start of the current UTC day, which also starts a
+    minute and an hour. A test's calls then share one window of each length (its first 60 seconds of minute windows),
+    so a limit is never reset halfway through a test that happened to start just before a window ended."""
+
+    def __init__(self) -> None:
+        started = time.time()
+        self.offset = started - started // 86_400 * 86_400 - 1
+
+    def time(self) -> float:
+        return time.time() - self.offset
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_windows_from_the_test_start(monkeypatch):
+    monkeypatch.setattr("core.ratelimit.time", _ClockFromStartOfDay())
 
 
 @pytest.fixture(autouse=True)

@@ -290,9 +290,13 @@ def test_a_moderator_hides_shows_and_force_closes_jobs_with_a_reason(moderator_c
 
     job.refresh_from_db()
     assert job.status == JobStatus.CLOSED
-    assert list(
-        Event.objects.filter(actor=moderator, actor_kind=ActorKind.MODERATOR).values_list("type", flat=True)
-    ) == ["job.hidden", "job.shown", "job.closed", "job.force_closed"]
+    by_moderator = Event.objects.filter(actor=moderator, actor_kind=ActorKind.MODERATOR).order_by("id")
+    assert list(by_moderator.values_list("type", flat=True)) == [
+        "job.hidden",
+        "job.shown",
+        "job.closed",
+        "job.force_closed",
+    ]
     assert ledger_check() == []
 
 
