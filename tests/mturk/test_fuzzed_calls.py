@@ -185,7 +185,7 @@ def plausible_strategy(input_shape) -> st.SearchStrategy:
             known = st.builds(Known, st.just(KNOWN_KIND_BY_MEMBER[name]), st.integers(0, 3))
             chosen[name] = st.lists(known, min_size=1, max_size=1) if member_shape.type_name == "list" else known
     required = {
-        name: chosen.get(name) or value_strategy(input_shape.members[name], member=name, junk=False)
+        name: chosen[name] if name in chosen else value_strategy(input_shape.members[name], member=name, junk=False)
         for name in input_shape.required_members
     }
     return st.fixed_dictionaries(
