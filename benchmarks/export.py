@@ -107,30 +107,9 @@ def _result_rows_sql(job) -> str:
     """result_rows' query (tasks.selectors), its parameters quoted into it: COPY takes no bind parameters."""
     from django.db import connection
 
-    from tasks.models import Assignment
-    from tasks.selectors import RESULT_STATUSES
+    from tasks.selectors import result_rows_query
 
-    queryset = (
-        Assignment.objects.filter(job=job, status__in=RESULT_STATUSES)
-        .order_by("task__position", "id")
-        .values(
-            "public_id",
-            "worker__public_id",
-            "status",
-            "accepted_at",
-            "submitted_at",
-            "reviewed_at",
-            "feedback",
-            "rejection_reason",
-            "answer",
-            "task__position",
-            "task__input",
-            "task__result__result",
-            "task__result__confidence",
-            "task__result__agreement",
-            "job__quality__text_aggregation",
-        )
-    )
+    queryset = result_rows_query(job=job)
     sql, params = queryset.query.sql_with_params()
     return connection.ops.compose_sql(sql, params)
 

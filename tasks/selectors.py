@@ -152,6 +152,11 @@ def review_queue(
 def result_rows(*, job: Job) -> Iterator[dict]:
     """Every reviewed or submitted assignment of a job with its task input and aggregated result, streamed from one
     query."""
+    return result_rows_query(job=job).iterator(chunk_size=2_000)
+
+
+def result_rows_query(*, job: Job) -> QuerySet:
+    """result_rows' one query, unevaluated (the export benchmark COPYs it as its floor)."""
     return (
         Assignment.objects.filter(job=job, status__in=RESULT_STATUSES)
         .order_by("task__position", "id")
@@ -173,7 +178,6 @@ def result_rows(*, job: Job) -> Iterator[dict]:
             "task__result__agreement",
             "job__quality__text_aggregation",
         )
-        .iterator(chunk_size=2_000)
     )
 
 

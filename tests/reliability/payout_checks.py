@@ -13,11 +13,11 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from marketplace.models import User
-from payments import payouts
+from payments import payouts, services
 from payments.ledger import ledger_check
 from payments.models import Account, AccountKind, Payout, PayoutDestination, PayoutState
 from tasks.services import assignments_review_bulk
-from tests.factories import make_job, make_many_submitted_assignments
+from tests.factories import make_job, make_many_submitted_assignments, make_user
 from tests.integration.conftest import lnbits_host_port, wait_for
 
 REWARD_MSAT = 21_000
@@ -67,6 +67,24 @@ def workers_with_approved_rewards(lnbits, *, count: int, name: str) -> PaidWorke
         reject={},
     )
     return PaidWorkers(workers=workers, wallets=wallets)
+
+
+def workers_paid_by_lnbits(lnbits, count: int, prefix: str) -> tuple[list, list]:
+    """`count` workers, each with a wallet of their own on `lnbits` as their Lightning Address (automatic payouts),
+    set one at a time through the service (workers_with_approved_rewards does it in bulk)."""
+    workers, wallets = [], []
+    for number in range(count):
+        worker = make_user(funds_sats=0)
+        wallet = lnbits.create_wallet(f"{prefix}-{number}")
+        services.payout_destination_set(
+            user=worker,
+            address=f"{wallet.lightning_address}@{lnbits_host_port(lnbits)}",
+            auto_payout=True,
+            minimum_payout_msat=1_000,
+        )
+        workers.append(worker)
+        wallets.append(wallet)
+    return workers, wallets
 
 
 def platform_balance(kind: str) -> int:

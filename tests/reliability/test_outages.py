@@ -34,15 +34,13 @@ import kombu.pools
 import psycopg
 import pytest
 import redis
-from django.db.models import Sum
 
 from core.faults import KILL_DIR_VARIABLE, kill_point_arm
 from marketplace.celery import app
-from payments import services
 from payments.ledger import ledger_check
-from payments.models import Account, AccountKind, Payout, PayoutState
+from payments.models import AccountKind, Payout, PayoutState
 from tasks.services import assignment_claim, assignment_review, assignment_submit
-from tests.factories import answer_data, make_job, make_user
+from tests.factories import answer_data, make_job
 from tests.integration.conftest import (
     ROOT,
     lnbits_environment,
@@ -53,6 +51,7 @@ from tests.integration.conftest import (
     wait_for,
 )
 from tests.lnbits_server import LnbitsServer, free_port
+from tests.reliability.payout_checks import platform_balance, workers_paid_by_lnbits
 from tests.reliability.test_payout_crashes import sweep_until_paid
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -261,30 +260,6 @@ def children(pid: int) -> set[int]:
 
 
 # Helpers: money ----------------------------------------------------------------------------------------------------
-
-
-def platform_balance(kind: str) -> int:
-    return (
-        Account.objects.filter(kind=kind, user__isnull=True, job__isnull=True).aggregate(s=Sum("balance_msat"))["s"]
-        or 0
-    )
-
-
-def workers_paid_by_lnbits(lnbits, count: int, prefix: str) -> tuple[list, list]:
-    """`count` workers, each with a wallet of their own on `lnbits` as their Lightning Address (automatic payouts)."""
-    workers, wallets = [], []
-    for number in range(count):
-        worker = make_user(funds_sats=0)
-        wallet = lnbits.create_wallet(f"{prefix}-{number}")
-        services.payout_destination_set(
-            user=worker,
-            address=f"{wallet.lightning_address}@{lnbits_host_port(lnbits)}",
-            auto_payout=True,
-            minimum_payout_msat=1_000,
-        )
-        workers.append(worker)
-        wallets.append(wallet)
-    return workers, wallets
 
 
 def approve_work(job, workers: list) -> None:

@@ -19,24 +19,23 @@ import tempfile
 from datetime import timedelta
 
 import pytest
-from django.db.models import Sum
 from django.utils import timezone
 
 from core.faults import KILL_DIR_VARIABLE, kill_point_arm
-from payments import payouts, services
+from payments import payouts
 from payments.background import advance_due_payouts
 from payments.ledger import ledger_check
-from payments.models import Account, AccountKind, Payout, PayoutState
+from payments.models import AccountKind, Payout, PayoutState
 from tasks.services import assignment_claim, assignment_review, assignment_submit
-from tests.factories import answer_data, make_job, make_user
+from tests.factories import answer_data, make_job
 from tests.integration.conftest import (
     lnbits_environment,
-    lnbits_host_port,
     lnbits_platform_wallet,  # noqa: F401 - the platform's funded LNbits wallet, a fixture of the integration tests
     point_settings_at_lnbits,
     run_celery_worker,
     wait_for,
 )
+from tests.reliability.payout_checks import platform_balance, workers_paid_by_lnbits
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -46,13 +45,6 @@ SCALE = max(1, int(os.environ.get("RELIABILITY_SCALE", "1")))
 # within the invoices' own expiry (an hour): what beat would see a few minutes after the crash.
 SWEEP_AHEAD = timedelta(minutes=6)
 KILL_POINTS = ["payout.invoice_requested", "payout.invoice_stored", "payout.sending", "payout.paid_not_recorded"]
-
-
-def platform_balance(kind: str) -> int:
-    return (
-        Account.objects.filter(kind=kind, user__isnull=True, job__isnull=True).aggregate(s=Sum("balance_msat"))["s"]
-        or 0
-    )
 
 
 def sweep_until_paid(workers: list, *, timeout: float = 60.0) -> None:
@@ -101,18 +93,7 @@ def test_a_worker_killed_anywhere_on_the_payout_path_pays_each_reward_exactly_on
     platform_before = lnbits.balance_msat(lnbits_platform_wallet)
     count = 2 * SCALE
     job = make_job(tasks=count, reward_msat=REWARD_MSAT)
-    workers, wallets = [], []
-    for number in range(count):
-        worker = make_user(funds_sats=0)
-        wallet = lnbits.create_wallet(f"crash-{point}-{number}")
-        services.payout_destination_set(
-            user=worker,
-            address=f"{wallet.lightning_address}@{lnbits_host_port(lnbits)}",
-            auto_payout=True,
-            minimum_payout_msat=1_000,
-        )
-        workers.append(worker)
-        wallets.append(wallet)
+    workers, wallets = workers_paid_by_lnbits(lnbits, count, f"crash-{point}")
 
     kill_folder = tempfile.mkdtemp(prefix="kill-")
     kills = 0
