@@ -22,6 +22,18 @@ BIG_FIELDS_NOT_LISTED = (
     "answer_fields",
     "input_columns",
 )
+# What no step of the work loop reads (a claim, a submit): the job's texts as its pages show them, the largest
+# columns of its row. The loop's reads of the job leave them out (docs/PERFORMANCE.md, "Work loop").
+JOB_PAGE_TEXTS = (
+    "description",
+    "description_html",
+    "description_excerpt",
+    "instructions",
+    "instructions_html",
+    "prompt_html",
+    "hidden_reason",
+    "keywords",
+)
 # Sats per hour as the board shows it (Job.shown_sats_per_hour) in SQL: what approved work earned once the
 # reputation sweeper measured it, else the requester's estimate; null (last) for a job with neither.
 SHOWN_SATS_PER_HOUR = Coalesce(
@@ -92,7 +104,7 @@ def job_to_claim_get(*, public_id: str, viewer) -> Job:
     its own lock anyway. The work loop's hottest lookup (docs/PERFORMANCE.md, "Work loop")."""
     if not is_public_id(public_id):
         raise NotFound("No such job.")
-    job = _public_jobs(viewer).filter(public_id=public_id).first()
+    job = _public_jobs(viewer).filter(public_id=public_id).defer(*JOB_PAGE_TEXTS).first()
     if job is None:
         raise NotFound("No such job.")
     return job

@@ -255,7 +255,12 @@ def job_finished(event: Event) -> list[Draft]:
 def job_funds_low(event: Event) -> list[Draft]:
     """After a claim: is the job down to its last tenth of open slots (kinds.py says why this meaning)? Read when
     the handler runs, so a burst of claims may have taken them all by then: that is said too."""
-    job = _job(event)
+    # Every claim asks, and almost every answer is no: read only the counters and what the message names.
+    job = (
+        Job.objects.filter(public_id=event.data.get("job_id", ""))
+        .only("public_id", "title", "status", "requester_id", "task_count", "assignments_per_task", "open_slot_count")
+        .first()
+    )
     if job is None or job.status != JobStatus.PUBLISHED:
         return []
     slots = job.task_count * job.assignments_per_task

@@ -31,5 +31,16 @@ def check_missed_submissions() -> int:
 
 
 @shared_task
+def check_submission(assignment_id: int) -> None:
+    quality.submission_checked(assignment_id=assignment_id)
+
+
+def enqueue_submission_check(assignment_id: int) -> None:
+    """The quality pipeline of a submission to a job without review rules (tasks.handlers says why not in the
+    request); a lost job is run by check_missed_submissions."""
+    check_submission.delay(assignment_id)
+
+
+@shared_task
 def expire_due_hits() -> int:
     return hits.hits_expire_due()

@@ -1,19 +1,26 @@
 """What the tasks app does when domain events happen (subscribed in TasksConfig.ready): run the quality pipeline on
-each submission once it is committed, in the request that submitted it, so a rule's approval (and, on its commit,
-the payout) follows within the same request. A pipeline that fails here is logged by core.events and run again by
-the sweeper (tasks.background.check_missed_submissions). Dynamic overlap starts inside the publishing transaction
+each submission once it is committed. For a job with review rules it runs in the request that submitted, so a
+rule's approval (and, on its commit, the payout) follows within the same request; for a job without any, all it
+does is aggregate the task's answers, which a background job does a moment later (it was half the CPU of a submit,
+docs/PERFORMANCE.md). A pipeline that fails here, or a job that is never run, is run again by the sweeper
+(tasks.background.check_missed_submissions). Dynamic overlap starts inside the publishing transaction
 (a recorder), and a rejection or a dispute's decision brings the task's aggregated result up to date (tasks.overlap)."""
 
 from core.events import subscribe, subscribe_recorder
 from core.models import Event
 from marketplace.models import Job
-from tasks import overlap, quality
+from tasks import background, overlap, quality
 from tasks.models import Assignment, Task
 
 
 def check_submission(event: Event) -> None:
-    assignment_id = Assignment.objects.filter(public_id=event.subject_id).values_list("pk", flat=True).first()
-    if assignment_id is not None:
+    row = Assignment.objects.filter(public_id=event.subject_id).values_list("pk", "job__quality__job_id").first()
+    if row is None:
+        return
+    assignment_id, rules_of_job = row  # None: the job has no JobQuality row, so no review rule
+    if rules_of_job is None:
+        background.enqueue_submission_check(assignment_id)
+    else:
         quality.submission_checked(assignment_id=assignment_id)
 
 

@@ -20,6 +20,7 @@ from core.locks import lock_user
 from marketplace import answer_forms, escrow
 from marketplace.errors import JobNotOpen
 from marketplace.models import FormKind, Job, JobStatus, User
+from marketplace.selectors import JOB_PAGE_TEXTS
 from marketplace.services import job_placeholders
 from marketplace.users import is_moderator
 from tasks import controls, overlap
@@ -303,7 +304,7 @@ def assignment_claim(*, job: Job, worker: User, now: datetime | None = None) -> 
         # requirements, exclusions, cap, stop or training leave out, is refused: one query.
         open_assignment_id = check_worker_for_claim(worker=worker, job=job, now=now)
         if open_assignment_id is not None:
-            return Assignment.objects.get(pk=open_assignment_id)
+            return Assignment.objects.select_related("task").get(pk=open_assignment_id)
         # With a control rate, a control first for one claim in rate % (else a regular task); the other kind when
         # none of the drawn one is left. A control's claim costs the queries a regular task's does.
         draw = controls.claim_draw(job)
@@ -380,7 +381,8 @@ def _lock_next_open_task(
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(~Exists(already_had))
         .order_by("position")
-        .only("id", "public_id", "job_id", "slots_open")
+        # Its input too: the claim's answer shows it (api.endpoints.work.job_claim), with no second read.
+        .only("id", "public_id", "job_id", "slots_open", "input")
         .first()
     )
 
@@ -583,6 +585,7 @@ def _lock_workers_assignment(*, assignment_id: int, worker: User) -> Assignment:
     assignment = (
         Assignment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("job", "task")
+        .defer(*(f"job__{name}" for name in JOB_PAGE_TEXTS))
         .filter(pk=assignment_id, worker=worker)
         .first()
     )

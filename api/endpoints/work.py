@@ -52,12 +52,15 @@ def job_claim(request: HttpRequest, job_id: str):
     # As the caller may see it: a requester who blocked them is not named by a refusal, their job is not found.
     job = job_selectors.job_to_claim_get(public_id=job_id, viewer=request.auth)
     assignment = task_services.assignment_claim(job=job, worker=request.auth)
-    return Status(201, task_selectors.assignment_of_worker_get(worker=request.auth, public_id=assignment.public_id))
+    # The answer comes from the rows the claim holds: the task as it locked it (with its input) and the job as found
+    # above (its form; a published job's form does not change), not from a second read of the assignment.
+    assignment.job = job
+    return Status(201, assignment)
 
 
 @router.post("/assignments/{assignment_id}/submit", response={200: schemas.WorkerAssignmentOut, **ERRORS}, auth=WORK)
 def assignment_submit(request: HttpRequest, assignment_id: str, body: schemas.SubmitIn):
-    assignment = task_selectors.assignment_of_worker_get(worker=request.auth, public_id=assignment_id)
+    assignment = task_selectors.assignment_to_submit_get(worker=request.auth, public_id=assignment_id)
     return task_services.assignment_submit_json(assignment=assignment, worker=request.auth, answer=body.answer)
 
 

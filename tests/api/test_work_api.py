@@ -116,9 +116,10 @@ def test_claim_gives_the_task_and_its_form(worker_api, worker, requester):
     assert job.open_slot_count == 1
 
 
-# The key (and its user), the job, the claim (tests/tasks/test_query_counts.py's CLAIM), and the answer's
-# assignment with its task and job. Not the job's tags, requester or quality rules: the claim does not show them.
-API_CLAIM = 1 + 1 + 11 + 1
+# The key (and its user), the job, the claim (tests/tasks/test_query_counts.py's CLAIM). The answer is made from
+# the rows the claim holds (the task it locked, the job found first), not read again. Not the job's tags,
+# requester or quality rules: the claim does not show them.
+API_CLAIM = 1 + 1 + 11
 
 
 def test_a_claim_over_the_api_costs_a_fixed_number_of_queries(worker_api, requester, django_assert_num_queries):
