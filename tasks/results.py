@@ -36,6 +36,9 @@ def safe_cell(value: object) -> str:
 
 
 def _timestamp(value) -> str:
+    """As PostgreSQL wrote it (tasks.selectors.IsoTimestamp), or a datetime read from another database."""
+    if isinstance(value, str):
+        return value
     return value.isoformat() if value else ""
 
 
@@ -99,9 +102,9 @@ def results_csv_lines(*, job: Job, rows: Iterable[dict]) -> Iterator[list[str]]:
             row["public_id"],
             row["worker__public_id"],
             row["status"],
-            _timestamp(row["accepted_at"]),
-            _timestamp(row["submitted_at"]),
-            _timestamp(row["reviewed_at"]),
+            _timestamp(row["accept_time"]),
+            _timestamp(row["submit_time"]),
+            _timestamp(row["review_time"]),
             safe_cell(row["feedback"]),
             row["rejection_reason"],
             str(row["task__position"]),

@@ -2,13 +2,28 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
 from core.ids import is_public_id
 from marketplace.models import Job, JobStatus, QualificationGrant, User
-from marketplace.selectors import BIG_FIELDS_NOT_LISTED
+from marketplace.selectors import BIG_FIELDS_NOT_LISTED, JOB_PAGE_TEXTS
 from tasks.models import (
     DISPUTE_LIVE_STATUSES,
     Assignment,
@@ -28,6 +43,23 @@ def assignment_of_worker_get(*, worker: User, public_id: str) -> Assignment:
         raise NotFound("No such assignment.")
     assignment = (
         Assignment.objects.select_related("task", "job", "job__requester")
+        .filter(public_id=public_id, worker=worker)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def assignment_to_submit_get(*, worker: User, public_id: str) -> Assignment:
+    """One of the worker's assignments with what an answer is checked against (its job's form, its task's
+    question), without the job's page texts or requester: the API's submit, which tasks.services.assignment_submit
+    reads again under its lock."""
+    if not is_public_id(public_id):
+        raise NotFound("No such assignment.")
+    assignment = (
+        Assignment.objects.select_related("task", "job")
+        .defer(*(f"job__{name}" for name in JOB_PAGE_TEXTS))
         .filter(public_id=public_id, worker=worker)
         .first()
     )
@@ -155,6 +187,26 @@ def result_rows(*, job: Job) -> Iterator[dict]:
     return result_rows_query(job=job).iterator(chunk_size=2_000)
 
 
+class IsoTimestamp(Func):
+    """A timestamp as `datetime.isoformat()` writes it in UTC ("2026-12-01T05:32:32.123456+00:00", without the
+    fraction when it is zero), written by PostgreSQL; "" for null. results.csv has three a row, and parsing each
+    into Python only to format it again was half of an export's CPU (docs/PERFORMANCE.md, "Export"). Another
+    database gets the datetime, which tasks.results formats itself."""
+
+    arity = 1
+    output_field = CharField()
+    template = (
+        "COALESCE(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        " || CASE WHEN mod(extract(microseconds FROM %(expressions)s AT TIME ZONE 'UTC'), 1000000) = 0 THEN ''"
+        " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || '+00:00', '')"
+    )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        if connection.vendor != "postgresql":
+            return compiler.compile(self.source_expressions[0])
+        return super().as_sql(compiler, connection, **extra_context)
+
+
 def result_rows_query(*, job: Job) -> QuerySet:
     """result_rows' one query, unevaluated (the export benchmark COPYs it as its floor)."""
     return (
@@ -164,9 +216,6 @@ def result_rows_query(*, job: Job) -> QuerySet:
             "public_id",
             "worker__public_id",
             "status",
-            "accepted_at",
-            "submitted_at",
-            "reviewed_at",
             "feedback",
             "rejection_reason",
             "answer",
@@ -177,6 +226,9 @@ def result_rows_query(*, job: Job) -> QuerySet:
             "task__result__confidence",
             "task__result__agreement",
             "job__quality__text_aggregation",
+            accept_time=IsoTimestamp("accepted_at"),
+            submit_time=IsoTimestamp("submitted_at"),
+            review_time=IsoTimestamp("reviewed_at"),
         )
     )
 
