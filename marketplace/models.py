@@ -188,6 +188,11 @@ class Job(models.Model):
             models.Index(fields=["status", "-published_at"], name="job_board_idx"),
             models.Index(fields=["requester", "-created_at"], name="job_requester_idx"),
             models.Index(fields=["sandbox", "status", "-published_at"], name="job_sandbox_board_idx"),
+            # The board's distinct requirement lists (tasks.eligibility.board_hiding_requirements) read only the
+            # jobs that have any, not every published job (benchmarks/board.py).
+            models.Index(
+                fields=["status"], condition=~Q(qualification_requirements=[]), name="job_with_requirements_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
