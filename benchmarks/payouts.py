@@ -64,6 +64,10 @@ def main() -> None:
             "BITCOIN_NETWORK": "mainnet",  # FakeWallet signs lnbc… invoices
             "REDIS_URL": REDIS_URL,
             "DEBUG": "0",
+            # Every worker's address is on the one LNbits host, and the floor is LNbits at C clients: let C
+            # requests reach that host at once, as docs/deployment.md advises for workers who share a custodial
+            # wallet host (the default of 1 is for hosts nobody vouches for).
+            "LNURL_HOST_CONCURRENCY": str(arguments.concurrency),
         }
         os.environ.update(environment)
         from benchmarks.common import BENCH_DATABASE_URL, setup_django

@@ -441,9 +441,10 @@ LNURL_MAX_RESPONSE_BYTES = env.int("LNURL_MAX_RESPONSE_BYTES", default=256 * 102
 LNURL_DESTINATION_CHECK_SECONDS = env.float("LNURL_DESTINATION_CHECK_SECONDS", default=5.0)
 # Outbound requests in flight at once per destination host, across every process (held in Redis; payouts and
 # webhooks counted apart), so one slow host can hold at most this many outbound worker processes. A job that finds
-# its host busy is tried again this many seconds later (at the next sweep), spending none of its attempts.
+# its host busy is tried again this many seconds later, spending none of its attempts: a slot is held for one
+# payout's two requests to the wallet, a fraction of a second when the wallet answers (docs/PERFORMANCE.md, "Payouts").
 LNURL_HOST_CONCURRENCY = env.int("LNURL_HOST_CONCURRENCY", default=1)
-LNURL_HOST_BUSY_RETRY_SECONDS = env.float("LNURL_HOST_BUSY_RETRY_SECONDS", default=5.0)
+LNURL_HOST_BUSY_RETRY_SECONDS = env.float("LNURL_HOST_BUSY_RETRY_SECONDS", default=1.0)
 
 # The JSON API: requests per API key owner per minute (0 turns the limit off).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)

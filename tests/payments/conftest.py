@@ -93,7 +93,7 @@ def run_background_jobs(jobs: list[tuple[str, int]]) -> None:
     while jobs:
         name, argument = jobs.pop(0)
         if name == "pay_out_worker":
-            payouts.payout_start_for_worker(worker_id=argument)
+            background.queued_payout_start(argument)
         else:
             payouts.payout_advance(payout_id=argument)
 
