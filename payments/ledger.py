@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, Count, F, Q, Sum, Value, When
+from django.db.models import BigIntegerField, Case, Count, F, Q, QuerySet, Sum, Value, When
 
 from core.money import format_number, sats_rounded_up, sats_word
 from payments.errors import InsufficientFunds, LedgerError
@@ -48,6 +48,15 @@ def account_of_job(*, job: "Job") -> Account:
 
 def dispute_hold_account_of_job(*, job: "Job") -> Account:
     return _account(kind=AccountKind.DISPUTE_HOLD, user=None, job=job)
+
+
+def accounts_of_user_and_their_jobs(*, user: AbstractUser) -> QuerySet[Account]:
+    """The user's own accounts and their jobs' escrow accounts, in both books. Asked as the union of two index
+    lookups: asked as one OR across the join to the jobs, PostgreSQL read every job's escrow account (8.7 ms at
+    10,000 jobs and growing with them, against 0.2 ms; docs/PERFORMANCE.md, "Per-request overhead")."""
+    own = Account.objects.filter(user=user).values("pk")
+    escrow = Account.objects.filter(kind=AccountKind.JOB_ESCROW, job__requester=user).values("pk")
+    return Account.objects.filter(pk__in=own.union(escrow, all=True))
 
 
 def platform_account(*, kind: str) -> Account:

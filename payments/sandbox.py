@@ -13,7 +13,14 @@ from django.db.models import Q, Sum
 
 from core.events import Actor, record_event
 from core.money import MSAT_PER_SAT
-from payments.ledger import BookAccounts, Line, _lock_accounts, ledger_post, platform_account
+from payments.ledger import (
+    BookAccounts,
+    Line,
+    _lock_accounts,
+    accounts_of_user_and_their_jobs,
+    ledger_post,
+    platform_account,
+)
 from payments.models import Account, AccountKind, Book, LedgerEntry, TransactionKind
 
 PLAY = BookAccounts(sandbox=True)
@@ -69,7 +76,7 @@ def sandbox_balance_msat(*, user: AbstractUser) -> int:
 def sandbox_summary(*, user: AbstractUser) -> dict[str, int]:
     """The user's play money in msat, in one query: their sandbox balance, held in their sandbox jobs' escrow, and
     their sandbox earnings."""
-    totals = Account.objects.filter(Q(user=user) | Q(kind=AccountKind.JOB_ESCROW, job__requester=user)).aggregate(
+    totals = accounts_of_user_and_their_jobs(user=user).aggregate(
         available=Sum("balance_msat", filter=Q(kind=AccountKind.SANDBOX_REQUESTER_AVAILABLE), default=0),
         escrow=Sum("balance_msat", filter=Q(kind=AccountKind.JOB_ESCROW, book=Book.PLAY), default=0),
         earned=Sum("balance_msat", filter=Q(kind=AccountKind.SANDBOX_WORKER_EARNED), default=0),

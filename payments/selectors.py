@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
 from core.ids import is_public_id
+from payments.ledger import accounts_of_user_and_their_jobs
 from payments.models import (
     OPEN_PAYOUT_STATES,
     Account,
@@ -36,9 +37,7 @@ if TYPE_CHECKING:  # payments sits below jobs: it names them in hints only
 def _real_accounts_of(user: AbstractUser) -> QuerySet[Account]:
     """The user's own accounts and their jobs' escrow, in the real book: play money (the sandbox's) is never part of
     a real balance, a statement or a payout."""
-    return Account.objects.filter(Q(user=user) | Q(kind=AccountKind.JOB_ESCROW, job__requester=user)).filter(
-        book=Book.REAL
-    )
+    return accounts_of_user_and_their_jobs(user=user).filter(book=Book.REAL)
 
 
 def wallet_summary(*, user: AbstractUser) -> dict[str, int]:
