@@ -18,6 +18,7 @@ parse); both carry a message that can be shown to a worker as it is. Messages ne
 to: that would map our internal DNS for whoever types the names (the resolved addresses go to the log instead).
 """
 
+import functools
 import ipaddress
 import json
 import logging
@@ -480,6 +481,14 @@ def shorten(text: str, limit: int = 80) -> str:
 
 def tls_context() -> ssl.SSLContext:
     """Certificates are checked against the host name in the URL (tests swap in their own authority here)."""
+    return _public_authorities_context()
+
+
+@functools.cache
+def _public_authorities_context() -> ssl.SSLContext:
+    # Built once per process: building one reads certifi's whole bundle (some 30 ms), which was a third of a payout's
+    # time when every request built its own (docs/PERFORMANCE.md, "Payouts"). One context serves any number of
+    # connections and threads; httpcore only sets the same ALPN protocols on it for each connection.
     return httpx.create_ssl_context(trust_env=False)
 
 

@@ -40,6 +40,7 @@ from payments.lightning.common import (
     failed,
     normalize_payment_hash,
     paid,
+    system_tls_context,
     unknown,
 )
 
@@ -65,7 +66,7 @@ class ClnBackend(Backend):
         self.url = url.rstrip("/")
         self.rune = rune
         self.network = network
-        self.verify = _tls_context(tls_ca_path) if tls_ca_path else True
+        self.verify = _tls_context(tls_ca_path) if tls_ca_path else system_tls_context()
         self.transport = transport
 
     # The interface

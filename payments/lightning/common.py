@@ -3,7 +3,11 @@
 Invoices are read by `payments.invoices`; these functions put its answers in a backend's terms.
 """
 
+import functools
 import hashlib
+import ssl
+
+import httpx
 
 from payments import invoices
 from payments.invoices import DecodedInvoice, InvalidInvoice
@@ -11,6 +15,14 @@ from payments.lightning.base import CreatedInvoice, LightningError, PaymentOutco
 
 # BOLT11 tagged fields hold at most 1023 five-bit words, so a description is at most 639 bytes.
 MAX_MEMO_BYTES = 639
+
+
+@functools.cache
+def system_tls_context() -> ssl.SSLContext:
+    """What httpx checks a node's certificate against when none is configured (certifi's bundle, or SSL_CERT_FILE
+    and SSL_CERT_DIR when set), built once per process: building it reads the whole bundle, some 30 ms, and every
+    call to the node built its own (a third of a payout's time, docs/PERFORMANCE.md, "Payouts")."""
+    return httpx.create_ssl_context(trust_env=True)
 
 
 def validate_invoice_request(

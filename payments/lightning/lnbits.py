@@ -32,6 +32,7 @@ from payments.lightning.common import (
     failed,
     normalize_payment_hash,
     paid,
+    system_tls_context,
     unknown,
 )
 
@@ -152,6 +153,7 @@ class LnbitsBackend(Backend):
             base_url=self.url,
             headers={"X-Api-Key": self.admin_key, "Accept": "application/json"},
             timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_SECONDS),
+            verify=system_tls_context(),
             transport=self.transport,
         )
 

@@ -39,6 +39,7 @@ from payments.lightning.common import (
     failed,
     normalize_payment_hash,
     paid,
+    system_tls_context,
     unknown,
 )
 
@@ -75,7 +76,7 @@ class LndBackend(Backend):
         self.network = network
         self.transport = transport
         # LND's certificate is usually self-signed: trust exactly that certificate when we are given it.
-        self.verify: ssl.SSLContext | bool = _tls_context(tls_cert_path) if tls_cert_path else True
+        self.verify: ssl.SSLContext = _tls_context(tls_cert_path) if tls_cert_path else system_tls_context()
 
     # The interface
 
