@@ -15,7 +15,7 @@ from core import events
 from payments.models import Payout, PayoutState
 from tasks import handlers
 from tasks.background import check_missed_submissions
-from tasks.models import Assignment, AssignmentStatus, ReviewSource
+from tasks.models import Assignment, AssignmentStatus, ReviewSource, TaskKind
 from tasks.services import assignment_claim, assignment_submit
 from tests.factories import answer_data, make_quality_job, make_user, set_payout_destination
 from tests.integration.conftest import run_celery_worker, wait_for
@@ -72,7 +72,10 @@ def test_work_a_rule_approves_is_paid_by_the_celery_worker_within_seconds(dev_mo
             message="the approved rewards to be paid",
         )
         celery.wait_until_idle()
-    assert len(approved) >= 3  # all but the tasks before the first control
+    # All but the tasks before the first control. The claims draw a control at the job's rate, so how many come
+    # first varies from run to run (4 of them, 1 run in 16, when this asked for at least 3).
+    kinds = [Assignment.objects.select_related("task").get(pk=pk).task.kind for pk in submitted]
+    assert len(approved) == len(submitted) - kinds.index(TaskKind.CONTROL)
     paid = []
     for assignment in approved:
         payout = (
