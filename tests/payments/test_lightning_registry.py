@@ -5,6 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from payments.lightning import get_backend
 from payments.lightning.cln import ClnBackend
+from payments.lightning.common import system_tls_context
 from payments.lightning.dev import DevBackend
 from payments.lightning.lnbits import LnbitsBackend
 from payments.lightning.lnd import LndBackend
@@ -42,7 +43,8 @@ def test_dev_backend_signs_for_the_configured_network(no_node_settings):
             "lnd",
             {"LND_REST_URL": "https://127.0.0.1:8080/", "LND_MACAROON_HEX": "0201036c6e64"},
             LndBackend,
-            {"url": "https://127.0.0.1:8080", "macaroon_hex": "0201036c6e64", "verify": True},
+            # No certificate configured: the system's authorities, one context per process.
+            {"url": "https://127.0.0.1:8080", "macaroon_hex": "0201036c6e64", "verify": system_tls_context()},
             id="lnd",
         ),
         pytest.param(
