@@ -70,15 +70,17 @@ def advance_payout(payout_id: int) -> None:
         come_back_when_due(advance_payout, payout_id, payout.next_attempt_at)
 
 
-def enqueue_payout_start(worker_id: int) -> None:
+def enqueue_payout_start(worker_id: int, *, even_if_queued: bool = False) -> None:
     """The one way `pay_out_worker` is enqueued (by event handlers, after the change commits, and the sweeper): not
     again while one for the worker waits in the queue, so a review of 300 approvals enqueues one per worker, not
     300 (docs/PERFORMANCE.md, "Payouts").
 
     Safe because the waiting job clears its mark before it reads the balance: whatever committed before a skipped
-    enqueue is in what it reads. A mark whose job was lost expires after QUEUED_START_SECONDS, and the sweeper starts
-    any balance left waiting meanwhile."""
-    if _start_queued_mark(worker_id):
+    enqueue is in what it reads. The sweeper passes `even_if_queued`: it looks for balances whose start was lost,
+    and a lost job's mark would hold them back until it expires (QUEUED_START_SECONDS); a second job for a worker
+    does nothing the first did not."""
+    marked = _start_queued_mark(worker_id)
+    if marked or even_if_queued:
         pay_out_worker.delay(worker_id)
 
 
@@ -121,7 +123,7 @@ def advance_due_payouts() -> int:
         enqueue_payout_advance(payout_id)
     waiting = payouts.workers_waiting_for_payout()
     for worker_id in waiting:
-        enqueue_payout_start(worker_id)
+        enqueue_payout_start(worker_id, even_if_queued=True)
     return len(due) + len(waiting)
 
 

@@ -5,9 +5,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from payments.background import QUEUED_START_KEY
-from payments.host_limits import redis_client
 from tests.factories import make_job, make_user
+from tests.factories.money import forget_queued_payout_starts
 from tests.factories.users import MODERATOR_PERMISSIONS
 from tests.integration.lnbits_fixture import lnbits  # noqa: F401 - the session's real LNbits wallet server
 
@@ -82,10 +81,7 @@ def _no_queued_payout_starts():
     """A payout start that an earlier test queued and never ran must not hold back this test's (payments.background
     enqueues one per worker at a time, marked in Redis)."""
     if settings.REDIS_URL:
-        client = redis_client(settings.REDIS_URL)
-        keys = list(client.scan_iter(match=QUEUED_START_KEY.format(worker_id="*")))
-        if keys:
-            client.delete(*keys)
+        forget_queued_payout_starts(settings.REDIS_URL)
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ import uuid
 from django.utils import timezone
 
 from marketplace.models import User
+from payments.background import QUEUED_START_KEY
+from payments.host_limits import redis_client
 from payments.ledger import Line, account_of_user, ledger_post, platform_account
 from payments.models import AccountKind, PayoutDestination, TransactionKind
 
@@ -36,3 +38,13 @@ def set_payout_destination(
         },
     )
     return destination
+
+
+def forget_queued_payout_starts(redis_url: str) -> None:
+    """Drop the marks of payout starts waiting in the queue (payments.background.enqueue_payout_start), as when the
+    queues they name are purged: a test that empties the queues, or starts the next test, must not find starts
+    marked as queued that no queue holds any more."""
+    client = redis_client(redis_url)
+    keys = list(client.scan_iter(match=QUEUED_START_KEY.format(worker_id="*")))
+    if keys:
+        client.delete(*keys)

@@ -16,6 +16,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.factories.money import forget_queued_payout_starts
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # FakeWallet signs `lnbc…` invoices: bitcoin mainnet, as far as invoices go.
@@ -81,6 +83,7 @@ def run_celery_worker(
     with app.connection_for_write() as broker:
         for queue in all_queues():
             broker.default_channel.queue_purge(queue)
+    forget_queued_payout_starts(settings.REDIS_URL)
     database = connection.settings_dict
     full_environment = {
         **os.environ,

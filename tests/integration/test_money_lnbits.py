@@ -55,6 +55,7 @@ from payments.withdraw import withdraw_link_create
 from tasks.models import Assignment
 from tasks.services import assignment_claim, assignment_review, assignment_submit
 from tests.factories import answer_data, make_job, make_user
+from tests.factories.money import forget_queued_payout_starts
 from tests.integration.conftest import (
     CeleryWorker,
     lnbits_environment,
@@ -142,6 +143,7 @@ def money(
     point_settings_at_lnbits(settings, money_environment)
     _reset(misbehaving_wallet)
     app.control.purge()
+    forget_queued_payout_starts(settings.REDIS_URL)
     yield Money(lnbits=lnbits, platform=lnbits_platform_wallet, celery=money_celery, fake=misbehaving_wallet)
     app.control.purge()
     money_celery.wait_until_idle()
@@ -442,7 +444,8 @@ def test_the_sweeper_pays_a_reward_whose_payout_message_was_lost(money, monkeypa
     )
 
     with monkeypatch.context() as patch:
-        patch.setattr(background, "enqueue_payout_start", lambda _worker_id: None)  # this approval's message is lost
+        # This approval's message is lost.
+        patch.setattr(background, "enqueue_payout_start", lambda _worker_id, **_options: None)
         approved_assignment(job=job, worker=worker)
     assert balance_of(worker, AccountKind.WORKER_EARNED) == REWARD_MSAT
     money.celery.wait_for_job(advance_due_payouts.delay().id)
@@ -486,7 +489,7 @@ def test_a_payout_whose_pay_call_answers_unknown_stays_sending_until_payment_sta
     worker = make_user(funds_sats=0)
     job = make_job(tasks=1, reward_msat=REWARD_MSAT)
     # The first steps run here, with the wrapped backend: keep the Celery worker from taking the payout first.
-    monkeypatch.setattr(background, "enqueue_payout_start", lambda _worker_id: None)
+    monkeypatch.setattr(background, "enqueue_payout_start", lambda _worker_id, **_options: None)
     monkeypatch.setattr(background, "enqueue_payout_advance", lambda _payout_id: None)
     services.payout_destination_set(
         user=worker, address=money.address(wallet), auto_payout=True, minimum_payout_msat=1_000

@@ -39,7 +39,7 @@ from api.services import api_key_create
 from payments.ledger import ledger_check
 from payments.models import AccountKind, Payout, PayoutState
 from tests.factories import make_job, make_user
-from tests.factories.money import set_payout_destination
+from tests.factories.money import forget_queued_payout_starts, set_payout_destination
 from tests.integration.conftest import (
     ROOT,
     CeleryWorker,
@@ -341,6 +341,7 @@ def test_two_web_and_two_worker_hosts_lose_a_worker_host_and_restart_a_web_host_
         with app.connection_for_write() as broker:
             for queue in all_queues():
                 broker.default_channel.queue_purge(queue)
+        forget_queued_payout_starts(settings.REDIS_URL)
         started = time.monotonic()
         hosts: list = []
         with forwarder([f"{gateway}:{database['PORT']}=127.0.0.1:{database['PORT']}",

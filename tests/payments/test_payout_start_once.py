@@ -71,3 +71,14 @@ def test_when_redis_cannot_be_reached_the_start_is_enqueued_anyway(settings, enq
     background.enqueue_payout_start(worker.pk)
     background.enqueue_payout_start(worker.pk)
     assert enqueued == [("pay_out_worker", worker.pk)] * 2
+
+
+@pytest.mark.django_db
+def test_the_sweeper_enqueues_a_start_whose_job_was_lost(redis_url, enqueued):
+    worker = make_user("alice")
+    background.enqueue_payout_start(worker.pk)
+    enqueued.clear()  # the job is lost (a broker restarted): its mark stays until it expires
+
+    background.enqueue_payout_start(worker.pk, even_if_queued=True)
+
+    assert enqueued == [("pay_out_worker", worker.pk)]
