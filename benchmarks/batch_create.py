@@ -44,18 +44,12 @@ def row_input(n: int) -> dict[str, str]:
 
 def new_draft_job(label: str):
     """A new requester (the draft quota counts per requester) with a draft job whose form uses the CSV's columns."""
-    from marketplace import services
     from marketplace.models import User
 
     requester = User.objects.create(username=f"bench-{label}-{time.monotonic_ns()}")
-    job = services.job_create(requester=requester, title=f"Batch {label}", description="x", reward_msat=1000)
-    services.job_set_builder_form(
-        job=job,
-        actor=requester,
-        prompt="{{text}} {{image_url}}",
-        fields=[{"name": "label", "kind": "short_text", "label": "Label", "required": True}],
-    )
-    return requester, job
+    from benchmarks.data import make_builder_job
+
+    return requester, make_builder_job(requester, f"Batch {label}")
 
 
 def created_tasks(job) -> int:

@@ -22,13 +22,9 @@ def main() -> None:
     from tasks.services import assignment_claim, tasks_add
 
     requester, _ = User.objects.get_or_create(username="bench-requester")
-    job = services.job_create(requester=requester, title="Claim benchmark", description="x", reward_msat=1000)
-    services.job_set_builder_form(
-        job=job,
-        actor=requester,
-        prompt="{{n}}",
-        fields=[{"name": "label", "kind": "short_text", "label": "Label", "required": True}],
-    )
+    from benchmarks.data import make_builder_job
+
+    job = make_builder_job(requester, "Claim benchmark", columns=("n",))
     start = time.perf_counter()
     tasks_add(job=job, actor=requester, columns=["n"], rows=[{"n": str(n)} for n in range(open_tasks)])
     print(f"created {open_tasks:,} open tasks in {time.perf_counter() - start:.2f} s")

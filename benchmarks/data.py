@@ -26,11 +26,13 @@ def make_users(count: int, prefix: str) -> list[int]:
     return [user.pk for user in users]
 
 
-def make_builder_job(requester, title: str, *, columns: tuple[str, ...] = ("text", "image_url")):
+def make_builder_job(
+    requester, title: str, *, columns: tuple[str, ...] = ("text", "image_url"), reward_msat: int = 1000
+):
     """A draft job with a one-field builder form whose prompt uses `columns`, made through the services."""
     from marketplace import services
 
-    job = services.job_create(requester=requester, title=title, description="x", reward_msat=1000)
+    job = services.job_create(requester=requester, title=title, description="x", reward_msat=reward_msat)
     services.job_set_builder_form(
         job=job,
         actor=requester,

@@ -190,15 +190,9 @@ def measure_payouts(lnbits, platform, arguments) -> dict:
     if deposit_refresh(deposit=deposit).status != DepositStatus.PAID:
         raise RuntimeError("The requester's deposit was not credited: is LNbits answering?")
 
-    job = job_services.job_create(
-        requester=requester, title="Payout benchmark", description="x", reward_msat=reward_msat
-    )
-    job_services.job_set_builder_form(
-        job=job,
-        actor=requester,
-        prompt="{{n}}",
-        fields=[{"name": "label", "kind": "short_text", "label": "Label", "required": True}],
-    )
+    from benchmarks.data import make_builder_job
+
+    job = make_builder_job(requester, "Payout benchmark", columns=("n",), reward_msat=reward_msat)
     tasks_add(job=job, actor=requester, columns=["n"], rows=[{"n": str(n)} for n in range(count)])
     job_services.job_publish(job=job, actor=requester)
 

@@ -287,13 +287,9 @@ def prepared_job(title: str, open_tasks: int, *, reuse: bool):
     job = Job.objects.filter(title=title, requester=requester, status=JobStatus.PUBLISHED).order_by("-pk").first()
     if reuse and job is not None and job.open_slot_count >= open_tasks * 0.9:
         return job
-    job = services.job_create(requester=requester, title=title, description="x", reward_msat=REWARD_MSAT)
-    services.job_set_builder_form(
-        job=job,
-        actor=requester,
-        prompt="{{n}}",
-        fields=[{"name": "label", "kind": "short_text", "label": "Label", "required": True}],
-    )
+    from benchmarks.data import make_builder_job
+
+    job = make_builder_job(requester, title, columns=("n",), reward_msat=REWARD_MSAT)
     started = time.perf_counter()
     tasks_add(job=job, actor=requester, columns=["n"], rows=[{"n": str(n)} for n in range(open_tasks)])
     print(f"created a job of {open_tasks:,} open tasks in {time.perf_counter() - started:.1f} s")
